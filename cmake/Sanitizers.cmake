@@ -1,0 +1,14 @@
+# ECHO_SANITIZER=address -> ASan + UBSan, ECHO_SANITIZER=thread -> TSan.
+# Applied globally (not per target) so every object in the process, tests included,
+# is instrumented the same way; mixing instrumented and plain code hides reports.
+if(ECHO_SANITIZER STREQUAL "address")
+  add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined -fno-sanitize-recover=all)
+elseif(ECHO_SANITIZER STREQUAL "thread")
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+  # g++ 12 warns about atomic_thread_fence inside Asio's headers under TSan.
+  add_compile_options(-Wno-tsan)
+elseif(NOT ECHO_SANITIZER STREQUAL "")
+  message(FATAL_ERROR "ECHO_SANITIZER must be '', 'address' or 'thread', not '${ECHO_SANITIZER}'")
+endif()

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "echo/log_level.hpp"
+
+namespace echo {
+
+/// Everything the service needs to run, as plain data. Filled by the command-line parser
+/// today; environment and file sources will fill the same struct later.
+struct config {
+  /// Address to listen on. Unset means "[::] dual-stack, falling back to 0.0.0.0 where the
+  /// kernel has no IPv6".
+  std::optional<std::string> bind;
+  std::uint16_t port = 7007;
+  /// Threads running the io_context; 0 = as many CPUs as this process may use.
+  unsigned threads = 1;
+  log_level level = log_level::info;
+  /// How long sessions may take to finish after SIGTERM before they are closed.
+  std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(5)};
+  /// Bytes read per receive; also the bound on what one session holds in user space.
+  std::size_t buffer_size = 64 * 1024;
+  /// Listen backlog handed to listen(2); the kernel caps it at net.core.somaxconn.
+  int backlog = 4096;
+
+  static constexpr unsigned max_threads = 1024;
+};
+
+/// Resolves threads == 0 to the CPU count available to this process.
+unsigned effective_threads(const config& cfg);
+
+}  // namespace echo

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+namespace echo {
+
+/// The io_context and the threads that run it. One thread: concurrency hint 1, so Asio
+/// skips the inter-thread wake-ups it would otherwise need. N threads: all run the same
+/// io_context and sessions serialise on their own strands.
+class runtime {
+ public:
+  explicit runtime(unsigned threads);
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  boost::asio::io_context& context() noexcept { return io_; }
+  unsigned threads() const noexcept { return threads_; }
+  bool multi_threaded() const noexcept { return threads_ > 1; }
+
+  /// Runs the io_context on threads() threads, the caller's included, until it runs out of
+  /// work or stop() is called. Rethrows the first exception that escaped a handler.
+  void run();
+  /// Last resort: makes run() return as soon as the running handlers finish.
+  void stop() noexcept { io_.stop(); }
+
+ private:
+  unsigned threads_;
+  boost::asio::io_context io_;
+};
+
+}  // namespace echo

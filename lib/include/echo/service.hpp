@@ -1,0 +1,44 @@
+#pragma once
+
+#include <string>
+
+#include <boost/asio/signal_set.hpp>
+
+#include "echo/config.hpp"
+#include "echo/runtime.hpp"
+#include "echo/server.hpp"
+
+namespace echo {
+
+/// The whole process in one object: runtime, server and signal handling. SIGINT/SIGTERM
+/// start a graceful shutdown; a second one aborts it. Signal handlers are installed in the
+/// constructor, before the ready line can be printed, so a harness may signal as soon as it
+/// has read that line.
+class service {
+ public:
+  /// Binds (throws setup_error) and installs signal handling.
+  explicit service(const config& cfg);
+
+  /// "listening on 127.0.0.1:40123".
+  std::string ready_line() const;
+  /// Serves until shut down; returns the process exit code.
+  int run();
+  /// Same as receiving SIGTERM (thread-safe).
+  void request_shutdown();
+
+  server& get_server() noexcept { return server_; }
+
+ private:
+  void do_wait_signal();
+  void on_signal(const boost::system::error_code& ec, int signal_number);
+
+  config cfg_;
+  runtime runtime_;
+  server server_;
+  boost::asio::signal_set signals_;
+  int signals_seen_ = 0;
+  bool finished_ = false;  // server stopped: a late request must not re-arm the signal wait
+  int exit_code_ = 0;
+};
+
+}  // namespace echo

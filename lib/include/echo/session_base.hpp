@@ -1,0 +1,46 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+namespace echo {
+
+struct session_context;
+
+/// What the server needs from any session kind (TCP today; TLS, Unix later): start it, ask
+/// it to finish, or close it now. Sessions link themselves into the server's registry on
+/// construction and unlink on destruction, so shutdown can always find every live one.
+class session_base : public std::enable_shared_from_this<session_base> {
+ public:
+  session_base(const session_base&) = delete;
+  session_base& operator=(const session_base&) = delete;
+  virtual ~session_base();
+
+  /// Connection id, unique per server; every log line about the session carries it.
+  std::uint64_t id() const noexcept { return id_; }
+
+  /// Begins echoing. Called once, right after the registry admitted the session.
+  virtual void start() = 0;
+  /// Graceful end (thread-safe): echo what is already read, send FIN, wait for the peer's
+  /// FIN, close.
+  virtual void drain() = 0;
+  /// Immediate end (thread-safe): close the socket; pending operations are aborted.
+  virtual void close() = 0;
+
+ protected:
+  session_base(std::shared_ptr<session_context> context, std::uint64_t id) noexcept;
+
+  session_context& context() const noexcept { return *context_; }
+
+ private:
+  friend class session_registry;
+
+  // Holding the context by shared_ptr keeps the registry and counters alive for as long as
+  // any session is, even if the io_context outlives the server that created it.
+  std::shared_ptr<session_context> context_;
+  session_base* prev_ = nullptr;
+  session_base* next_ = nullptr;
+  std::uint64_t id_;
+};
+
+}  // namespace echo

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace echo {
+
+/// Server counters, readable from any thread (a metrics exporter will read them as they are).
+/// Relaxed atomics: each is exact on its own; no cross-counter snapshot is promised.
+struct stats {
+  std::atomic<std::uint64_t> accepted{0};        ///< connections accepted
+  std::atomic<std::uint64_t> active{0};          ///< sessions alive now
+  std::atomic<std::uint64_t> closed{0};          ///< sessions ended
+  std::atomic<std::uint64_t> bytes_received{0};
+  std::atomic<std::uint64_t> bytes_sent{0};
+  std::atomic<std::uint64_t> accept_errors{0};   ///< failed accepts of any kind
+  std::atomic<std::uint64_t> accept_pauses{0};   ///< times accepting backed off (fd/memory exhaustion)
+  std::atomic<std::uint64_t> session_errors{0};  ///< sessions ended by an unexpected error
+  std::atomic<std::uint64_t> forced_closes{0};   ///< sessions closed at the shutdown deadline
+
+  static void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) noexcept {
+    counter.fetch_add(n, std::memory_order_relaxed);
+  }
+  static std::uint64_t get(const std::atomic<std::uint64_t>& counter) noexcept {
+    return counter.load(std::memory_order_relaxed);
+  }
+};
+
+}  // namespace echo

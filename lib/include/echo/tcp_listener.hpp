@@ -1,0 +1,62 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "echo/listener.hpp"
+
+namespace echo {
+
+struct session_context;
+
+/// TCP accept loop. It never dies and never spins:
+/// - operation_aborted / closed acceptor: stop;
+/// - EMFILE, ENFILE, ENOBUFS, ENOMEM: pause accepting on a timer with exponential backoff,
+///   logging at most once per second;
+/// - anything else: log (rate-limited) and go on; a run of such errors also backs off.
+class tcp_listener final : public listener {
+ public:
+  /// Opens, binds and listens. Throws setup_error naming the address on failure.
+  tcp_listener(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
+               std::shared_ptr<session_context> context, bool use_strands, int backlog);
+
+  void start() override;
+  void stop() override;
+  std::string_view kind() const noexcept override { return "tcp"; }
+  std::string address() const override;
+
+  boost::asio::ip::tcp::endpoint local_endpoint() const { return local_; }
+
+  static constexpr std::chrono::milliseconds min_pause{10};
+  static constexpr std::chrono::milliseconds max_pause{500};
+  static constexpr std::chrono::seconds log_interval{1};
+
+ private:
+  void do_accept();
+  template <class Socket>
+  void on_accept(const boost::system::error_code& ec, Socket socket);
+  void on_accept_error(const boost::system::error_code& ec);
+  void do_pause(const boost::system::error_code& cause);
+  void on_resume(const boost::system::error_code& ec);
+  bool should_log() noexcept;
+
+  boost::asio::io_context& io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer pause_timer_;
+  boost::asio::ip::tcp::endpoint local_;
+  std::shared_ptr<session_context> context_;
+  const bool use_strands_;
+  bool stopped_ = false;
+  unsigned consecutive_errors_ = 0;
+  std::chrono::milliseconds pause_{min_pause};
+  std::chrono::steady_clock::time_point last_log_{};
+  std::uint64_t suppressed_logs_ = 0;
+};
+
+}  // namespace echo

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include <boost/asio/basic_stream_socket.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "echo/session_base.hpp"
+
+namespace echo {
+
+/// One TCP echo connection. Exactly one operation is in flight at any time, so a peer that
+/// stops reading stops being read (backpressure without a queue):
+///
+///   do_read -> on_read -> do_write -> on_write -> do_read ...
+///                 | eof: shutdown(send), close          (half-close honoured, FIN not RST)
+///   drain():  finish the write in progress -> shutdown(send) -> discard until peer FIN -> close
+///
+/// `Executor` is a strand when several threads run the io_context and the plain io_context
+/// executor when one does, so a single-threaded server pays for no strand.
+template <class Executor>
+class tcp_session final : public session_base {
+ public:
+  using socket_type = boost::asio::basic_stream_socket<boost::asio::ip::tcp, Executor>;
+
+  tcp_session(socket_type socket, std::shared_ptr<session_context> context, std::uint64_t id);
+  ~tcp_session() override;
+
+  void start() override;
+  void drain() override;
+  void close() override;
+
+ private:
+  enum class state : std::uint8_t { created, reading, writing, lingering, closed };
+
+  std::shared_ptr<tcp_session> self();
+
+  void do_read();
+  void on_read(const boost::system::error_code& ec, std::size_t n);
+  void do_write(std::size_t n);
+  void on_write(const boost::system::error_code& ec, std::size_t n);
+  void on_drain();
+  void do_linger();
+  void on_linger(const boost::system::error_code& ec, std::size_t n);
+  void end(const boost::system::error_code& ec, const char* step);
+  void do_close();
+
+  socket_type socket_;
+  std::unique_ptr<std::byte[]> buffer_;
+  state state_ = state::created;
+  bool draining_ = false;
+};
+
+}  // namespace echo

@@ -1,0 +1,89 @@
+#include "echo/service.hpp"
+
+#include <csignal>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <fmt/format.h>
+
+#include "echo/exit_code.hpp"
+#include "echo/logger.hpp"
+#include "echo/version.hpp"
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace echo {
+namespace {
+
+asio::any_io_executor signal_executor(runtime& rt) {
+  if (rt.multi_threaded()) return asio::make_strand(rt.context());
+  return rt.context().get_executor();
+}
+
+const char* signal_name(int n) noexcept {
+  switch (n) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    default: return "signal";
+  }
+}
+
+}  // namespace
+
+service::service(const config& cfg)
+    : cfg_(cfg),
+      runtime_(effective_threads(cfg)),
+      server_(runtime_.context(), cfg_, runtime_.multi_threaded()),
+      signals_(signal_executor(runtime_), SIGINT, SIGTERM) {
+  // Once every session is gone, stop waiting for signals so run() can return.
+  server_.on_stopped([this] {
+    asio::post(signals_.get_executor(), [this] {
+      finished_ = true;
+      error_code ignored;
+      signals_.cancel(ignored);
+    });
+  });
+  do_wait_signal();
+  server_.start();
+  log_info("echo-svc {} listening on {} with {} thread(s)", version, server_.listeners().front()->address(),
+           runtime_.threads());
+}
+
+std::string service::ready_line() const {
+  return fmt::format("listening on {}", server_.listeners().front()->address());
+}
+
+int service::run() {
+  runtime_.run();
+  return exit_code_;
+}
+
+void service::request_shutdown() {
+  asio::post(signals_.get_executor(), [this] { on_signal({}, SIGTERM); });
+}
+
+void service::do_wait_signal() {
+  signals_.async_wait([this](const error_code& ec, int n) { on_signal(ec, n); });
+}
+
+void service::on_signal(const error_code& ec, int signal_number) {
+  if (ec == asio::error::operation_aborted || finished_) return;
+  if (ec) {
+    log_error("waiting for signals failed: {}", ec.message());
+    return;
+  }
+  if (++signals_seen_ == 1) {
+    log_info("{} received: stopping", signal_name(signal_number));
+    server_.shutdown(cfg_.shutdown_timeout);
+    do_wait_signal();
+    return;
+  }
+  // Second signal: the operator wants out now.
+  log_warn("{} received again: closing everything now", signal_name(signal_number));
+  exit_code_ = to_int(exit_code::signal_base) + signal_number;
+  server_.abort();
+  runtime_.stop();
+}
+
+}  // namespace echo

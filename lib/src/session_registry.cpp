@@ -1,0 +1,99 @@
+#include "echo/session_registry.hpp"
+
+#include <cassert>
+
+#include "echo/session_base.hpp"
+
+namespace echo {
+
+// Locks only when several threads run the io_context; a single-threaded server never
+// touches the mutex.
+class session_registry::guard {
+ public:
+  explicit guard(const session_registry& r) noexcept : r_(r) {
+    if (r_.thread_safe_) r_.mutex_.lock();
+  }
+  ~guard() {
+    if (r_.thread_safe_) r_.mutex_.unlock();
+  }
+  guard(const guard&) = delete;
+  guard& operator=(const guard&) = delete;
+
+ private:
+  const session_registry& r_;
+};
+
+bool session_registry::add(session_base& session) {
+  guard g(*this);
+  if (!admitting_) return false;
+  assert(session.prev_ == nullptr && session.next_ == nullptr && head_ != &session);
+  session.next_ = head_;
+  if (head_ != nullptr) head_->prev_ = &session;
+  head_ = &session;
+  ++size_;
+  return true;
+}
+
+void session_registry::remove(session_base& session) noexcept {
+  std::function<void()> fire;
+  {
+    guard g(*this);
+    const bool linked = session.prev_ != nullptr || head_ == &session;
+    if (!linked) return;  // never admitted
+    if (session.prev_ != nullptr) session.prev_->next_ = session.next_;
+    else head_ = session.next_;
+    if (session.next_ != nullptr) session.next_->prev_ = session.prev_;
+    session.prev_ = session.next_ = nullptr;
+    --size_;
+    if (size_ == 0 && !admitting_ && on_empty_) {
+      fire = std::move(on_empty_);
+      on_empty_ = nullptr;
+    }
+  }
+  if (fire) fire();
+}
+
+std::vector<std::shared_ptr<session_base>> session_registry::collect() const {
+  std::vector<std::shared_ptr<session_base>> live;
+  live.reserve(size_);
+  for (session_base* s = head_; s != nullptr; s = s->next_) {
+    // A session whose last owner just let go is in its destructor, waiting for our lock
+    // to unlink itself: lock() yields null for it and we skip it.
+    if (auto p = s->weak_from_this().lock()) live.push_back(std::move(p));
+  }
+  return live;
+}
+
+std::vector<std::shared_ptr<session_base>> session_registry::close_admission(
+    std::function<void()> on_empty) {
+  std::vector<std::shared_ptr<session_base>> live;
+  bool already_empty = false;
+  {
+    guard g(*this);
+    admitting_ = false;
+    already_empty = size_ == 0;
+    if (!already_empty) {
+      on_empty_ = std::move(on_empty);
+      live = collect();
+    }
+  }
+  if (already_empty && on_empty) on_empty();
+  return live;
+}
+
+std::vector<std::shared_ptr<session_base>> session_registry::snapshot() const {
+  guard g(*this);
+  return collect();
+}
+
+void session_registry::clear_on_empty() noexcept {
+  guard g(*this);
+  on_empty_ = nullptr;
+}
+
+std::size_t session_registry::size() const noexcept {
+  guard g(*this);
+  return size_;
+}
+
+}  // namespace echo

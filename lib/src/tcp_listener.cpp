@@ -1,0 +1,169 @@
+#include "echo/tcp_listener.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/strand.hpp>
+#include <fmt/format.h>
+
+#include "echo/endpoint_text.hpp"
+#include "echo/logger.hpp"
+#include "echo/session_context.hpp"
+#include "echo/setup_error.hpp"
+#include "echo/tcp_session.hpp"
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+namespace echo {
+namespace {
+
+asio::any_io_executor listener_executor(asio::io_context& io, bool use_strands) {
+  if (use_strands) return asio::make_strand(io);
+  return io.get_executor();
+}
+
+// Out of descriptors or kernel memory: accepting again at once would fail again at once.
+bool is_resource_exhaustion(const error_code& ec) noexcept {
+  return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+         ec == asio::error::no_memory || ec == error_code(ENFILE, boost::system::system_category());
+}
+
+[[noreturn]] void fail(const std::string& what, const tcp::endpoint& ep, const error_code& ec) {
+  throw setup_error(fmt::format("cannot {} {}: {}", what, endpoint_text(ep), ec.message()), ec);
+}
+
+}  // namespace
+
+tcp_listener::tcp_listener(asio::io_context& io, const tcp::endpoint& endpoint,
+                           std::shared_ptr<session_context> context, bool use_strands, int backlog)
+    : io_(io),
+      acceptor_(listener_executor(io, use_strands)),
+      pause_timer_(acceptor_.get_executor()),
+      context_(std::move(context)),
+      use_strands_(use_strands) {
+  error_code ec;
+  acceptor_.open(endpoint.protocol(), ec);
+  if (ec) fail("open a socket for", endpoint, ec);
+  // SO_REUSEADDR lets a restarted server bind while old connections sit in TIME_WAIT; on
+  // Linux it does not let two live listeners share a port, so "in use" is still detected.
+  acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (ec) fail("set SO_REUSEADDR on", endpoint, ec);
+  if (endpoint.address().is_v6() && endpoint.address().is_unspecified()) {
+    // [::] serves IPv4 too (as v4-mapped addresses), whatever net.ipv6.bindv6only says.
+    acceptor_.set_option(asio::ip::v6_only(false), ec);
+    if (ec) fail("clear IPV6_V6ONLY on", endpoint, ec);
+  }
+  acceptor_.bind(endpoint, ec);
+  if (ec) fail("bind", endpoint, ec);
+  acceptor_.listen(backlog, ec);
+  if (ec) fail("listen on", endpoint, ec);
+  local_ = acceptor_.local_endpoint(ec);
+  if (ec) fail("read the bound address of", endpoint, ec);
+}
+
+std::string tcp_listener::address() const { return endpoint_text(local_); }
+
+void tcp_listener::start() {
+  asio::dispatch(acceptor_.get_executor(), [this] { do_accept(); });
+}
+
+void tcp_listener::stop() {
+  asio::dispatch(acceptor_.get_executor(), [this] {
+    if (stopped_) return;
+    stopped_ = true;
+    error_code ignored;
+    acceptor_.close(ignored);
+    pause_timer_.cancel();
+    log_debug("listener {} closed", address());
+  });
+}
+
+void tcp_listener::do_accept() {
+  if (stopped_) return;
+  // The new socket is created on its session's executor right away: its own strand when
+  // several threads run, the plain io_context otherwise.
+  if (use_strands_) {
+    acceptor_.async_accept(asio::make_strand(io_), [this](const error_code& ec, auto socket) {
+      on_accept(ec, std::move(socket));
+    });
+  } else {
+    acceptor_.async_accept(io_.get_executor(), [this](const error_code& ec, auto socket) {
+      on_accept(ec, std::move(socket));
+    });
+  }
+}
+
+template <class Socket>
+void tcp_listener::on_accept(const error_code& ec, Socket socket) {
+  if (stopped_ || ec == asio::error::operation_aborted) return;
+  if (ec) {
+    on_accept_error(ec);
+    return;
+  }
+  consecutive_errors_ = 0;
+  pause_ = min_pause;
+  stats::add(context_->counters.accepted);
+  const auto id = stats::get(context_->counters.accepted);
+
+  error_code opt_ec;
+  // An echo answers as soon as it can; Nagle would hold back small partial echoes.
+  socket.set_option(tcp::no_delay(true), opt_ec);
+  if (logger::instance().enabled(log_level::debug)) {
+    error_code peer_ec;
+    const auto peer = socket.remote_endpoint(peer_ec);
+    log_debug("conn={} accepted from {} on {}", id, peer_ec ? "?" : endpoint_text(peer), address());
+  }
+
+  using session_type = tcp_session<typename Socket::executor_type>;
+  auto session = std::make_shared<session_type>(std::move(socket), context_, id);
+  // Admission is closed once shutdown began: the session dies here, closing its socket.
+  if (context_->registry.add(*session)) session->start();
+  do_accept();
+}
+
+void tcp_listener::on_accept_error(const error_code& ec) {
+  stats::add(context_->counters.accept_errors);
+  if (is_resource_exhaustion(ec)) {
+    do_pause(ec);
+    return;
+  }
+  if (should_log()) log_warn("accept on {} failed: {}", address(), ec.message());
+  // Errors that belong to one pending connection (EPROTO, ENETDOWN ...) pass; a long run of
+  // errors means something persistent, and retrying at full speed would spin.
+  if (++consecutive_errors_ >= 8) {
+    do_pause(ec);
+    return;
+  }
+  do_accept();
+}
+
+void tcp_listener::do_pause(const error_code& cause) {
+  stats::add(context_->counters.accept_pauses);
+  if (should_log()) {
+    log_warn("accept on {} failed: {}; pausing accepts for {} ms{}", address(), cause.message(),
+             pause_.count(),
+             suppressed_logs_ ? fmt::format(" ({} similar messages suppressed)", suppressed_logs_)
+                              : std::string());
+    suppressed_logs_ = 0;
+  }
+  pause_timer_.expires_after(pause_);
+  pause_ = std::min(pause_ * 2, std::chrono::milliseconds(max_pause));
+  pause_timer_.async_wait([this](const error_code& ec) { on_resume(ec); });
+}
+
+void tcp_listener::on_resume(const error_code& ec) {
+  if (ec == asio::error::operation_aborted || stopped_) return;
+  do_accept();
+}
+
+bool tcp_listener::should_log() noexcept {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_log_ >= log_interval) {
+    last_log_ = now;
+    return true;
+  }
+  ++suppressed_logs_;
+  return false;
+}
+
+}  // namespace echo
