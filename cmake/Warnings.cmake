@@ -5,5 +5,5 @@ add_library(echo::warnings ALIAS echo_warnings)
 target_compile_options(echo_warnings INTERFACE
   $<$<COMPILE_LANGUAGE:CXX,C>:-Wall -Wextra -Wpedantic -Wconversion -Wsign-conversion -Wshadow
     -Wcast-align -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough>
-  $<$<COMPILE_LANGUAGE:CXX>:-Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual -Wuseless-cast>
+  $<$<COMPILE_LANGUAGE:CXX>:-Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual>
   $<$<BOOL:${ECHO_WARNINGS_AS_ERRORS}>:-Werror>)

@@ -1,0 +1,164 @@
+#define BOOST_TEST_MODULE process
+#include <boost/test/unit_test.hpp>
+
+#include <signal.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "echo/version.hpp"
+#include "echo_client.hpp"
+#include "echo_load.hpp"
+#include "echo_svc_process.hpp"
+
+using namespace std::chrono_literals;
+using echo::test::child_process;
+using echo::test::echo_client;
+using echo::test::echo_svc_process;
+using echo::test::echo_svc_path;
+
+namespace {
+
+struct outcome {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+// Runs echo-svc with `args` to completion (it must exit by itself within 10 s).
+outcome run_to_exit(std::vector<std::string> args) {
+  args.insert(args.begin(), echo_svc_path());
+  child_process p(args);
+  std::string out;
+  while (auto line = p.read_line(10s)) out += *line + "\n";
+  const auto code = p.wait(10s);
+  BOOST_REQUIRE_MESSAGE(code.has_value(), "echo-svc did not exit");
+  return {*code, out, p.stderr_text()};
+}
+
+std::size_t count_lines(const std::string& s) {
+  return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(ready_line_then_echo) {
+  echo_svc_process svc;
+  BOOST_TEST(svc.address == "127.0.0.1");
+  BOOST_TEST(svc.port != 0);
+  echo_client c("127.0.0.1", svc.port);
+  c.send_all("over the process boundary");
+  BOOST_TEST(c.recv_exact(25) == "over the process boundary");
+  // Nothing but the ready line on stdout: logs go to stderr.
+  BOOST_TEST(!svc.child->read_line(100ms).has_value());
+  c.shutdown_write();
+  BOOST_TEST((c.wait_end() == echo_client::end::eof));
+  const auto start = std::chrono::steady_clock::now();
+  svc.child->signal(SIGTERM);
+  BOOST_TEST(svc.child->wait(10s).value_or(-1) == 0);
+  BOOST_TEST((std::chrono::steady_clock::now() - start < 2s));
+}
+
+BOOST_AUTO_TEST_CASE(threads_zero_and_four_serve) {
+  for (const char* threads : {"0", "4"}) {
+    echo_svc_process svc({"--threads", threads});
+    echo::test::load_options o;
+    o.port = svc.port;
+    o.connections = 50;
+    o.bytes_per_connection = 32 * 1024;
+    o.max_write = 4096;
+    o.timeout = 60s;
+    const auto r = echo::test::run_echo_load(o);
+    BOOST_TEST(r.completed == 50U, "threads=" << threads);
+    svc.child->signal(SIGTERM);
+    BOOST_TEST(svc.child->wait(10s).value_or(-1) == 0);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_with_clients_exits_zero_within_timeout) {
+  echo_svc_process svc({"--shutdown-timeout", "3s", "--threads", "2"});
+  std::vector<echo_client> clients;
+  for (int i = 0; i < 10; ++i) {
+    clients.emplace_back("127.0.0.1", svc.port);
+    clients.back().send_all("hold");
+    BOOST_TEST(clients.back().recv_exact(4) == "hold");
+  }
+  // One client that will never close its side: it is what the deadline is for.
+  echo_client stubborn("127.0.0.1", svc.port);
+  stubborn.send_all("s");
+  BOOST_TEST(stubborn.recv_exact(1) == "s");
+
+  const auto start = std::chrono::steady_clock::now();
+  svc.child->signal(SIGTERM);
+  for (auto& c : clients) {
+    BOOST_TEST((c.wait_end(5s) == echo_client::end::eof));  // FIN, not RST
+    c.close();
+  }
+  BOOST_TEST((stubborn.wait_end(5s) == echo_client::end::eof));  // FIN first, too
+  const auto code = svc.child->wait(10s);
+  const auto took = std::chrono::steady_clock::now() - start;
+  BOOST_TEST(code.value_or(-1) == 0);
+  BOOST_TEST((took < 3s + 1500ms));
+  BOOST_TEST(took > 2s);  // the stubborn client held it until the deadline
+  BOOST_TEST(svc.child->stderr_text().find("shutdown deadline reached") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(sigint_without_clients_exits_promptly) {
+  echo_svc_process svc;
+  const auto start = std::chrono::steady_clock::now();
+  svc.child->signal(SIGINT);
+  BOOST_TEST(svc.child->wait(10s).value_or(-1) == 0);
+  BOOST_TEST((std::chrono::steady_clock::now() - start < 2s));
+}
+
+BOOST_AUTO_TEST_CASE(second_signal_exits_at_once) {
+  echo_svc_process svc({"--shutdown-timeout", "60s"});
+  echo_client stubborn("127.0.0.1", svc.port);
+  stubborn.send_all("s");
+  BOOST_TEST(stubborn.recv_exact(1) == "s");
+  svc.child->signal(SIGTERM);
+  BOOST_TEST((stubborn.wait_end(5s) == echo_client::end::eof));  // drain has begun
+  svc.child->signal(SIGTERM);
+  BOOST_TEST(svc.child->wait(5s).value_or(-1) == 128 + SIGTERM);
+}
+
+BOOST_AUTO_TEST_CASE(bad_flags_exit_64_with_one_line) {
+  const std::vector<std::vector<std::string>> cases{
+      {"--bogus"},          {"--port"},         {"--port", "65536"}, {"--port", "-1"},
+      {"--threads", "-1"},  {"--threads", "5000"}, {"--bind", "nope"}, {"--log-level", "x"},
+      {"--shutdown-timeout", "never"}, {"stray"}};
+  for (const auto& args : cases) {
+    const auto r = run_to_exit(args);
+    BOOST_TEST(r.code == 64, "args " << args.front());
+    BOOST_TEST(r.out.empty());
+    BOOST_TEST(count_lines(r.err) == 1U, "stderr: " << r.err);
+    BOOST_TEST(r.err.rfind("echo-svc: ", 0) == 0U);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(port_in_use_exits_69_naming_the_address) {
+  echo_svc_process first;
+  const auto port = std::to_string(first.port);
+  const auto r = run_to_exit({"--bind", "127.0.0.1", "--port", port});
+  BOOST_TEST(r.code == 69);
+  BOOST_TEST(r.err.find("127.0.0.1:" + port) != std::string::npos, r.err);
+  BOOST_TEST(count_lines(r.err) == 1U, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(unbindable_address_exits_69) {
+  // 192.0.2.1 (TEST-NET-1) is on no interface here; bind(2) fails with EADDRNOTAVAIL.
+  const auto r = run_to_exit({"--bind", "192.0.2.1", "--port", "0"});
+  BOOST_TEST(r.code == 69);
+  BOOST_TEST(r.err.find("192.0.2.1:0") != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(help_and_version) {
+  const auto help = run_to_exit({"--help"});
+  BOOST_TEST(help.code == 0);
+  BOOST_TEST(help.out.find("Exit codes") != std::string::npos);
+  const auto version = run_to_exit({"--version"});
+  BOOST_TEST(version.code == 0);
+  BOOST_TEST(version.out == std::string("echo-svc ") + echo::version + "\n");
+}

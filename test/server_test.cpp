@@ -1,0 +1,230 @@
+#define BOOST_TEST_MODULE server
+#include <boost/test/unit_test.hpp>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <string>
+
+#include "echo/stats.hpp"
+#include "echo_client.hpp"
+#include "echo_load.hpp"
+#include "server_fixture.hpp"
+
+using namespace std::chrono_literals;
+using echo::test::echo_client;
+using echo::test::load_options;
+using echo::test::run_echo_load;
+using echo::test::server_fixture;
+
+namespace {
+
+constexpr std::size_t KiB = 1024;
+constexpr std::size_t MiB = 1024 * KiB;
+
+void require_clean(const echo::test::load_result& r, std::size_t expected) {
+  BOOST_TEST_MESSAGE("completed=" << r.completed << " mismatches=" << r.mismatches << " resets=" << r.resets
+                                  << " short=" << r.short_echoes << " extra=" << r.extra_bytes
+                                  << " connect_failures=" << r.connect_failures << " timeouts=" << r.timeouts
+                                  << " bytes=" << r.bytes_verified);
+  BOOST_TEST(r.mismatches == 0U);
+  BOOST_TEST(r.resets == 0U);
+  BOOST_TEST(r.short_echoes == 0U);
+  BOOST_TEST(r.extra_bytes == 0U);
+  BOOST_TEST(r.connect_failures == 0U);
+  BOOST_TEST(r.timeouts == 0U);
+  BOOST_TEST(r.completed == expected);
+}
+
+// Sessions end asynchronously after the client sees EOF; wait (bounded) for the count.
+bool sessions_drop_to(server_fixture& f, std::size_t n, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (f.server().session_count() != n) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(single_round_trip) {
+  server_fixture f;
+  echo_client c("127.0.0.1", f.port());
+  c.send_all("hello, echo\n");
+  BOOST_TEST(c.recv_exact(12) == "hello, echo\n");
+  c.shutdown_write();
+  BOOST_TEST((c.wait_end() == echo_client::end::eof));
+  BOOST_TEST(sessions_drop_to(f, 0, 5s));
+  const auto& s = f.server().counters();
+  BOOST_TEST(echo::stats::get(s.accepted) == 1U);
+  BOOST_TEST(echo::stats::get(s.bytes_received) == 12U);
+  BOOST_TEST(echo::stats::get(s.bytes_sent) == 12U);
+  BOOST_TEST(echo::stats::get(s.session_errors) == 0U);
+}
+
+BOOST_AUTO_TEST_CASE(ipv6_loopback_round_trip) {
+  auto cfg = server_fixture::default_config();
+  cfg.bind = "::1";
+  std::unique_ptr<server_fixture> f;
+  try {
+    f = std::make_unique<server_fixture>(1, cfg);
+  } catch (const std::exception& e) {
+    BOOST_TEST_MESSAGE("skipped: no IPv6 loopback here (" << e.what() << ")");
+    return;
+  }
+  echo_client c("::1", f->port());
+  c.send_all("v6");
+  BOOST_TEST(c.recv_exact(2) == "v6");
+}
+
+BOOST_AUTO_TEST_CASE(dual_stack_default_serves_ipv4) {
+  echo::config cfg;  // bind unset: the default [::] dual-stack (or 0.0.0.0 without IPv6)
+  cfg.port = 0;
+  cfg.level = echo::log_level::warn;
+  server_fixture f(1, cfg);
+  echo_client c("127.0.0.1", f.port());
+  c.send_all("v4 via default");
+  BOOST_TEST(c.recv_exact(14) == "v4 via default");
+}
+
+BOOST_AUTO_TEST_CASE(stream_64_mib_random_writes) {
+  server_fixture f;
+  load_options o;
+  o.port = f.port();
+  o.bytes_per_connection = 64 * MiB;
+  o.max_write = 64 * KiB;
+  o.seed = 64;
+  o.timeout = 120s;
+  const auto r = run_echo_load(o);
+  require_clean(r, 1);
+  BOOST_TEST(r.bytes_verified == 64 * MiB);
+}
+
+BOOST_AUTO_TEST_CASE(half_close_returns_everything_then_fin) {
+  server_fixture f;
+  for (const std::size_t pending : {std::size_t{0}, std::size_t{1}, 64 * KiB, 16 * MiB}) {
+    BOOST_TEST_CONTEXT("pending=" << pending) {
+      load_options o;
+      o.port = f.port();
+      o.bytes_per_connection = pending;
+      o.half_close = true;  // completed only if exactly `pending` bytes then EOF (an RST counts as reset)
+      o.seed = pending + 1;
+      o.timeout = 60s;
+      require_clean(run_echo_load(o), 1);
+    }
+  }
+  BOOST_TEST(sessions_drop_to(f, 0, 5s));
+}
+
+BOOST_AUTO_TEST_CASE(half_close_after_blocking_writes) {
+  // The peer sends everything before reading anything: the server's write stalls on a full
+  // peer buffer, and the FIN must still come after the last echoed byte.
+  server_fixture f;
+  echo_client c("127.0.0.1", f.port());
+  const std::string payload(256 * KiB, 'x');
+  c.send_all(payload);
+  c.shutdown_write();
+  BOOST_TEST(c.recv_exact(payload.size(), 10s) == payload);
+  BOOST_TEST((c.wait_end() == echo_client::end::eof));
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_500_clients_one_thread) {
+  server_fixture f(1);
+  load_options o;
+  o.port = f.port();
+  o.connections = 500;
+  o.bytes_per_connection = 64 * KiB;
+  o.max_write = 8 * KiB;
+  o.seed = 500;
+  o.timeout = 120s;
+  require_clean(run_echo_load(o), 500);
+  BOOST_TEST(sessions_drop_to(f, 0, 5s));
+  BOOST_TEST(echo::stats::get(f.server().counters().accepted) == 500U);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_500_clients_four_threads) {
+  server_fixture f(4);
+  load_options o;
+  o.port = f.port();
+  o.connections = 500;
+  o.bytes_per_connection = 64 * KiB;
+  o.max_write = 8 * KiB;
+  o.seed = 504;
+  o.timeout = 120s;
+  require_clean(run_echo_load(o), 500);
+  BOOST_TEST(sessions_drop_to(f, 0, 5s));
+  BOOST_TEST(echo::stats::get(f.server().counters().session_errors) == 0U);
+}
+
+BOOST_AUTO_TEST_CASE(shutdown_sends_fin_to_idle_clients) {
+  for (const unsigned threads : {1U, 4U}) {
+    server_fixture f(threads);
+    std::vector<echo_client> clients;
+    for (int i = 0; i < 20; ++i) {
+      clients.emplace_back("127.0.0.1", f.port());
+      clients.back().send_all("ping");
+      BOOST_TEST(clients.back().recv_exact(4) == "ping");
+    }
+    const auto start = std::chrono::steady_clock::now();
+    // The clients close as soon as they see the FIN, so the server need not wait out the grace.
+    std::thread closer([&] {
+      for (auto& c : clients) {
+        BOOST_TEST((c.wait_end(5s) == echo_client::end::eof));
+        c.close();
+      }
+    });
+    BOOST_TEST(f.stop(10s, 10s));
+    closer.join();
+    BOOST_TEST((std::chrono::steady_clock::now() - start < 5s));
+    BOOST_TEST(echo::stats::get(f.server().counters().forced_closes) == 0U);
+    // New connections are refused once the server stopped listening.
+    BOOST_CHECK_THROW(echo_client("127.0.0.1", f.port(), 1s), std::runtime_error);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(shutdown_forces_unresponsive_clients_at_deadline) {
+  for (const unsigned threads : {1U, 4U}) {
+    server_fixture f(threads);
+    echo_client stubborn("127.0.0.1", f.port());
+    stubborn.send_all("x");
+    BOOST_TEST(stubborn.recv_exact(1) == "x");
+    const auto start = std::chrono::steady_clock::now();
+    // This client never closes: the server must give up at the 300 ms grace.
+    BOOST_TEST(f.stop(300ms, 10s));
+    const auto took = std::chrono::steady_clock::now() - start;
+    BOOST_TEST((took >= 250ms));
+    BOOST_TEST((took < 5s));
+    BOOST_TEST(echo::stats::get(f.server().counters().forced_closes) == 1U);
+    BOOST_TEST((stubborn.wait_end(1s) != echo_client::end::timeout));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(drain_echoes_bytes_in_flight_before_fin) {
+  // A client that is mid-stream when shutdown starts still gets back every byte the server
+  // read, then FIN; bytes it sent after our FIN are discarded without an RST.
+  server_fixture f;
+  echo_client c("127.0.0.1", f.port());
+  const std::string part(100 * KiB, 'a');
+  c.send_all(part);
+  std::string got;
+  BOOST_TEST(c.try_recv_exact(part.size(), 10s, got));
+  BOOST_TEST(got == part);
+  std::thread stopper([&] { BOOST_TEST(f.stop(5s, 10s)); });
+  BOOST_TEST((c.wait_end(5s) == echo_client::end::eof));
+  c.send_all("late bytes");  // after our FIN: read and discarded by the lingering server
+  c.shutdown_write();
+  stopper.join();
+  BOOST_TEST(echo::stats::get(f.server().counters().forced_closes) == 0U);
+}
+
+BOOST_AUTO_TEST_CASE(start_stop_many_times) {
+  for (int i = 0; i < 50; ++i) {
+    server_fixture f(i % 2 == 0 ? 1 : 2);
+    echo_client c("127.0.0.1", f.port());
+    c.send_all("again");
+    BOOST_TEST(c.recv_exact(5) == "again");
+    BOOST_TEST(f.stop(100ms, 10s));
+  }
+}

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace echo::test {
+
+/// A child process with stdout on a pipe (to read the ready line) and stderr in a temp file.
+/// Every wait has a deadline; the destructor kills a child that is still running.
+class child_process {
+ public:
+  explicit child_process(std::vector<std::string> argv);
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+  ~child_process();
+
+  /// Next line of stdout, or nullopt at EOF or timeout.
+  std::optional<std::string> read_line(std::chrono::milliseconds timeout);
+  void signal(int sig);
+  /// Exit code (128+N if killed by signal N), or nullopt if still running at the deadline.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+  /// Everything written to stderr so far.
+  std::string stderr_text() const;
+  pid_t pid() const noexcept { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+  int out_fd_ = -1;
+  std::string err_path_;
+  std::string out_buffer_;
+  std::optional<int> status_;
+};
+
+/// Path of the echo-svc binary under test (set by CMake).
+std::string echo_svc_path();
+
+}  // namespace echo::test

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace echo::test {
+
+/// Many verifying echo clients in one poll() loop: each connection writes its own pattern in
+/// random-sized writes while reading the echo concurrently, checks every byte, then (if
+/// asked) shuts down its sending side and expects exactly the echo followed by EOF.
+struct load_options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;
+  std::size_t connections = 1;
+  std::size_t bytes_per_connection = 1024;
+  std::size_t min_write = 1;
+  std::size_t max_write = 64 * 1024;
+  std::uint64_t seed = 1;
+  bool half_close = true;  ///< shutdown(SHUT_WR) after the last byte and expect EOF after the echo
+  std::chrono::milliseconds timeout{30'000};
+};
+
+struct load_result {
+  std::size_t completed = 0;         ///< connections that got every byte back (and EOF if asked)
+  std::size_t mismatches = 0;        ///< connections that got a wrong byte
+  std::size_t resets = 0;            ///< ECONNRESET or other socket errors
+  std::size_t short_echoes = 0;      ///< EOF before every byte came back
+  std::size_t extra_bytes = 0;       ///< connections that got more bytes than they sent
+  std::size_t connect_failures = 0;
+  std::size_t timeouts = 0;          ///< still unfinished at the deadline
+  std::uint64_t bytes_verified = 0;
+
+  bool all_ok(std::size_t expected) const noexcept { return completed == expected; }
+};
+
+load_result run_echo_load(const load_options& options);
+
+}  // namespace echo::test
