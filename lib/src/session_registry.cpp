@@ -30,7 +30,7 @@ bool session_registry::add(session_base& session) {
   session.next_ = head_;
   if (head_ != nullptr) head_->prev_ = &session;
   head_ = &session;
-  ++size_;
+  size_.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
@@ -44,8 +44,8 @@ void session_registry::remove(session_base& session) noexcept {
     else head_ = session.next_;
     if (session.next_ != nullptr) session.next_->prev_ = session.prev_;
     session.prev_ = session.next_ = nullptr;
-    --size_;
-    if (size_ == 0 && !admitting_ && on_empty_) {
+    const auto left = size_.fetch_sub(1, std::memory_order_relaxed) - 1;
+    if (left == 0 && !admitting_ && on_empty_) {
       fire = std::move(on_empty_);
       on_empty_ = nullptr;
     }
@@ -55,7 +55,7 @@ void session_registry::remove(session_base& session) noexcept {
 
 std::vector<std::shared_ptr<session_base>> session_registry::collect() const {
   std::vector<std::shared_ptr<session_base>> live;
-  live.reserve(size_);
+  live.reserve(size());
   for (session_base* s = head_; s != nullptr; s = s->next_) {
     // A session whose last owner just let go is in its destructor, waiting for our lock
     // to unlink itself: lock() yields null for it and we skip it.
@@ -71,7 +71,7 @@ std::vector<std::shared_ptr<session_base>> session_registry::close_admission(
   {
     guard g(*this);
     admitting_ = false;
-    already_empty = size_ == 0;
+    already_empty = size() == 0;
     if (!already_empty) {
       on_empty_ = std::move(on_empty);
       live = collect();
@@ -89,11 +89,6 @@ std::vector<std::shared_ptr<session_base>> session_registry::snapshot() const {
 void session_registry::clear_on_empty() noexcept {
   guard g(*this);
   on_empty_ = nullptr;
-}
-
-std::size_t session_registry::size() const noexcept {
-  guard g(*this);
-  return size_;
 }
 
 }  // namespace echo

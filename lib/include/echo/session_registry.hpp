@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -34,7 +35,8 @@ class session_registry {
   /// Drops a pending on-empty callback (its owner is going away).
   void clear_on_empty() noexcept;
 
-  std::size_t size() const noexcept;
+  /// Live sessions; readable from any thread (a metrics exporter, a test).
+  std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
 
  private:
   class guard;
@@ -44,7 +46,8 @@ class session_registry {
   const bool thread_safe_;
   bool admitting_ = true;
   session_base* head_ = nullptr;
-  std::size_t size_ = 0;
+  // Written under the list's guard, read lock-free by size().
+  std::atomic<std::size_t> size_{0};
   std::function<void()> on_empty_;
 };
 
