@@ -232,3 +232,92 @@ BOOST_AUTO_TEST_CASE(start_stop_many_times) {
     BOOST_TEST(f.stop(100ms, 10s));
   }
 }
+
+BOOST_AUTO_TEST_CASE(idle_timeout_closes_quiet_sessions_only) {
+  auto cfg = server_fixture::default_config();
+  cfg.idle_timeout = 700ms;
+  server_fixture f(1, cfg);
+  echo_client quiet("127.0.0.1", f.port());
+  echo_client chatty("127.0.0.1", f.port());
+  quiet.send_all("q");
+  BOOST_TEST(quiet.recv_exact(1) == "q");
+  const auto start = std::chrono::steady_clock::now();
+  // The chatty client makes progress every 200 ms and must outlive the quiet one.
+  std::size_t rounds = 0;
+  while (std::chrono::steady_clock::now() - start < 1500ms) {
+    chatty.send_all("c");
+    BOOST_TEST(chatty.recv_exact(1) == "c");
+    ++rounds;
+    std::string none;
+    chatty.try_recv_exact(1, 200ms, none);  // pacing: nothing is expected back
+  }
+  BOOST_TEST((quiet.wait_end(2s) == echo_client::end::eof));
+  const auto took = std::chrono::steady_clock::now() - start;
+  BOOST_TEST_MESSAGE("quiet session closed after ~" << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                                                   << " ms (limit 700 ms); chatty rounds " << rounds);
+  chatty.send_all("still here");
+  BOOST_TEST(chatty.recv_exact(10) == "still here");
+  BOOST_TEST(echo::stats::get(f.server().counters().idle_timeouts) == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(idle_timeout_fires_on_time) {
+  auto cfg = server_fixture::default_config();
+  cfg.idle_timeout = 1s;
+  server_fixture f(2, cfg);
+  echo_client c("127.0.0.1", f.port());
+  const auto start = std::chrono::steady_clock::now();
+  BOOST_TEST((c.wait_end(5s) == echo_client::end::eof));
+  const auto took = std::chrono::steady_clock::now() - start;
+  BOOST_TEST_MESSAGE("closed after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  BOOST_TEST((took >= 1s));
+  BOOST_TEST((took < 1s + 600ms));
+}
+
+BOOST_AUTO_TEST_CASE(max_connections_accepts_and_closes_the_excess) {
+  auto cfg = server_fixture::default_config();
+  cfg.max_connections = 3;
+  server_fixture f(1, cfg);
+  std::vector<echo_client> admitted;
+  for (int i = 0; i < 3; ++i) {
+    admitted.emplace_back("127.0.0.1", f.port());
+    admitted.back().send_all("a");
+    BOOST_TEST(admitted.back().recv_exact(1) == "a");
+  }
+  for (int i = 0; i < 2; ++i) {
+    echo_client extra("127.0.0.1", f.port());
+    BOOST_TEST((extra.wait_end(2s) == echo_client::end::eof));  // closed at once, no data
+  }
+  BOOST_TEST(echo::stats::get(f.server().counters().rejected) == 2U);
+  for (auto& c : admitted) {  // existing sessions untouched
+    c.send_all("b");
+    BOOST_TEST(c.recv_exact(1) == "b");
+  }
+  admitted.pop_back();  // a slot frees: the next client is served
+  BOOST_TEST(sessions_drop_to(f, 2, 5s));
+  echo_client next("127.0.0.1", f.port());
+  next.send_all("n");
+  BOOST_TEST(next.recv_exact(1) == "n");
+}
+
+BOOST_AUTO_TEST_CASE(quiet_session_parks_its_buffer_and_still_echoes) {
+  for (const unsigned threads : {1U, 2U}) {
+    server_fixture f(threads);
+    echo_client c("127.0.0.1", f.port());
+    c.send_all("before");
+    BOOST_TEST(c.recv_exact(6) == "before");
+    // Park happens after two quiet sweep ticks (~500-750 ms); wait for the counter, bounded.
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (echo::stats::get(f.server().counters().idle_parks) == 0 && std::chrono::steady_clock::now() < deadline) {
+      std::string none;
+      c.try_recv_exact(1, 50ms, none);
+    }
+    BOOST_TEST(echo::stats::get(f.server().counters().idle_parks) == 1U);
+    load_options o;  // then a full verified stream on a fresh connection and on this one
+    o.port = f.port();
+    o.bytes_per_connection = 4 * MiB;
+    o.seed = 77;
+    require_clean(run_echo_load(o), 1);
+    c.send_all("after");
+    BOOST_TEST(c.recv_exact(5) == "after");
+  }
+}

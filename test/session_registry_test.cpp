@@ -15,6 +15,8 @@ class fake_session final : public echo::session_base {
   void start() override {}
   void drain() override { ++drained; }
   void close() override {}
+  void expire() override {}
+  void park() override {}
   int drained = 0;
 };
 
@@ -22,7 +24,7 @@ class fake_session final : public echo::session_base {
 
 BOOST_AUTO_TEST_CASE(tracks_sessions_and_fires_on_empty_once) {
   for (const bool thread_safe : {false, true}) {
-    auto ctx = std::make_shared<echo::session_context>(thread_safe, 1024);
+    auto ctx = std::make_shared<echo::session_context>(thread_safe, echo::config{});
     std::vector<std::shared_ptr<fake_session>> sessions;
     for (std::uint64_t i = 0; i < 5; ++i) {
       sessions.push_back(std::make_shared<fake_session>(ctx, i));
@@ -55,14 +57,27 @@ BOOST_AUTO_TEST_CASE(tracks_sessions_and_fires_on_empty_once) {
 }
 
 BOOST_AUTO_TEST_CASE(on_empty_fires_at_once_when_already_empty) {
-  auto ctx = std::make_shared<echo::session_context>(false, 1024);
+  auto ctx = std::make_shared<echo::session_context>(false, echo::config{});
   int fired = 0;
   BOOST_TEST(ctx->registry.close_admission([&] { ++fired; }).empty());
   BOOST_TEST(fired == 1);
 }
 
+BOOST_AUTO_TEST_CASE(select_returns_owners_of_matching_sessions) {
+  auto ctx = std::make_shared<echo::session_context>(true, echo::config{});
+  std::vector<std::shared_ptr<fake_session>> all;
+  for (std::uint64_t i = 0; i < 10; ++i) {
+    all.push_back(std::make_shared<fake_session>(ctx, i));
+    ctx->registry.add(*all.back());
+  }
+  std::vector<std::shared_ptr<echo::session_base>> odd;
+  ctx->registry.select([](const echo::session_base& s) { return s.id() % 2 == 1; }, odd);
+  BOOST_TEST(odd.size() == 5U);
+  for (auto& s : odd) BOOST_TEST(s->id() % 2 == 1U);
+}
+
 BOOST_AUTO_TEST_CASE(snapshot_skips_nothing_alive) {
-  auto ctx = std::make_shared<echo::session_context>(true, 1024);
+  auto ctx = std::make_shared<echo::session_context>(true, echo::config{});
   auto a = std::make_shared<fake_session>(ctx, 1);
   auto b = std::make_shared<fake_session>(ctx, 2);
   ctx->registry.add(*a);

@@ -58,6 +58,15 @@ po::options_description option_descriptions() {
     ("shutdown-timeout", po::value<std::string>()->value_name("DUR"),
        "on SIGTERM/SIGINT, how long sessions may finish before being closed: 500ms, 5s, "
        "1m; a bare number is seconds (default 5s)")
+    ("max-connections", po::value<std::string>()->value_name("N"),
+       "sessions allowed at once; above it new connections are accepted and closed at "
+       "once; 0 = the soft descriptor limit minus 32 (default 0)")
+    ("idle-timeout", po::value<std::string>()->value_name("DUR"),
+       "close a session with no progress in either direction for this long; 0 disables "
+       "(default 5m)")
+    ("write-timeout", po::value<std::string>()->value_name("DUR"),
+       "close a session whose echo the peer has not read for this long; 0 disables "
+       "(default 30s)")
     ("buffer-size", po::value<std::string>()->value_name("SIZE"),
        "bytes read at a time per session, 512 to 16MiB: 16384, 64KiB, 1MiB (default 64KiB)");
   // clang-format on
@@ -155,6 +164,16 @@ command_line parse_command_line(std::span<const char* const> args) {
   if (vm.count("threads")) cfg.threads = parse_threads(value_of(vm, "threads"));
   if (vm.count("shutdown-timeout"))
     cfg.shutdown_timeout = parse_duration(value_of(vm, "shutdown-timeout"));
+  if (vm.count("idle-timeout")) cfg.idle_timeout = parse_duration(value_of(vm, "idle-timeout"));
+  if (vm.count("write-timeout")) cfg.write_timeout = parse_duration(value_of(vm, "write-timeout"));
+  if (vm.count("max-connections")) {
+    const auto text = value_of(vm, "max-connections");
+    const auto v = parse_decimal(text);
+    if (!v || *v > 10'000'000)
+      throw usage_error(fmt::format(
+          "invalid connection limit '{}': expected a number from 0 to 10000000", text));
+    cfg.max_connections = static_cast<std::size_t>(*v);
+  }
   if (vm.count("buffer-size")) cfg.buffer_size = parse_size(value_of(vm, "buffer-size"));
   if (vm.count("log-level")) {
     const auto text = value_of(vm, "log-level");

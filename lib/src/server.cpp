@@ -42,8 +42,9 @@ std::unique_ptr<tcp_listener> make_default_listener(asio::io_context& io, const 
 
 server::server(asio::io_context& io, const config& cfg, bool multi_threaded)
     : executor_(server_executor(io, multi_threaded)),
-      context_(std::make_shared<session_context>(multi_threaded, cfg.buffer_size)),
-      deadline_(executor_) {
+      context_(std::make_shared<session_context>(multi_threaded, cfg)),
+      deadline_(executor_),
+      sweep_(executor_) {
   std::unique_ptr<tcp_listener> tcp;
   if (cfg.bind) {
     const auto address = asio::ip::make_address(*cfg.bind);  // validated by the parser
@@ -63,6 +64,7 @@ void server::start() {
     if (state_ != state::created) return;
     state_ = state::running;
     for (auto& l : listeners_) l->start();
+    do_sweep();
   });
 }
 
@@ -113,10 +115,39 @@ void server::close_all_sessions() {
   for (auto& s : context_->registry.snapshot()) s->close();
 }
 
+void server::do_sweep() {
+  sweep_.expires_after(session_context::tick);
+  sweep_.async_wait([this](const error_code& ec) { on_sweep(ec); });
+}
+
+void server::on_sweep(const error_code& ec) {
+  if (ec == asio::error::operation_aborted || state_ == state::stopped) return;
+  const auto now = context_->now_tick.fetch_add(1, std::memory_order_relaxed) + 1;
+  context_->registry.select(
+      [&](const session_base& s) {
+        const auto due = s.deadline();
+        if (due != 0 && now >= due) return true;
+        return false;
+      },
+      due_);
+  context_->registry.select(
+      [&](const session_base& s) {
+        return s.current_phase() == session_base::phase::reading &&
+               s.last_active() + session_context::park_ticks <= now;
+      },
+      quiet_);
+  for (auto& s : due_) s->expire();
+  for (auto& s : quiet_) s->park();
+  due_.clear();
+  quiet_.clear();
+  do_sweep();
+}
+
 void server::on_drained() {
   if (state_ == state::stopped) return;
   state_ = state::stopped;
   deadline_.cancel();
+  sweep_.cancel();
   log_info("all sessions closed");
   if (on_stopped_) on_stopped_();
 }

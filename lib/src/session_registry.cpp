@@ -10,18 +10,30 @@ namespace echo {
 // touches the mutex.
 class session_registry::guard {
  public:
-  explicit guard(const session_registry& r) noexcept : r_(r) {
-    if (r_.thread_safe_) r_.mutex_.lock();
-  }
-  ~guard() {
-    if (r_.thread_safe_) r_.mutex_.unlock();
-  }
+  explicit guard(const session_registry& r) : r_(r) { r_.lock(); }
+  ~guard() { r_.unlock(); }
   guard(const guard&) = delete;
   guard& operator=(const guard&) = delete;
 
  private:
   const session_registry& r_;
 };
+
+void session_registry::lock() const {
+  if (thread_safe_) mutex_.lock();
+}
+
+void session_registry::unlock() const {
+  if (thread_safe_) mutex_.unlock();
+}
+
+session_base* session_registry::next(session_base* s) noexcept { return s->next_; }
+
+std::shared_ptr<session_base> session_registry::owner(session_base* s) const {
+  // A session whose last owner just let go is in its destructor, waiting for our guard to
+  // unlink itself: lock() yields null for it and it is skipped.
+  return s->weak_from_this().lock();
+}
 
 bool session_registry::add(session_base& session) {
   guard g(*this);
@@ -57,9 +69,7 @@ std::vector<std::shared_ptr<session_base>> session_registry::collect() const {
   std::vector<std::shared_ptr<session_base>> live;
   live.reserve(size());
   for (session_base* s = head_; s != nullptr; s = s->next_) {
-    // A session whose last owner just let go is in its destructor, waiting for our lock
-    // to unlink itself: lock() yields null for it and we skip it.
-    if (auto p = s->weak_from_this().lock()) live.push_back(std::move(p));
+    if (auto p = owner(s)) live.push_back(std::move(p));
   }
   return live;
 }

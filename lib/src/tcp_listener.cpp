@@ -1,5 +1,9 @@
 #include "echo/tcp_listener.hpp"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/strand.hpp>
 #include <fmt/format.h>
@@ -59,6 +63,14 @@ tcp_listener::tcp_listener(asio::io_context& io, const tcp::endpoint& endpoint,
   if (ec) fail("listen on", endpoint, ec);
   local_ = acceptor_.local_endpoint(ec);
   if (ec) fail("read the bound address of", endpoint, ec);
+  // shed_pending() calls accept4 directly and must never block.
+  acceptor_.non_blocking(true, ec);
+  if (ec) fail("make non-blocking", endpoint, ec);
+  reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+tcp_listener::~tcp_listener() {
+  if (reserve_fd_ >= 0) ::close(reserve_fd_);
 }
 
 std::string tcp_listener::address() const { return endpoint_text(local_); }
@@ -102,6 +114,21 @@ void tcp_listener::on_accept(const error_code& ec, Socket socket) {
   }
   consecutive_errors_ = 0;
   pause_ = min_pause;
+  if (context_->registry.size() >= context_->max_connections) {
+    // Policy: accept and close at once. The client learns immediately (EOF, or RST if it
+    // already sent data) instead of hanging in the backlog; live sessions are untouched.
+    stats::add(context_->counters.rejected);
+    ++rejected_since_log_;
+    if (should_log()) {
+      log_warn("at max-connections ({}): closed {} new connection(s)", context_->max_connections,
+               rejected_since_log_);
+      rejected_since_log_ = 0;
+    }
+    error_code ignored;
+    socket.close(ignored);
+    do_accept();
+    return;
+  }
   stats::add(context_->counters.accepted);
   const auto id = stats::get(context_->counters.accepted);
 
@@ -137,11 +164,28 @@ void tcp_listener::on_accept_error(const error_code& ec) {
   do_accept();
 }
 
+std::size_t tcp_listener::shed_pending() noexcept {
+  if (reserve_fd_ < 0) return 0;
+  ::close(reserve_fd_);
+  std::size_t shed = 0;
+  // Bounded: a connect flood must not keep us here.
+  for (; shed < 256; ++shed) {
+    const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) break;
+    ::close(fd);
+  }
+  reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  stats::add(context_->counters.shed, shed);
+  return shed;
+}
+
 void tcp_listener::do_pause(const error_code& cause) {
   stats::add(context_->counters.accept_pauses);
+  std::size_t shed = 0;
+  if (is_resource_exhaustion(cause)) shed = shed_pending();
   if (should_log()) {
-    log_warn("accept on {} failed: {}; pausing accepts for {} ms{}", address(), cause.message(),
-             pause_.count(),
+    log_warn("accept on {} failed: {}; closed {} waiting connection(s), pausing accepts for {} ms{}",
+             address(), cause.message(), shed, pause_.count(),
              suppressed_logs_ ? fmt::format(" ({} similar messages suppressed)", suppressed_logs_)
                               : std::string());
     suppressed_logs_ = 0;

@@ -1,5 +1,6 @@
 #include "echo/tcp_session.hpp"
 
+#include <algorithm>
 #include <cassert>
 
 #include <boost/asio/dispatch.hpp>
@@ -39,10 +40,12 @@ std::shared_ptr<tcp_session<Executor>> tcp_session<Executor>::self() {
 template <class Executor>
 void tcp_session<Executor>::start() {
   // The accept handler runs on the listener's executor; everything after this runs on the
-  // session's own (strand when multi-threaded).
+  // session's own (strand when multi-threaded). A new peer usually speaks first, so the
+  // session starts busy, with a buffer and a read.
   asio::dispatch(socket_.get_executor(), [s = self()] {
     if (s->state_ != state::created) return;  // closed before it started
-    s->buffer_ = std::make_unique_for_overwrite<std::byte[]>(s->context().buffer_size);
+    s->touch();
+    s->buffer_ = buffer_pool::acquire(s->context().buffer_size);
     s->do_read();
   });
 }
@@ -63,8 +66,64 @@ void tcp_session<Executor>::close() {
 }
 
 template <class Executor>
+void tcp_session<Executor>::expire() {
+  asio::dispatch(socket_.get_executor(), [s = self()] {
+    const auto due = s->deadline();
+    if (s->state_ == state::closed || due == 0 || s->context().now() < due) return;
+    const bool writing = s->state_ == state::writing;
+    stats::add(writing ? s->context().counters.write_timeouts : s->context().counters.idle_timeouts);
+    log_debug("conn={} {} timeout", s->id(), writing ? "write" : "idle");
+    s->do_close();
+  });
+}
+
+template <class Executor>
+void tcp_session<Executor>::park() {
+  asio::dispatch(socket_.get_executor(), [s = self()] {
+    if (s->state_ != state::reading || s->parking_ || s->draining_) return;
+    if (s->last_active() + session_context::park_ticks > s->context().now()) return;
+    // The read is aborted (a read that already completed still delivers its bytes) and
+    // on_read switches to waiting without a buffer.
+    s->parking_ = true;
+    error_code ignored;
+    s->socket_.cancel(ignored);
+  });
+}
+
+template <class Executor>
+void tcp_session<Executor>::touch() noexcept {
+  auto& ctx = context();
+  set_active(ctx.now());
+  set_deadline(ctx.deadline_in(ctx.idle_ticks));
+}
+
+template <class Executor>
+void tcp_session<Executor>::do_wait() {
+  state_ = state::waiting;
+  set_phase(phase::other);
+  socket_.async_wait(asio::socket_base::wait_read, [s = self()](const error_code& ec) { s->on_wait(ec); });
+}
+
+template <class Executor>
+void tcp_session<Executor>::on_wait(const error_code& ec) {
+  if (state_ == state::closed) return;
+  assert(state_ == state::waiting);
+  if (!ec) {
+    buffer_ = buffer_pool::acquire(context().buffer_size);
+    do_read();  // Asio reads speculatively first: the data is there, no extra wait
+    return;
+  }
+  if (ec == asio::error::operation_aborted && draining_) {
+    do_linger();
+    return;
+  }
+  end(ec, "wait");
+}
+
+template <class Executor>
 void tcp_session<Executor>::do_read() {
   state_ = state::reading;
+  set_phase(phase::reading);
   socket_.async_read_some(asio::buffer(buffer_.get(), context().buffer_size),
                           [s = self()](const error_code& ec, std::size_t n) { s->on_read(ec, n); });
 }
@@ -73,7 +132,9 @@ template <class Executor>
 void tcp_session<Executor>::on_read(const error_code& ec, std::size_t n) {
   if (state_ == state::closed) return;
   assert(state_ == state::reading);
+  parking_ = parking_ && ec == asio::error::operation_aborted;
   if (!ec) {
+    touch();
     stats::add(context().counters.bytes_received, n);
     do_write(n);
     return;
@@ -88,7 +149,15 @@ void tcp_session<Executor>::on_read(const error_code& ec, std::size_t n) {
     return;
   }
   if (ec == asio::error::operation_aborted && draining_) {
+    parking_ = false;
     do_linger();
+    return;
+  }
+  if (parking_) {
+    parking_ = false;
+    stats::add(context().counters.idle_parks);
+    buffer_.reset();
+    do_wait();
     return;
   }
   end(ec, "read");
@@ -97,6 +166,12 @@ void tcp_session<Executor>::on_read(const error_code& ec, std::size_t n) {
 template <class Executor>
 void tcp_session<Executor>::do_write(std::size_t n) {
   state_ = state::writing;
+  set_phase(phase::writing);
+  auto& ctx = context();
+  // A stalled write is no progress either way, so the idle limit applies too.
+  const auto write_due = ctx.deadline_in(ctx.write_ticks);
+  const auto idle_due = ctx.deadline_in(ctx.idle_ticks);
+  set_deadline(write_due == 0 ? idle_due : idle_due == 0 ? write_due : std::min(write_due, idle_due));
   asio::async_write(socket_, asio::buffer(buffer_.get(), n),
                     [s = self()](const error_code& ec, std::size_t sent) { s->on_write(ec, sent); });
 }
@@ -110,6 +185,7 @@ void tcp_session<Executor>::on_write(const error_code& ec, std::size_t n) {
     end(ec, "write");
     return;
   }
+  touch();
   if (draining_) {
     do_linger();
     return;
@@ -121,14 +197,17 @@ template <class Executor>
 void tcp_session<Executor>::on_drain() {
   if (draining_) return;
   draining_ = true;
+  error_code ignored;
   switch (state_) {
     case state::created:
       do_close();
       break;
+    case state::waiting:
     case state::reading:
-      // Nothing is held: abort the read; on_read sees operation_aborted and lingers. A read
-      // that already completed still delivers its bytes to on_read, which echoes them first.
-      socket_.cancel();
+      // Nothing is held: abort the wait or read; its handler sees operation_aborted and
+      // lingers. A read that already completed still delivers its bytes to on_read, which
+      // echoes them first.
+      socket_.cancel(ignored);
       break;
     case state::writing:  // on_write finishes the echo, then lingers
     case state::lingering:
@@ -144,12 +223,14 @@ void tcp_session<Executor>::do_linger() {
   // read yet, so read and discard until the peer's FIN (the server's shutdown deadline
   // bounds the wait).
   state_ = state::lingering;
+  set_phase(phase::other);
   error_code ec;
   socket_.shutdown(asio::socket_base::shutdown_send, ec);
   if (ec) {
     end(ec, "shutdown");
     return;
   }
+  if (!buffer_) buffer_ = buffer_pool::acquire(context().buffer_size);
   socket_.async_read_some(asio::buffer(buffer_.get(), context().buffer_size),
                           [s = self()](const error_code& e, std::size_t n) { s->on_linger(e, n); });
 }
@@ -185,8 +266,10 @@ template <class Executor>
 void tcp_session<Executor>::do_close() {
   if (state_ == state::closed) return;
   state_ = state::closed;
-  error_code ignored;
+  set_phase(phase::other);
+  set_deadline(0);
   // The buffer stays until the destructor: an aborted operation may still hold it.
+  error_code ignored;
   socket_.close(ignored);
 }
 

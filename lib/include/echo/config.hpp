@@ -24,11 +24,26 @@ struct config {
   std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(5)};
   /// Bytes read per receive; also the bound on what one session holds in user space.
   std::size_t buffer_size = 64 * 1024;
+  /// Sessions allowed at once; 0 = automatic (the soft descriptor limit minus a reserve).
+  /// Connections above the cap are accepted and closed at once.
+  std::size_t max_connections = 0;
+  /// A session with no progress in either direction for this long is closed; 0 disables.
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
+  /// A session whose echo cannot be written (peer not reading) for this long is closed;
+  /// 0 disables.
+  std::chrono::milliseconds write_timeout{std::chrono::seconds(30)};
   /// Listen backlog handed to listen(2); the kernel caps it at net.core.somaxconn.
   int backlog = 4096;
 
   static constexpr unsigned max_threads = 1024;
 };
+
+/// Descriptors kept back from max_connections for the listener, epoll, timers, signals,
+/// logging and the accept reserve.
+inline constexpr std::size_t fd_reserve = 32;
+
+/// Resolves max_connections == 0 against the soft RLIMIT_NOFILE.
+std::size_t effective_max_connections(const config& cfg);
 
 /// Resolves threads == 0 to the CPU count available to this process.
 unsigned effective_threads(const config& cfg);

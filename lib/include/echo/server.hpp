@@ -55,11 +55,17 @@ class server {
   void on_deadline(const boost::system::error_code& ec);
   void on_drained();
   void close_all_sessions();
+  void do_sweep();
+  void on_sweep(const boost::system::error_code& ec);
 
   boost::asio::any_io_executor executor_;
   std::shared_ptr<session_context> context_;
   std::vector<std::unique_ptr<listener>> listeners_;
   boost::asio::steady_timer deadline_;
+  // One timer for every session's timeouts: see session_context.
+  boost::asio::steady_timer sweep_;
+  std::vector<std::shared_ptr<class session_base>> due_;
+  std::vector<std::shared_ptr<class session_base>> quiet_;
   std::function<void()> on_stopped_;
   unsigned short port_ = 0;
   state state_ = state::created;

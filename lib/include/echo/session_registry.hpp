@@ -32,6 +32,11 @@ class session_registry {
   std::vector<std::shared_ptr<session_base>> close_admission(std::function<void()> on_empty);
   /// The live sessions (e.g. to force-close them at a deadline).
   std::vector<std::shared_ptr<session_base>> snapshot() const;
+  /// Calls `visit(session)` for every live session under the registry's guard; sessions
+  /// for which it returns true are appended to `out` (as owners) for the caller to act on
+  /// outside the guard.
+  template <class Visit>
+  void select(Visit&& visit, std::vector<std::shared_ptr<session_base>>& out) const;
   /// Drops a pending on-empty callback (its owner is going away).
   void clear_on_empty() noexcept;
 
@@ -42,6 +47,11 @@ class session_registry {
   class guard;
   std::vector<std::shared_ptr<session_base>> collect() const;
 
+  void lock() const;
+  void unlock() const;
+  std::shared_ptr<session_base> owner(session_base* s) const;
+  static session_base* next(session_base* s) noexcept;
+
   mutable std::mutex mutex_;
   const bool thread_safe_;
   bool admitting_ = true;
@@ -50,5 +60,21 @@ class session_registry {
   std::atomic<std::size_t> size_{0};
   std::function<void()> on_empty_;
 };
+
+template <class Visit>
+void session_registry::select(Visit&& visit, std::vector<std::shared_ptr<session_base>>& out) const {
+  lock();
+  try {
+    for (session_base* s = head_; s != nullptr; s = next(s)) {
+      if (visit(*s)) {
+        if (auto p = owner(s)) out.push_back(std::move(p));
+      }
+    }
+  } catch (...) {
+    unlock();
+    throw;
+  }
+  unlock();
+}
 
 }  // namespace echo

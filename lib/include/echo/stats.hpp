@@ -17,6 +17,11 @@ struct stats {
   std::atomic<std::uint64_t> accept_pauses{0};   ///< times accepting backed off (fd/memory exhaustion)
   std::atomic<std::uint64_t> session_errors{0};  ///< sessions ended by an unexpected error
   std::atomic<std::uint64_t> forced_closes{0};   ///< sessions closed at the shutdown deadline
+  std::atomic<std::uint64_t> rejected{0};        ///< connections closed at once: over max_connections
+  std::atomic<std::uint64_t> shed{0};            ///< connections closed at once: out of descriptors
+  std::atomic<std::uint64_t> idle_timeouts{0};   ///< sessions closed by the idle timeout
+  std::atomic<std::uint64_t> write_timeouts{0};  ///< sessions closed by the write timeout
+  std::atomic<std::uint64_t> idle_parks{0};      ///< times a quiet session gave its buffer back
 
   static void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) noexcept {
     counter.fetch_add(n, std::memory_order_relaxed);

@@ -17,14 +17,16 @@ struct session_context;
 
 /// TCP accept loop. It never dies and never spins:
 /// - operation_aborted / closed acceptor: stop;
-/// - EMFILE, ENFILE, ENOBUFS, ENOMEM: pause accepting on a timer with exponential backoff,
-///   logging at most once per second;
+/// - EMFILE, ENFILE, ENOBUFS, ENOMEM: close the waiting clients (using a reserve fd), then
+///   pause accepting on a timer with exponential backoff, logging at most once per second;
+/// - at max_connections: accept and close at once; existing sessions are untouched;
 /// - anything else: log (rate-limited) and go on; a run of such errors also backs off.
 class tcp_listener final : public listener {
  public:
   /// Opens, binds and listens. Throws setup_error naming the address on failure.
   tcp_listener(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
                std::shared_ptr<session_context> context, bool use_strands, int backlog);
+  ~tcp_listener() override;
 
   void start() override;
   void stop() override;
@@ -43,6 +45,7 @@ class tcp_listener final : public listener {
   void on_accept(const boost::system::error_code& ec, Socket socket);
   void on_accept_error(const boost::system::error_code& ec);
   void do_pause(const boost::system::error_code& cause);
+  std::size_t shed_pending() noexcept;
   void on_resume(const boost::system::error_code& ec);
   bool should_log() noexcept;
 
@@ -57,6 +60,10 @@ class tcp_listener final : public listener {
   std::chrono::milliseconds pause_{min_pause};
   std::chrono::steady_clock::time_point last_log_{};
   std::uint64_t suppressed_logs_ = 0;
+  std::uint64_t rejected_since_log_ = 0;
+  // An fd held back (on /dev/null) so that, out of descriptors, the listener can still
+  // accept-and-close waiting clients instead of leaving them hanging in the backlog.
+  int reserve_fd_ = -1;
 };
 
 }  // namespace echo

@@ -7,6 +7,7 @@
 #include <boost/asio/basic_stream_socket.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "echo/buffer_pool.hpp"
 #include "echo/session_base.hpp"
 
 namespace echo {
@@ -16,7 +17,15 @@ namespace echo {
 ///
 ///   do_read -> on_read -> do_write -> on_write -> do_read ...
 ///                 | eof: shutdown(send), close          (half-close honoured, FIN not RST)
+///   park():   quiet for a while: cancel the read, give the buffer back,
+///             do_wait (readability, no buffer) -> on_wait -> do_read
 ///   drain():  finish the write in progress -> shutdown(send) -> discard until peer FIN -> close
+///   expire(): idle or write timeout passed -> close
+///
+/// A busy session keeps an async_read_some pending on a pooled buffer, because Asio's epoll
+/// reactor re-arms the descriptor (one epoll_ctl) for every async_wait but not for a read.
+/// Only a session that stayed quiet for a couple of sweep ticks pays that once and waits
+/// with no buffer, so memory follows active sessions rather than open ones.
 ///
 /// `Executor` is a strand when several threads run the io_context and the plain io_context
 /// executor when one does, so a single-threaded server pays for no strand.
@@ -31,12 +40,16 @@ class tcp_session final : public session_base {
   void start() override;
   void drain() override;
   void close() override;
+  void expire() override;
+  void park() override;
 
  private:
-  enum class state : std::uint8_t { created, reading, writing, lingering, closed };
+  enum class state : std::uint8_t { created, waiting, reading, writing, lingering, closed };
 
   std::shared_ptr<tcp_session> self();
 
+  void do_wait();
+  void on_wait(const boost::system::error_code& ec);
   void do_read();
   void on_read(const boost::system::error_code& ec, std::size_t n);
   void do_write(std::size_t n);
@@ -46,11 +59,13 @@ class tcp_session final : public session_base {
   void on_linger(const boost::system::error_code& ec, std::size_t n);
   void end(const boost::system::error_code& ec, const char* step);
   void do_close();
+  void touch() noexcept;
 
   socket_type socket_;
-  std::unique_ptr<std::byte[]> buffer_;
+  buffer_pool::buffer buffer_;
   state state_ = state::created;
   bool draining_ = false;
+  bool parking_ = false;
 };
 
 }  // namespace echo

@@ -1,0 +1,23 @@
+#include "echo/session_context.hpp"
+
+namespace echo {
+namespace {
+
+// Whole ticks covering the timeout, plus one for the partial tick we start in, so a
+// session is never closed early (at most one tick late).
+std::uint32_t to_ticks(std::chrono::milliseconds timeout) noexcept {
+  if (timeout.count() <= 0) return 0;
+  const auto t = session_context::tick.count();
+  return static_cast<std::uint32_t>((timeout.count() + t - 1) / t + 1);
+}
+
+}  // namespace
+
+session_context::session_context(bool thread_safe, const config& cfg)
+    : registry(thread_safe),
+      buffer_size(cfg.buffer_size),
+      max_connections(effective_max_connections(cfg)),
+      idle_ticks(to_ticks(cfg.idle_timeout)),
+      write_ticks(to_ticks(cfg.write_timeout)) {}
+
+}  // namespace echo
