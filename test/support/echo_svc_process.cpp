@@ -2,18 +2,22 @@
 
 #include <algorithm>
 #include <chrono>
-#include <regex>
 #include <stdexcept>
 
 namespace echo::test {
 
 bool parse_ready_line(const std::string& line, std::string& address, std::uint16_t& port) {
-  static const std::regex re(R"(^listening on (.+):([0-9]{1,5})$)");
-  std::smatch m;
-  if (!std::regex_match(line, m, re)) return false;
-  const unsigned long p = std::stoul(m[2]);
+  const std::string prefix = "listening on ";
+  if (line.rfind(prefix, 0) != 0) return false;
+  const auto colon = line.rfind(':');
+  if (colon == std::string::npos || colon <= prefix.size()) return false;
+  const auto digits = line.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5 ||
+      digits.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  const unsigned long p = std::stoul(digits);
   if (p == 0 || p > 65535) return false;
-  address = m[1];
+  address = line.substr(prefix.size(), colon - prefix.size());
   port = static_cast<std::uint16_t>(p);
   return true;
 }
