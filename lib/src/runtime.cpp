@@ -8,15 +8,19 @@
 namespace echo {
 namespace {
 
-// One thread: hint 1 tells Asio no other thread will ever run this io_context, so the
-// scheduler does not wake or signal idle threads.
-int concurrency_hint(unsigned threads) noexcept {
-  return threads == 1 ? 1 : static_cast<int>(threads);
+// One thread: Asio drops the per-descriptor mutexes of its reactor (every socket operation
+// takes one otherwise) and treats the scheduler as single-threaded. A shared runtime keeps
+// scheduler and registration locking so other threads may still post to it (a test
+// harness asking for shutdown); an exclusive one drops those locks as well.
+int concurrency_hint(unsigned threads, bool exclusive) noexcept {
+  if (threads != 1) return static_cast<int>(threads);
+  return exclusive ? BOOST_ASIO_CONCURRENCY_HINT_UNSAFE : BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO;
 }
 
 }  // namespace
 
-runtime::runtime(unsigned threads) : threads_(threads == 0 ? 1 : threads), io_(concurrency_hint(threads_)) {}
+runtime::runtime(unsigned threads, bool exclusive)
+    : threads_(threads == 0 ? 1 : threads), io_(concurrency_hint(threads_, exclusive)) {}
 
 void runtime::run() {
   std::exception_ptr first_error;

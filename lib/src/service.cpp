@@ -33,7 +33,7 @@ const char* signal_name(int n) noexcept {
 
 service::service(const config& cfg)
     : cfg_(cfg),
-      runtime_(effective_threads(cfg)),
+      runtime_(effective_threads(cfg), /*exclusive=*/true),
       server_(runtime_.context(), cfg_, runtime_.multi_threaded()),
       signals_(signal_executor(runtime_), SIGINT, SIGTERM) {
   // Once every session is gone, stop waiting for signals so run() can return.
@@ -57,10 +57,6 @@ std::string service::ready_line() const {
 int service::run() {
   runtime_.run();
   return exit_code_;
-}
-
-void service::request_shutdown() {
-  asio::post(signals_.get_executor(), [this] { on_signal({}, SIGTERM); });
 }
 
 void service::do_wait_signal() {

@@ -4,12 +4,15 @@
 
 namespace echo {
 
-/// The io_context and the threads that run it. One thread: concurrency hint 1, so Asio
-/// skips the inter-thread wake-ups it would otherwise need. N threads: all run the same
-/// io_context and sessions serialise on their own strands.
+/// The io_context and the threads that run it. N threads: all run the same io_context and
+/// sessions serialise on their own strands. One thread: Asio runs single-threaded, with no
+/// per-socket locks; an `exclusive` runtime (the service's: nothing but its own thread ever
+/// touches it once run() starts) drops the scheduler lock too, so the hot path takes none.
 class runtime {
  public:
-  explicit runtime(unsigned threads);
+  /// `exclusive`: no other thread will post to the io_context or call stop() while run()
+  /// is running (signals arrive through Asio's signal pipe, on the running thread).
+  explicit runtime(unsigned threads, bool exclusive = false);
   runtime(const runtime&) = delete;
   runtime& operator=(const runtime&) = delete;
 

@@ -23,8 +23,6 @@ class service {
   std::string ready_line() const;
   /// Serves until shut down; returns the process exit code.
   int run();
-  /// Same as receiving SIGTERM (thread-safe).
-  void request_shutdown();
 
   server& get_server() noexcept { return server_; }
 
