@@ -38,9 +38,9 @@ thread_local thread_cache cache;
 
 }  // namespace
 
-buffer_pool::buffer buffer_pool::acquire(std::size_t size) {
-  if (cache.size == size && cache.count > 0) return buffer(cache.slots[--cache.count], deleter{size});
-  return buffer(allocate(size), deleter{size});
+std::byte* buffer_pool::acquire(std::size_t size) {
+  if (cache.size == size && cache.count > 0) return cache.slots[--cache.count];
+  return allocate(size);
 }
 
 void buffer_pool::release(std::byte* p, std::size_t size) noexcept {

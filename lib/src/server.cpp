@@ -140,6 +140,9 @@ void server::on_sweep(const error_code& ec) {
   for (auto& s : quiet_) s->park();
   due_.clear();
   quiet_.clear();
+  // A sweep that parked thousands of sessions at once must not pin that much capacity.
+  if (quiet_.capacity() > 1024) quiet_.shrink_to_fit();
+  if (due_.capacity() > 1024) due_.shrink_to_fit();
   do_sweep();
 }
 

@@ -29,6 +29,7 @@ tcp_session<Executor>::tcp_session(socket_type socket, std::shared_ptr<session_c
 
 template <class Executor>
 tcp_session<Executor>::~tcp_session() {
+  give_back_buffer();
   auto& counters = context().counters;
   counters.active.fetch_sub(1, std::memory_order_relaxed);
   stats::add(counters.closed);
@@ -48,7 +49,7 @@ void tcp_session<Executor>::start() {
   asio::dispatch(socket_.get_executor(), [s = self()] {
     if (s->state_ != state::created) return;  // closed before it started
     s->touch();
-    s->buffer_ = buffer_pool::acquire(s->context().buffer_size);
+    s->take_buffer();
     s->do_read();
   });
 }
@@ -94,6 +95,17 @@ void tcp_session<Executor>::park() {
 }
 
 template <class Executor>
+void tcp_session<Executor>::take_buffer() {
+  if (buffer_ == nullptr) buffer_ = buffer_pool::acquire(context().buffer_size);
+}
+
+template <class Executor>
+void tcp_session<Executor>::give_back_buffer() noexcept {
+  buffer_pool::release(buffer_, context().buffer_size);
+  buffer_ = nullptr;
+}
+
+template <class Executor>
 void tcp_session<Executor>::touch() noexcept {
   auto& ctx = context();
   set_active(ctx.now());
@@ -112,7 +124,7 @@ void tcp_session<Executor>::on_wait(const error_code& ec) {
   if (state_ == state::closed) return;
   assert(state_ == state::waiting);
   if (!ec) {
-    buffer_ = buffer_pool::acquire(context().buffer_size);
+    take_buffer();
     do_read();  // Asio reads speculatively first: the data is there, no extra wait
     return;
   }
@@ -127,7 +139,7 @@ template <class Executor>
 void tcp_session<Executor>::do_read() {
   state_ = state::reading;
   set_phase(phase::reading);
-  socket_.async_read_some(asio::buffer(buffer_.get(), context().buffer_size),
+  socket_.async_read_some(asio::buffer(buffer_, context().buffer_size),
                           [s = self()](const error_code& ec, std::size_t n) { s->on_read(ec, n); });
 }
 
@@ -159,7 +171,7 @@ void tcp_session<Executor>::on_read(const error_code& ec, std::size_t n) {
   if (parking_) {
     parking_ = false;
     stats::add(context().counters.idle_parks);
-    buffer_.reset();
+    give_back_buffer();
     do_wait();
     return;
   }
@@ -178,7 +190,7 @@ void tcp_session<Executor>::do_write(std::size_t n) {
   // The peer's receive window almost always has room: send right here and skip the
   // scheduler round trip an async_write costs even when it completes at once. Only what
   // does not fit goes through async_write, whose completion then carries the backpressure.
-  const ssize_t sent = ::send(socket_.native_handle(), buffer_.get(), n, MSG_DONTWAIT | MSG_NOSIGNAL);
+  const ssize_t sent = ::send(socket_.native_handle(), buffer_, n, MSG_DONTWAIT | MSG_NOSIGNAL);
   if (sent == static_cast<ssize_t>(n)) {
     on_write({}, n);
     return;
@@ -189,7 +201,7 @@ void tcp_session<Executor>::do_write(std::size_t n) {
   }
   const auto done = sent > 0 ? static_cast<std::size_t>(sent) : 0;
   if (done > 0) stats::add(context().counters.bytes_sent, done);
-  asio::async_write(socket_, asio::buffer(buffer_.get() + done, n - done),
+  asio::async_write(socket_, asio::buffer(buffer_ + done, n - done),
                     [s = self()](const error_code& ec, std::size_t rest) { s->on_write(ec, rest); });
 }
 
@@ -247,8 +259,8 @@ void tcp_session<Executor>::do_linger() {
     end(ec, "shutdown");
     return;
   }
-  if (!buffer_) buffer_ = buffer_pool::acquire(context().buffer_size);
-  socket_.async_read_some(asio::buffer(buffer_.get(), context().buffer_size),
+  take_buffer();
+  socket_.async_read_some(asio::buffer(buffer_, context().buffer_size),
                           [s = self()](const error_code& e, std::size_t n) { s->on_linger(e, n); });
 }
 
@@ -257,7 +269,7 @@ void tcp_session<Executor>::on_linger(const error_code& ec, std::size_t n) {
   if (state_ == state::closed) return;
   if (!ec) {
     stats::add(context().counters.bytes_received, n);
-    socket_.async_read_some(asio::buffer(buffer_.get(), context().buffer_size),
+    socket_.async_read_some(asio::buffer(buffer_, context().buffer_size),
                             [s = self()](const error_code& e, std::size_t m) { s->on_linger(e, m); });
     return;
   }

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <cstddef>
-#include <memory>
 
 namespace echo {
 
@@ -11,20 +10,13 @@ namespace echo {
 /// back to the kernel at once instead of leaving them in the malloc heap.
 class buffer_pool {
  public:
-  struct deleter {
-    std::size_t size;
-    void operator()(std::byte* p) const noexcept { release(p, size); }
-  };
-  using buffer = std::unique_ptr<std::byte[], deleter>;
-
   /// A buffer of `size` bytes, from this thread's cache when one is there.
-  static buffer acquire(std::size_t size);
+  static std::byte* acquire(std::size_t size);
+  /// Gives back a buffer from acquire(size); null is ignored.
+  static void release(std::byte* p, std::size_t size) noexcept;
 
   /// How many buffers each thread keeps for reuse.
-  static constexpr std::size_t cache_limit = 32;
-
- private:
-  static void release(std::byte* p, std::size_t size) noexcept;
+  static constexpr std::size_t cache_limit = 16;
 };
 
 }  // namespace echo

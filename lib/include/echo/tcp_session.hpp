@@ -60,9 +60,13 @@ class tcp_session final : public session_base {
   void end(const boost::system::error_code& ec, const char* step);
   void do_close();
   void touch() noexcept;
+  void take_buffer();
+  void give_back_buffer() noexcept;
 
   socket_type socket_;
-  buffer_pool::buffer buffer_;
+  // A raw pointer rather than a unique_ptr with a sized deleter: the size is the context's,
+  // and 8 bytes less per session keeps it in a smaller malloc size class.
+  std::byte* buffer_ = nullptr;
   state state_ = state::created;
   bool draining_ = false;
   bool parking_ = false;
