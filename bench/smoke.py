@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""CTest driver for the bench-smoke tests: start a server on port 0, read its ready
+line, run one echo-bench mode against it briefly, check the exit code, always stop
+the server. No fixed ports and no sleeps: every wait has a deadline."""
+import argparse
+import os
+import re
+import select
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+READY = re.compile(r"listening on (\[[^\]]+\]|[^\s:]+):(\d+)\s*$")
+
+
+def start_server(command, deadline_s=15.0):
+    argv = shlex.split(command)
+    if "--port" not in argv:
+        argv += ["--port", "0"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    end = time.monotonic() + deadline_s
+    buf = ""
+    while time.monotonic() < end:
+        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, end - time.monotonic()))
+        if not ready:
+            break
+        chunk = os.read(proc.stdout.fileno(), 4096).decode()
+        if not chunk:
+            break
+        buf += chunk
+        for line in buf.splitlines():
+            m = READY.match(line.strip())
+            if m:
+                return proc, m.group(1).strip("[]"), int(m.group(2))
+    stop_server(proc)
+    raise SystemExit(f"smoke: server did not print a ready line: {argv} (got {buf!r})")
+
+
+def stop_server(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def bench_args(mode):
+    base = ["--mode", mode, "--duration", "1s", "--timeout", "5s", "--json", "--progress", "off"]
+    if mode == "idle":
+        return base + ["--connections", "200", "--size", "64"]
+    if mode == "churn":
+        return base + ["--connections", "8", "--size", "512"]
+    if mode == "stream":
+        return base + ["--connections", "4", "--size", "16384"]
+    return base + ["--connections", "10", "--size", "1000", "--threads", "2"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bench", required=True)
+    ap.add_argument("--mode", required=True, choices=["pingpong", "stream", "churn", "idle"])
+    ap.add_argument("--server", help="server command line (--port 0 is added if absent)")
+    ap.add_argument("--closed-port", action="store_true", help="target a bound, non-listening port")
+    ap.add_argument("--expect-failure", action="store_true", help="pass iff echo-bench exits 1")
+    ap.add_argument("--bad-args", action="store_true",
+                    help="pass iff echo-bench exits 2 on a malformed value, without connecting")
+    args = ap.parse_args()
+
+    if args.bad_args:
+        res = subprocess.run([args.bench, "--mode", args.mode, "--port", "0x10"], timeout=30,
+                             stderr=subprocess.PIPE, text=True)
+        ok = res.returncode == 2 and "--port" in res.stderr
+        print(f"smoke: {res.stderr.strip()!r}, exit {res.returncode} -> {'PASS' if ok else 'FAIL'}")
+        return 0 if ok else 1
+
+    proc = None
+    holder = None
+    try:
+        if args.closed_port:
+            # Bound but not listening: connects are refused, and no one else can take it.
+            holder = socket.socket()
+            holder.bind(("127.0.0.1", 0))
+            host, port = "127.0.0.1", holder.getsockname()[1]
+        else:
+            proc, host, port = start_server(args.server)
+        cmd = [args.bench, "--host", host, "--port", str(port)] + bench_args(args.mode)
+        print("smoke:", " ".join(cmd), flush=True)
+        res = subprocess.run(cmd, timeout=60, stdout=subprocess.PIPE, text=True)
+        print(res.stdout, end="", flush=True)
+        if args.expect_failure:
+            ok = res.returncode == 1
+        else:
+            ok = res.returncode == 0
+        if proc is not None and proc.poll() is not None:
+            print(f"smoke: server exited early with {proc.returncode}", flush=True)
+            ok = False
+        print(f"smoke: echo-bench exit {res.returncode} -> {'PASS' if ok else 'FAIL'}", flush=True)
+        return 0 if ok else 1
+    finally:
+        if proc is not None:
+            stop_server(proc)
+        if holder is not None:
+            holder.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
