@@ -4,6 +4,8 @@
 #include <signal.h>
 
 #include <chrono>
+#include <fstream>
+#include <iostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -161,4 +163,43 @@ BOOST_AUTO_TEST_CASE(help_and_version) {
   const auto version = run_to_exit({"--version"});
   BOOST_TEST(version.code == 0);
   BOOST_TEST(version.out == std::string("echo-svc ") + echo::version + "\n");
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_as_pid_1_in_a_pid_namespace) {
+  // As PID 1 the kernel drops signals that have no handler, so a service that relied on
+  // default actions would ignore `docker stop`. Run echo-svc as PID 1 of a new PID namespace
+  // and signal it from outside.
+  child_process probe({"/usr/bin/unshare", "--pid", "--fork", "--kill-child", "/bin/true"});
+  if (probe.wait(10s).value_or(-1) != 0) {
+    BOOST_TEST_MESSAGE("SKIPPED: cannot create a PID namespace here (unshare failed)");
+    std::cout << "SKIPPED: sigterm_as_pid_1_in_a_pid_namespace: unshare --pid not permitted\n";
+    return;
+  }
+  child_process wrapper({"/usr/bin/unshare", "--pid", "--fork", "--kill-child", echo_svc_path(), "--port", "0",
+                         "--bind", "127.0.0.1"});
+  const auto line = wrapper.read_line(10s);
+  BOOST_REQUIRE(line.has_value());
+  std::string address;
+  std::uint16_t port = 0;
+  BOOST_REQUIRE(echo::test::parse_ready_line(*line, address, port));
+  echo_client c("127.0.0.1", port);
+  c.send_all("pid1");
+  BOOST_TEST(c.recv_exact(4) == "pid1");
+  c.close();
+
+  // The service is unshare's only child; in its namespace it is PID 1.
+  const auto children_path = "/proc/" + std::to_string(wrapper.pid()) + "/task/" + std::to_string(wrapper.pid()) + "/children";
+  std::ifstream children(children_path);
+  pid_t inner = 0;
+  BOOST_REQUIRE(children >> inner);
+  std::ifstream status("/proc/" + std::to_string(inner) + "/status");
+  std::string status_text((std::istreambuf_iterator<char>(status)), std::istreambuf_iterator<char>());
+  const auto nspid = status_text.find("NSpid:");
+  BOOST_REQUIRE(nspid != std::string::npos);
+  const auto nspid_line = status_text.substr(nspid, status_text.find('\n', nspid) - nspid);
+  BOOST_TEST_MESSAGE(nspid_line);
+  BOOST_TEST(nspid_line.substr(nspid_line.rfind('\t') + 1) == "1");  // PID 1 inside
+
+  BOOST_REQUIRE(::kill(inner, SIGTERM) == 0);
+  BOOST_TEST(wrapper.wait(10s).value_or(-1) == 0);  // unshare exits with the service's status
 }
