@@ -39,6 +39,10 @@ BOOST_AUTO_TEST_CASE(defaults) {
   BOOST_TEST(cmd.cfg.threads == 1U);
   BOOST_TEST(!cmd.cfg.bind.has_value());
   BOOST_TEST(cmd.cfg.shutdown_timeout.count() == 5000);
+  BOOST_TEST(cmd.cfg.buffer_size == 64U * 1024U);
+  BOOST_TEST(cmd.cfg.idle_timeout.count() == 300000);
+  BOOST_TEST(cmd.cfg.write_timeout.count() == 30000);
+  BOOST_TEST(cmd.cfg.max_connections == 0U);
   BOOST_TEST((cmd.cfg.level == echo::log_level::info));
 }
 
