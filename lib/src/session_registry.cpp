@@ -6,30 +6,9 @@
 
 namespace echo {
 
-// Locks only when several threads run the io_context; a single-threaded server never
-// touches the mutex.
-class session_registry::guard {
- public:
-  explicit guard(const session_registry& r) : r_(r) { r_.lock(); }
-  ~guard() { r_.unlock(); }
-  guard(const guard&) = delete;
-  guard& operator=(const guard&) = delete;
-
- private:
-  const session_registry& r_;
-};
-
-void session_registry::lock() const {
-  if (thread_safe_) mutex_.lock();
-}
-
-void session_registry::unlock() const {
-  if (thread_safe_) mutex_.unlock();
-}
-
 session_base* session_registry::next(session_base* s) noexcept { return s->next_; }
 
-std::shared_ptr<session_base> session_registry::owner(session_base* s) const {
+std::shared_ptr<session_base> session_registry::owner(session_base* s) {
   // A session whose last owner just let go is in its destructor, waiting for our guard to
   // unlink itself: lock() yields null for it and it is skipped.
   return s->weak_from_this().lock();

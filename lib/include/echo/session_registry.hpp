@@ -44,12 +44,25 @@ class session_registry {
   std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
 
  private:
-  class guard;
-  std::vector<std::shared_ptr<session_base>> collect() const;
+  // Locks only when several threads run the io_context; a single-threaded server never
+  // touches the mutex.
+  class guard {
+   public:
+    explicit guard(const session_registry& r) : r_(r) {
+      if (r_.thread_safe_) r_.mutex_.lock();
+    }
+    ~guard() {
+      if (r_.thread_safe_) r_.mutex_.unlock();
+    }
+    guard(const guard&) = delete;
+    guard& operator=(const guard&) = delete;
 
-  void lock() const;
-  void unlock() const;
-  std::shared_ptr<session_base> owner(session_base* s) const;
+   private:
+    const session_registry& r_;
+  };
+
+  std::vector<std::shared_ptr<session_base>> collect() const;
+  static std::shared_ptr<session_base> owner(session_base* s);
   static session_base* next(session_base* s) noexcept;
 
   mutable std::mutex mutex_;
@@ -63,18 +76,12 @@ class session_registry {
 
 template <class Visit>
 void session_registry::select(Visit&& visit, std::vector<std::shared_ptr<session_base>>& out) const {
-  lock();
-  try {
-    for (session_base* s = head_; s != nullptr; s = next(s)) {
-      if (visit(*s)) {
-        if (auto p = owner(s)) out.push_back(std::move(p));
-      }
+  guard g(*this);
+  for (session_base* s = head_; s != nullptr; s = next(s)) {
+    if (visit(*s)) {
+      if (auto p = owner(s)) out.push_back(std::move(p));
     }
-  } catch (...) {
-    unlock();
-    throw;
   }
-  unlock();
 }
 
 }  // namespace echo
