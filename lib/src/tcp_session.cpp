@@ -50,7 +50,7 @@ void tcp_session<Executor>::start() {
     if (s->state_ != state::created) return;  // closed before it started
     s->touch();
     s->take_buffer();
-    s->do_read();
+    s->do_read(s);
   });
 }
 
@@ -125,7 +125,7 @@ void tcp_session<Executor>::on_wait(const error_code& ec) {
   assert(state_ == state::waiting);
   if (!ec) {
     take_buffer();
-    do_read();  // Asio reads speculatively first: the data is there, no extra wait
+    do_read(self());  // Asio reads speculatively first: the data is there, no extra wait
     return;
   }
   if (ec == asio::error::operation_aborted && draining_) {
@@ -136,22 +136,24 @@ void tcp_session<Executor>::on_wait(const error_code& ec) {
 }
 
 template <class Executor>
-void tcp_session<Executor>::do_read() {
+void tcp_session<Executor>::do_read(self_ptr self) {
   state_ = state::reading;
   set_phase(phase::reading);
   socket_.async_read_some(asio::buffer(buffer_, context().buffer_size),
-                          [s = self()](const error_code& ec, std::size_t n) { s->on_read(ec, n); });
+                          [this, s = std::move(self)](const error_code& ec, std::size_t n) mutable {
+                            on_read(ec, n, std::move(s));
+                          });
 }
 
 template <class Executor>
-void tcp_session<Executor>::on_read(const error_code& ec, std::size_t n) {
+void tcp_session<Executor>::on_read(const error_code& ec, std::size_t n, self_ptr self) {
   if (state_ == state::closed) return;
   assert(state_ == state::reading);
   parking_ = parking_ && ec == asio::error::operation_aborted;
   if (!ec) {
-    touch();
+    set_active(context().now());  // do_write sets the deadline
     stats::add(context().counters.bytes_received, n);
-    do_write(n);
+    do_write(n, std::move(self));
     return;
   }
   if (ec == asio::error::eof) {
@@ -179,7 +181,7 @@ void tcp_session<Executor>::on_read(const error_code& ec, std::size_t n) {
 }
 
 template <class Executor>
-void tcp_session<Executor>::do_write(std::size_t n) {
+void tcp_session<Executor>::do_write(std::size_t n, self_ptr self) {
   state_ = state::writing;
   set_phase(phase::writing);
   auto& ctx = context();
@@ -192,21 +194,23 @@ void tcp_session<Executor>::do_write(std::size_t n) {
   // does not fit goes through async_write, whose completion then carries the backpressure.
   const ssize_t sent = ::send(socket_.native_handle(), buffer_, n, MSG_DONTWAIT | MSG_NOSIGNAL);
   if (sent == static_cast<ssize_t>(n)) {
-    on_write({}, n);
+    on_write({}, n, std::move(self));
     return;
   }
   if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-    on_write(error_code(errno, boost::system::system_category()), 0);
+    on_write(error_code(errno, boost::system::system_category()), 0, std::move(self));
     return;
   }
   const auto done = sent > 0 ? static_cast<std::size_t>(sent) : 0;
   if (done > 0) stats::add(context().counters.bytes_sent, done);
   asio::async_write(socket_, asio::buffer(buffer_ + done, n - done),
-                    [s = self()](const error_code& ec, std::size_t rest) { s->on_write(ec, rest); });
+                    [this, s = std::move(self)](const error_code& ec, std::size_t rest) mutable {
+                      on_write(ec, rest, std::move(s));
+                    });
 }
 
 template <class Executor>
-void tcp_session<Executor>::on_write(const error_code& ec, std::size_t n) {
+void tcp_session<Executor>::on_write(const error_code& ec, std::size_t n, self_ptr self) {
   if (state_ == state::closed) return;
   assert(state_ == state::writing);
   stats::add(context().counters.bytes_sent, n);
@@ -219,7 +223,7 @@ void tcp_session<Executor>::on_write(const error_code& ec, std::size_t n) {
     do_linger();
     return;
   }
-  do_read();
+  do_read(std::move(self));
 }
 
 template <class Executor>

@@ -46,14 +46,18 @@ class tcp_session final : public session_base {
  private:
   enum class state : std::uint8_t { created, waiting, reading, writing, lingering, closed };
 
-  std::shared_ptr<tcp_session> self();
+  // The echo loop hands one owning pointer from step to step (moved into each handler and
+  // out again) instead of taking a new one per operation: no atomic reference-count traffic
+  // on the hot path.
+  using self_ptr = std::shared_ptr<tcp_session>;
+  self_ptr self();
 
   void do_wait();
   void on_wait(const boost::system::error_code& ec);
-  void do_read();
-  void on_read(const boost::system::error_code& ec, std::size_t n);
-  void do_write(std::size_t n);
-  void on_write(const boost::system::error_code& ec, std::size_t n);
+  void do_read(self_ptr self);
+  void on_read(const boost::system::error_code& ec, std::size_t n, self_ptr self);
+  void do_write(std::size_t n, self_ptr self);
+  void on_write(const boost::system::error_code& ec, std::size_t n, self_ptr self);
   void on_drain();
   void do_linger();
   void on_linger(const boost::system::error_code& ec, std::size_t n);
