@@ -1,0 +1,280 @@
+// Stress tests 1, 2, 3 and 10 of issue 4: byte-exact load, giant stream, half-close matrix,
+// tiny writes. Every byte is checked against its per-connection pattern.
+#define BOOST_TEST_MODULE load_stress
+#include <boost/test/unit_test.hpp>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <future>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "echo_load.hpp"
+#include "echo_svc_process.hpp"
+#include "pattern.hpp"
+#include "stress_server.hpp"
+#include "stress_support.hpp"
+
+using namespace std::chrono_literals;
+using echo::stress::stop_server;
+using echo::test::echo_svc_process;
+namespace st = echo::stress;
+
+using echo::stress::nofile_fixture;
+BOOST_TEST_GLOBAL_FIXTURE(nofile_fixture);
+
+namespace {
+
+constexpr std::uint64_t fnv_offset = 14695981039346656037ULL;
+
+std::uint64_t fnv1a(std::uint64_t h, std::span<const std::byte> data) {
+  for (const std::byte b : data) {
+    h ^= static_cast<std::uint64_t>(b);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+}  // namespace
+
+// 1. 1,000 connections, random write sizes 1 B - 64 KiB, full duplex, >= 30 s (ECHO_STRESS_SECONDS).
+BOOST_AUTO_TEST_CASE(byte_exact_load) {
+  const double seconds = st::env_number("ECHO_STRESS_SECONDS", 30);
+  echo_svc_process svc({"--threads", "2"});
+  const pid_t pid = svc.child->pid();
+  const std::size_t baseline_fds = st::open_fds(pid);
+  const std::uint64_t rss0 = st::rss_kib(pid);
+  const std::uint64_t cpu0 = st::cpu_ticks(pid);
+
+  st::stream_options o;
+  o.port = svc.port;
+  o.connections = 1000;
+  o.min_write = 1;
+  o.max_write = 64 * 1024;
+  o.seed = 0xB17E;
+  o.send_for = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+  o.timeout = o.send_for + 60s;
+  const auto start = st::clock::now();
+  const auto r = st::run_streams(o);
+  const double wall = st::elapsed_ms(start) / 1000;
+  const double cpu = st::ticks_to_seconds(st::cpu_ticks(pid) - cpu0);
+  const std::uint64_t rss1 = st::rss_kib(pid);
+  const auto back = st::wait_fds_at_most(pid, baseline_fds, 1s);
+
+  STRESS_FIGURE("byte_exact_load: " << o.connections << " conns, " << wall << " s, "
+                << r.bytes_verified / (1024 * 1024) << " MiB verified each way ("
+                << static_cast<double>(r.bytes_verified) / (1024.0 * 1024.0) / wall << " MiB/s), completed "
+                << r.completed << ", mismatches " << r.mismatches << ", resets " << r.resets << ", short "
+                << r.short_echoes << ", extra " << r.extra_bytes << ", connect failures " << r.connect_failures
+                << ", timeouts " << r.timeouts << "; server CPU " << cpu << " s, RSS " << rss0 << " -> "
+                << rss1 << " KiB; fds back to baseline " << baseline_fds << ": "
+                << (back ? std::to_string(back->count()) + " ms" : std::string("NO")));
+  BOOST_TEST(r.mismatches == 0U);
+  BOOST_TEST(r.completed == o.connections, r.first_problem);
+  BOOST_TEST(r.bytes_verified == r.bytes_sent);
+  BOOST_TEST(back.has_value(), "server fds " << st::open_fds(pid) << " vs baseline " << baseline_fds);
+  stop_server(svc);
+}
+
+// 2. One connection, GiB each way at once (ECHO_STRESS_GIANT_GIB, default 1; 4 for the full run).
+BOOST_AUTO_TEST_CASE(giant_stream) {
+  const double gib = st::env_number("ECHO_STRESS_GIANT_GIB", 1);
+  const auto total = static_cast<std::uint64_t>(gib * 1024.0 * 1024.0 * 1024.0);
+  echo_svc_process svc;
+  const pid_t pid = svc.child->pid();
+  const std::uint64_t rss0 = st::rss_kib(pid);
+  std::uint64_t rss_max = rss0;
+
+  const int fd = st::connect_nonblocking("127.0.0.1", svc.port);
+  BOOST_REQUIRE(fd >= 0);
+  std::vector<std::byte> out(256 * 1024), in(256 * 1024);
+  std::uint64_t sent = 0, received = 0, mismatch_at = ~0ULL;
+  std::uint64_t sum_sent = fnv_offset, sum_received = fnv_offset;
+  bool shut = false, eof = false, failed = false;
+  std::string problem;
+  echo::test::rng sizes(42);
+  const auto start = st::clock::now();
+  const auto deadline = start + std::chrono::seconds(static_cast<long long>(60 + gib * 60));
+  auto next_sample = start;
+  while (!eof && !failed && st::clock::now() < deadline) {
+    pollfd p{fd, static_cast<short>(POLLIN | (sent < total ? POLLOUT : 0)), 0};
+    ::poll(&p, 1, 100);
+    if (p.revents & (POLLIN | POLLERR | POLLHUP)) {
+      const ssize_t n = ::recv(fd, in.data(), in.size(), 0);
+      if (n > 0) {
+        const auto got = std::span(in.data(), static_cast<std::size_t>(n));
+        const auto bad = echo::test::first_mismatch(7, 0, received, got);
+        if (bad != got.size() && mismatch_at == ~0ULL) mismatch_at = received + bad;
+        sum_received = fnv1a(sum_received, got);
+        received += got.size();
+      } else if (n == 0) {
+        eof = true;
+      } else if (errno != EAGAIN && errno != EINTR) {
+        failed = true;
+        problem = std::string("recv: ") + std::strerror(errno);
+      }
+    }
+    if ((p.revents & POLLOUT) && sent < total) {
+      const auto n = std::min<std::uint64_t>(sizes.between(1, out.size()), total - sent);
+      const auto chunk = std::span(out.data(), static_cast<std::size_t>(n));
+      echo::test::fill_pattern(7, 0, sent, chunk);
+      const ssize_t w = ::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+      if (w > 0) {
+        sum_sent = fnv1a(sum_sent, chunk.first(static_cast<std::size_t>(w)));
+        sent += static_cast<std::uint64_t>(w);
+      } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+        failed = true;
+        problem = std::string("send: ") + std::strerror(errno);
+      }
+    }
+    if (sent == total && !shut) {
+      ::shutdown(fd, SHUT_WR);
+      shut = true;
+    }
+    if (st::clock::now() >= next_sample) {
+      rss_max = std::max(rss_max, st::rss_kib(pid));
+      next_sample += 100ms;
+    }
+  }
+  ::close(fd);
+  const double wall = st::elapsed_ms(start) / 1000;
+  const auto growth_kib = rss_max - rss0;
+  STRESS_FIGURE("giant_stream: " << gib << " GiB each way in " << wall << " s ("
+                << static_cast<double>(received) / (1024.0 * 1024.0) / wall << " MiB/s); sent " << sent
+                << " received " << received << "; fnv1a sent " << std::hex << sum_sent << " received "
+                << sum_received << std::dec << "; first mismatch "
+                << (mismatch_at == ~0ULL ? std::string("none") : std::to_string(mismatch_at)) << "; server RSS "
+                << rss0 << " KiB -> max " << rss_max << " KiB (growth " << growth_kib << " KiB)");
+  BOOST_TEST(problem.empty(), problem);
+  BOOST_TEST(eof);
+  BOOST_TEST(sent == total);
+  BOOST_TEST(received == total);
+  BOOST_TEST(sum_sent == sum_received);
+  BOOST_TEST(mismatch_at == ~0ULL);
+  BOOST_TEST(growth_kib < 16U * 1024U);
+  stop_server(svc);
+}
+
+// 3. Half-close matrix: N in {0, 1, 64 KiB, 16 MiB}, then shutdown(SHUT_WR); 1,000 connections
+// in parallel (250 per N; ECHO_STRESS_HALF_CLOSE_PER_N=1000 for 1,000 per N): exactly N bytes
+// back, then EOF, never ECONNRESET.
+BOOST_AUTO_TEST_CASE(half_close_matrix) {
+  echo_svc_process svc({"--threads", "2"});
+  const pid_t pid = svc.child->pid();
+  const std::size_t baseline_fds = st::open_fds(pid);
+  const std::array<std::size_t, 4> sizes{0, 1, 64 * 1024, 16 * 1024 * 1024};
+  const auto per_size = static_cast<std::size_t>(st::env_number("ECHO_STRESS_HALF_CLOSE_PER_N", 250));
+  const auto start = st::clock::now();
+  std::vector<std::future<echo::test::load_result>> runs;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    echo::test::load_options o;
+    o.port = svc.port;
+    o.connections = per_size;
+    o.bytes_per_connection = sizes[i];
+    o.seed = 300 + i;
+    o.half_close = true;
+    o.timeout = std::chrono::seconds(60 + per_size / 4);
+    runs.push_back(std::async(std::launch::async, [o] { return echo::test::run_echo_load(o); }));
+  }
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    const auto r = runs[i].get();
+    STRESS_FIGURE("half_close_matrix N=" << sizes[i] << ": " << per_size << " conns, completed " << r.completed
+                  << ", resets " << r.resets << ", short " << r.short_echoes << ", extra " << r.extra_bytes
+                  << ", mismatches " << r.mismatches << ", connect failures " << r.connect_failures
+                  << ", timeouts " << r.timeouts << ", bytes verified " << r.bytes_verified);
+    BOOST_TEST(r.completed == per_size);
+    BOOST_TEST(r.resets == 0U);
+    BOOST_TEST(r.mismatches == 0U);
+    BOOST_TEST(r.short_echoes == 0U);
+    BOOST_TEST(r.extra_bytes == 0U);
+    BOOST_TEST(r.bytes_verified == sizes[i] * per_size);
+  }
+  const auto back = st::wait_fds_at_most(pid, baseline_fds, 1s);
+  STRESS_FIGURE("half_close_matrix: total " << st::elapsed_ms(start) / 1000 << " s; fds back to baseline: "
+                << (back ? std::to_string(back->count()) + " ms" : std::string("NO")));
+  BOOST_TEST(back.has_value());
+  stop_server(svc);
+}
+
+// 10. 100,000 one-byte writes with TCP_NODELAY, every read one byte (so reads land on every
+// boundary): byte-exact. Then an idle connection costs no CPU.
+BOOST_AUTO_TEST_CASE(tiny_writes_and_idle_cost) {
+  echo_svc_process svc;
+  const pid_t pid = svc.child->pid();
+  const int fd = st::connect_nonblocking("127.0.0.1", svc.port);
+  BOOST_REQUIRE(fd >= 0);
+  pollfd cp{fd, POLLOUT, 0};
+  BOOST_REQUIRE(::poll(&cp, 1, 5000) == 1);
+
+  constexpr std::uint64_t total = 100'000;
+  constexpr std::uint64_t pingpong_part = 50'000;  // then pipelined with up to 16 bytes in flight
+  std::uint64_t sent = 0, received = 0, mismatches = 0;
+  std::string problem;
+  const std::uint64_t cpu0 = st::cpu_ticks(pid);
+  const auto start = st::clock::now();
+  const auto deadline = start + 90s;
+  while (received < total && problem.empty() && st::clock::now() < deadline) {
+    const std::uint64_t window = received < pingpong_part ? 1 : 16;
+    while (sent < total && sent - received < window) {
+      std::byte b{};
+      echo::test::fill_pattern(10, 0, sent, std::span(&b, 1));
+      const ssize_t w = ::send(fd, &b, 1, MSG_NOSIGNAL);
+      if (w == 1) {
+        ++sent;
+        continue;
+      }
+      if (w < 0 && errno != EAGAIN && errno != EINTR) problem = std::string("send: ") + std::strerror(errno);
+      break;
+    }
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) != 1) continue;
+    std::byte b{};
+    const ssize_t n = ::recv(fd, &b, 1, 0);
+    if (n == 1) {
+      if (echo::test::first_mismatch(10, 0, received, std::span(&b, 1)) != 1) ++mismatches;
+      ++received;
+    } else if (n == 0) {
+      problem = "unexpected EOF";
+    } else if (errno != EAGAIN && errno != EINTR) {
+      problem = std::string("recv: ") + std::strerror(errno);
+    }
+  }
+  const double wall = st::elapsed_ms(start) / 1000;
+  const double busy_cpu = st::ticks_to_seconds(st::cpu_ticks(pid) - cpu0);
+
+  // Idle: this connection plus a fresh one, nothing moving, over a 3 s measurement window.
+  const int idle = st::connect_nonblocking("127.0.0.1", svc.port);
+  BOOST_REQUIRE(idle >= 0);
+  pollfd ip{idle, POLLOUT, 0};
+  BOOST_REQUIRE(::poll(&ip, 1, 5000) == 1);
+  const std::uint64_t idle0 = st::cpu_ticks(pid);
+  const auto idle_start = st::clock::now();
+  pollfd both[2] = {{fd, POLLIN, 0}, {idle, POLLIN, 0}};
+  const int woke = ::poll(both, 2, 3000);  // measurement window: nothing may arrive
+  const double idle_window = st::elapsed_ms(idle_start) / 1000;
+  const std::uint64_t idle_ticks = st::cpu_ticks(pid) - idle0;
+  ::close(idle);
+  ::close(fd);
+
+  STRESS_FIGURE("tiny_writes: " << received << " of " << total << " one-byte echoes in " << wall << " s ("
+                << static_cast<double>(received) / wall << " /s), mismatches " << mismatches << ", server CPU "
+                << busy_cpu * 1e6 / static_cast<double>(total) << " us/byte; idle: " << idle_ticks
+                << " CPU ticks (" << st::ticks_to_seconds(idle_ticks) * 1000 << " ms) over " << idle_window
+                << " s with 2 idle connections");
+  BOOST_TEST(problem.empty(), problem);
+  BOOST_TEST(received == total);
+  BOOST_TEST(mismatches == 0U);
+  BOOST_TEST(woke == 0);
+  // A 250 ms housekeeping tick costs microseconds; 2 ticks (20 ms, 0.7 %) allows for rounding.
+  BOOST_TEST(idle_ticks <= 2U);
+  stop_server(svc);
+}

@@ -1,0 +1,698 @@
+#include "stress_support.hpp"
+
+#include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <iterator>
+#include <span>
+#include <thread>
+
+#include "pattern.hpp"
+#include "socket_util.hpp"
+
+namespace echo::stress {
+namespace {
+
+int ms_until(clock::time_point deadline, int cap_ms) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
+  if (left <= 0) return 0;
+  return static_cast<int>(std::min<long long>(left, cap_ms));
+}
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+std::string read_file(const std::string& path) { return read_all(path); }
+
+void record_figure(const std::string& line) {
+  const char* path = std::getenv("ECHO_STRESS_FIGURES");
+  std::ofstream out(path != nullptr && *path != '\0' ? path : "stress-figures.log", std::ios::app);
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  out << stamp << ' ' << line << '\n';
+}
+
+std::map<std::uint16_t, std::uint64_t> send_queues(std::uint16_t port) {
+  std::map<std::uint16_t, std::uint64_t> out;
+  const std::string cmd = "ss -tnH state established '( sport = :" + std::to_string(port) + " )' 2>/dev/null";
+  FILE* f = ::popen(cmd.c_str(), "r");
+  if (f == nullptr) return out;
+  char line[512];
+  while (std::fgets(line, sizeof line, f)) {
+    std::istringstream in(line);
+    std::string recv_q, send_q, local, peer;
+    if (!(in >> recv_q >> send_q >> local >> peer)) continue;
+    const auto colon = peer.rfind(':');
+    if (colon == std::string::npos) continue;
+    out[static_cast<std::uint16_t>(std::stoul(peer.substr(colon + 1)))] = std::stoull(send_q);
+  }
+  ::pclose(f);
+  return out;
+}
+
+std::uint16_t local_port(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
+  if (addr.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port);
+  return ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port);
+}
+
+double env_number(const char* name, double fallback) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return fallback;
+  char* end = nullptr;
+  const double d = std::strtod(v, &end);
+  return (end != v && d > 0) ? d : fallback;
+}
+
+void raise_nofile() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
+std::size_t open_fds(pid_t pid) {
+  std::size_t n = 0;
+  const auto path = "/proc/" + std::to_string(pid) + "/fd";
+  if (DIR* d = ::opendir(path.c_str())) {
+    while (const dirent* e = ::readdir(d))
+      if (e->d_name[0] != '.') ++n;
+    ::closedir(d);
+  }
+  return n;
+}
+
+std::uint64_t rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10);
+  }
+  return 0;
+}
+
+std::uint64_t cpu_ticks(pid_t pid) {
+  const std::string all = read_all("/proc/" + std::to_string(pid) + "/stat");
+  const auto paren = all.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::istringstream rest(all.substr(paren + 2));
+  std::string field;
+  std::uint64_t utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return utime + stime;
+}
+
+double ticks_to_seconds(std::uint64_t ticks) {
+  return static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+std::optional<std::chrono::milliseconds> wait_fds_at_most(pid_t pid, std::size_t target,
+                                                          std::chrono::milliseconds timeout) {
+  const auto start = clock::now();
+  const auto deadline = start + timeout;
+  for (;;) {
+    if (open_fds(pid) <= target)
+      return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
+    if (clock::now() >= deadline) return std::nullopt;
+    ::poll(nullptr, 0, 10);  // deadline-bounded poll of an observable, not synchronisation
+  }
+}
+
+std::uint64_t netstat_value(const std::string& key) {
+  std::ifstream in("/proc/net/netstat");
+  std::string names, values;
+  while (std::getline(in, names) && std::getline(in, values)) {
+    if (names.rfind("TcpExt:", 0) != 0) continue;
+    std::istringstream n(names), v(values);
+    std::string name, value;
+    while (n >> name && v >> value)
+      if (name == key) return std::stoull(value);
+  }
+  return 0;
+}
+
+std::size_t count_substr(const std::string& haystack, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto p = haystack.find(needle); p != std::string::npos; p = haystack.find(needle, p + 1)) ++n;
+  return n;
+}
+
+std::string lines_with(const std::string& text, const std::string& needle, std::size_t max) {
+  std::istringstream in(text);
+  std::string line, out;
+  std::size_t n = 0;
+  while (n < max && std::getline(in, line)) {
+    if (line.find(needle) != std::string::npos) {
+      out += line + "\n";
+      ++n;
+    }
+  }
+  return out;
+}
+
+int connect_nonblocking(const std::string& host, std::uint16_t port, int rcvbuf, int sndbuf) {
+  sockaddr_storage addr{};
+  const socklen_t len = echo::test::make_sockaddr(host, port, addr);
+  const int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  if (sndbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0 && errno != EINPROGRESS) {
+    const int e = errno;
+    ::close(fd);
+    return -e;
+  }
+  return fd;
+}
+
+void abort_close(int fd) {
+  if (fd < 0) return;
+  linger l{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  ::close(fd);
+}
+
+double elapsed_ms(clock::time_point since) {
+  return std::chrono::duration<double, std::milli>(clock::now() - since).count();
+}
+
+double percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const double rank = p / 100.0 * static_cast<double>(v.size() - 1);
+  return v[static_cast<std::size_t>(std::llround(rank))];
+}
+
+// ---------------------------------------------------------------------------------------
+void open_probes(std::vector<probe_conn>& conns, std::size_t n, const std::string& host, std::uint16_t port) {
+  for (std::size_t i = 0; i < n; ++i) {
+    probe_conn c;
+    c.tag = static_cast<char>('a' + static_cast<int>((conns.size()) % 26));
+    c.fd = connect_nonblocking(host, port);
+    if (c.fd < 0) {
+      c.result = c.fd == -ECONNREFUSED ? outcome::refused : outcome::error;
+      c.resolved_at = clock::now();
+    }
+    conns.push_back(c);
+  }
+}
+
+void run_probes(std::vector<probe_conn>& conns, std::chrono::milliseconds timeout) {
+  const auto deadline = clock::now() + timeout;
+  std::vector<pollfd> fds;
+  std::vector<std::size_t> index;
+  const auto resolve = [](probe_conn& c, outcome o) {
+    c.result = o;
+    c.resolved_at = clock::now();
+    if (o != outcome::served) close_probe(c);
+  };
+  for (;;) {
+    fds.clear();
+    index.clear();
+    for (std::size_t i = 0; i < conns.size(); ++i) {
+      auto& c = conns[i];
+      if (c.result != outcome::pending || c.fd < 0) continue;
+      fds.push_back({c.fd, static_cast<short>(c.connected && c.sent ? POLLIN : POLLOUT), 0});
+      index.push_back(i);
+    }
+    if (fds.empty() || clock::now() >= deadline) return;
+    const int r = ::poll(fds.data(), fds.size(), ms_until(deadline, 100));
+    if (r < 0 && errno != EINTR) return;
+    for (std::size_t k = 0; k < fds.size(); ++k) {
+      if (fds[k].revents == 0) continue;
+      auto& c = conns[index[k]];
+      if (!c.connected) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err != 0) {
+          resolve(c, err == ECONNREFUSED ? outcome::refused : err == ECONNRESET ? outcome::reset : outcome::error);
+          continue;
+        }
+        c.connected = true;
+      }
+      if (!c.sent) {
+        const ssize_t w = ::send(c.fd, &c.tag, 1, MSG_NOSIGNAL);
+        if (w == 1) {
+          c.sent = true;
+        } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+          resolve(c, errno == ECONNRESET || errno == EPIPE ? outcome::reset : outcome::error);
+        }
+        continue;
+      }
+      char b = 0;
+      const ssize_t n = ::recv(c.fd, &b, 1, 0);
+      if (n == 1) resolve(c, b == c.tag ? outcome::served : outcome::error);
+      else if (n == 0) resolve(c, outcome::eof);
+      else if (errno == ECONNRESET) resolve(c, outcome::reset);
+      else if (errno != EAGAIN && errno != EINTR) resolve(c, outcome::error);
+    }
+  }
+}
+
+void rearm_served(std::vector<probe_conn>& conns) {
+  for (auto& c : conns) {
+    if (c.result != outcome::served) continue;
+    c.result = outcome::pending;
+    c.sent = false;
+  }
+}
+
+std::size_t count_outcome(const std::vector<probe_conn>& conns, outcome o) {
+  return static_cast<std::size_t>(std::count_if(conns.begin(), conns.end(), [o](const probe_conn& c) { return c.result == o; }));
+}
+
+void close_probe(probe_conn& c) {
+  if (c.fd >= 0) ::close(c.fd);
+  c.fd = -1;
+}
+
+void close_probes(std::vector<probe_conn>& conns) {
+  for (auto& c : conns) close_probe(c);
+}
+
+// ---------------------------------------------------------------------------------------
+namespace {
+
+struct stream_conn {
+  int fd = -1;
+  bool connected = false;
+  bool shut = false;
+  bool done = false;
+  std::uint64_t sent = 0;
+  std::uint64_t received = 0;
+  std::size_t chunk_left = 0;
+};
+
+}  // namespace
+
+stream_result run_streams(const stream_options& o) {
+  stream_result result;
+  const auto start = clock::now();
+  const auto deadline = start + o.timeout;
+  const auto send_until = start + o.send_for;
+  echo::test::rng sizes(o.seed ^ 0xC0FFEE);
+  std::vector<stream_conn> conns(o.connections);
+  std::size_t open = 0;
+  for (auto& c : conns) {
+    c.fd = connect_nonblocking(o.host, o.port);
+    if (c.fd < 0) {
+      ++result.connect_failures;
+      c.done = true;
+      continue;
+    }
+    ++open;
+  }
+  std::vector<std::byte> out(o.max_write);
+  std::vector<std::byte> in(256 * 1024);
+  std::vector<pollfd> fds;
+  std::vector<std::size_t> index;
+  const auto problem = [&](std::size_t i, const std::string& what) {
+    if (result.first_problem.empty())
+      result.first_problem = "conn " + std::to_string(i) + ": " + what + " (sent " + std::to_string(conns[i].sent) +
+                             ", received " + std::to_string(conns[i].received) + ")";
+  };
+  const auto finish = [&](stream_conn& c) {
+    c.done = true;
+    --open;
+    ::close(c.fd);
+    c.fd = -1;
+  };
+
+  while (open > 0 && clock::now() < deadline) {
+    const bool sending = clock::now() < send_until;
+    fds.clear();
+    index.clear();
+    for (std::size_t i = 0; i < conns.size(); ++i) {
+      auto& c = conns[i];
+      if (c.done) continue;
+      short events = POLLIN;
+      const bool may_send = c.chunk_left > 0 || (sending && c.sent - c.received < o.max_outstanding);
+      if (!c.connected || (!c.shut && may_send)) events = static_cast<short>(events | POLLOUT);
+      fds.push_back({c.fd, events, 0});
+      index.push_back(i);
+    }
+    const int ready = ::poll(fds.data(), fds.size(), ms_until(deadline, 50));
+    if (ready < 0 && errno != EINTR) break;
+    const bool still_sending = clock::now() < send_until;
+    for (std::size_t k = 0; k < fds.size(); ++k) {
+      const short re = fds[k].revents;
+      auto& c = conns[index[k]];
+      const std::uint64_t stream = index[k];
+      if (re != 0 && !c.connected) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err != 0) {
+          ++result.connect_failures;
+          problem(index[k], std::string("connect: ") + std::strerror(err));
+          finish(c);
+          continue;
+        }
+        c.connected = true;
+      }
+      if (re & (POLLIN | POLLERR | POLLHUP)) {
+        for (;;) {
+          const ssize_t n = ::recv(c.fd, in.data(), in.size(), 0);
+          if (n > 0) {
+            const auto got = static_cast<std::size_t>(n);
+            if (c.received + got > c.sent) {
+              ++result.extra_bytes;
+              problem(index[k], "more bytes than sent");
+              finish(c);
+              break;
+            }
+            const auto bad = echo::test::first_mismatch(o.seed, stream, c.received, std::span(in.data(), got));
+            if (bad != got) {
+              ++result.mismatches;
+              problem(index[k], "mismatch at offset " + std::to_string(c.received + bad));
+              finish(c);
+              break;
+            }
+            if (c.received == 0 && o.active) o.active->fetch_add(1, std::memory_order_relaxed);
+            c.received += got;
+            result.bytes_verified += got;
+            if (o.progress) o.progress->fetch_add(got, std::memory_order_relaxed);
+            continue;
+          }
+          if (n == 0) {
+            if (c.received == c.sent && c.shut) {
+              ++result.completed;
+            } else if (o.server_closes) {
+              ++result.eof_prefix;
+              ::shutdown(c.fd, SHUT_WR);  // our FIN lets the draining server close
+            } else {
+              ++result.short_echoes;
+              problem(index[k], "EOF before the whole echo");
+            }
+            finish(c);
+            break;
+          }
+          if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+          if (errno == EINTR) continue;
+          ++result.resets;
+          problem(index[k], std::string("recv: ") + std::strerror(errno));
+          finish(c);
+          break;
+        }
+        if (c.done) continue;
+      }
+      if ((re & POLLOUT) && !c.shut) {
+        if (c.chunk_left == 0 && still_sending && c.sent - c.received < o.max_outstanding)
+          c.chunk_left = sizes.between(o.min_write, o.max_write);
+        if (c.chunk_left > 0) {
+          auto chunk = std::span(out.data(), c.chunk_left);
+          echo::test::fill_pattern(o.seed, stream, c.sent, chunk);
+          const ssize_t w = ::send(c.fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+          if (w > 0) {
+            c.sent += static_cast<std::uint64_t>(w);
+            result.bytes_sent += static_cast<std::uint64_t>(w);
+            c.chunk_left -= static_cast<std::size_t>(w);
+          } else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            ++result.resets;
+            problem(index[k], std::string("send: ") + std::strerror(errno));
+            finish(c);
+            continue;
+          }
+        }
+      }
+      // End of the send phase: once the current write is out, half-close and expect the echo.
+      if (!still_sending && !c.shut && c.connected && c.chunk_left == 0 && !o.server_closes) {
+        ::shutdown(c.fd, SHUT_WR);
+        c.shut = true;
+      }
+    }
+  }
+  for (std::size_t i = 0; i < conns.size(); ++i) {
+    if (conns[i].done) continue;
+    ++result.timeouts;
+    problem(i, "unfinished at the deadline");
+    ::close(conns[i].fd);
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------
+pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::size_t connections,
+                             std::size_t msg_size, std::chrono::milliseconds window, std::uint64_t seed) {
+  pingpong_result result;
+  struct conn {
+    int fd = -1;
+    bool connected = false;
+    bool done = false;
+    std::uint64_t offset = 0;  // stream offset of the current message
+    std::size_t got = 0;       // bytes of the current echo received
+    clock::time_point sent_at{};
+  };
+  std::vector<conn> conns(connections);
+  for (auto& c : conns) {
+    c.fd = connect_nonblocking(host, port);
+    if (c.fd < 0) {
+      ++result.failures;
+      c.done = true;
+    }
+  }
+  std::vector<std::byte> msg(msg_size), in(msg_size);
+  const auto connect_deadline = clock::now() + std::chrono::seconds(5);
+  // Connect everyone first, so the window measures only round trips.
+  for (;;) {
+    std::vector<pollfd> fds;
+    std::vector<std::size_t> idx;
+    for (std::size_t i = 0; i < conns.size(); ++i)
+      if (!conns[i].done && !conns[i].connected) {
+        fds.push_back({conns[i].fd, POLLOUT, 0});
+        idx.push_back(i);
+      }
+    if (fds.empty()) break;
+    if (clock::now() >= connect_deadline) {
+      for (auto i : idx) {
+        ++result.failures;
+        conns[i].done = true;
+      }
+      break;
+    }
+    ::poll(fds.data(), fds.size(), ms_until(connect_deadline, 100));
+    for (std::size_t k = 0; k < fds.size(); ++k) {
+      if (fds[k].revents == 0) continue;
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(fds[k].fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) {
+        ++result.failures;
+        conns[idx[k]].done = true;
+      } else {
+        conns[idx[k]].connected = true;
+      }
+    }
+  }
+  const auto send_msg = [&](conn& c, std::size_t i) {
+    echo::test::fill_pattern(seed, i, c.offset, msg);
+    c.got = 0;
+    c.sent_at = clock::now();
+    // A small message fits an empty send buffer; a partial send is a failure here.
+    if (::send(c.fd, msg.data(), msg.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(msg.size())) {
+      ++result.failures;
+      c.done = true;
+    }
+  };
+  for (std::size_t i = 0; i < conns.size(); ++i)
+    if (!conns[i].done) send_msg(conns[i], i);
+  const auto end = clock::now() + window;
+  std::vector<pollfd> fds;
+  std::vector<std::size_t> idx;
+  while (clock::now() < end) {
+    fds.clear();
+    idx.clear();
+    for (std::size_t i = 0; i < conns.size(); ++i)
+      if (!conns[i].done) {
+        fds.push_back({conns[i].fd, POLLIN, 0});
+        idx.push_back(i);
+      }
+    if (fds.empty()) break;
+    ::poll(fds.data(), fds.size(), ms_until(end, 50));
+    for (std::size_t k = 0; k < fds.size(); ++k) {
+      if (fds[k].revents == 0) continue;
+      auto& c = conns[idx[k]];
+      const ssize_t n = ::recv(c.fd, in.data() + c.got, msg_size - c.got, 0);
+      if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        ++result.failures;
+        c.done = true;
+        continue;
+      }
+      const auto got = static_cast<std::size_t>(n);
+      if (echo::test::first_mismatch(seed, idx[k], c.offset + c.got, std::span(in.data() + c.got, got)) != got) {
+        ++result.mismatches;
+        c.done = true;
+        continue;
+      }
+      c.got += got;
+      if (c.got == msg_size) {
+        result.rtt_us.push_back(std::chrono::duration<double, std::micro>(clock::now() - c.sent_at).count());
+        c.offset += msg_size;
+        if (clock::now() < end) send_msg(c, idx[k]);
+      }
+    }
+  }
+  for (auto& c : conns)
+    if (c.fd >= 0) ::close(c.fd);
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------
+stall_pump::stall_pump(const std::string& host, std::uint16_t port, std::size_t n, int sndbuf) : conns_(n) {
+  for (auto& c : conns_) {
+    c.fd = connect_nonblocking(host, port, 4096, sndbuf);
+    c.last_send = clock::now();
+    if (c.fd < 0) {
+      c.closed = true;
+      c.closed_at = clock::now();
+    }
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+stall_pump::~stall_pump() {
+  stop();
+  for (auto& c : conns_)
+    if (c.fd >= 0) ::close(c.fd);
+}
+
+void stall_pump::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void stall_pump::abort_all() {
+  stop();
+  for (auto& c : conns_) {
+    abort_close(c.fd);
+    c.fd = -1;
+  }
+}
+
+std::vector<stalled_conn> stall_pump::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return conns_;
+}
+
+bool stall_pump::wait_blocked(std::chrono::milliseconds settle, std::chrono::milliseconds timeout) {
+  {
+    std::lock_guard lock(mutex_);
+    settle_ = settle;
+  }
+  const auto deadline = clock::now() + timeout;
+  for (;;) {
+    const auto s = snapshot();
+    if (std::all_of(s.begin(), s.end(), [](const stalled_conn& c) { return c.blocked || c.closed; })) return true;
+    if (clock::now() >= deadline) return false;
+    ::poll(nullptr, 0, 10);  // deadline-bounded poll of the pump's state
+  }
+}
+
+bool stall_pump::wait_closed(std::chrono::milliseconds timeout) {
+  const auto deadline = clock::now() + timeout;
+  for (;;) {
+    const auto s = snapshot();
+    if (std::all_of(s.begin(), s.end(), [](const stalled_conn& c) { return c.closed; })) return true;
+    if (clock::now() >= deadline) return false;
+    ::poll(nullptr, 0, 10);
+  }
+}
+
+void stall_pump::run() {
+  std::vector<std::byte> chunk(256 * 1024);
+  std::vector<pollfd> fds;
+  std::vector<std::size_t> idx;
+  std::vector<std::uint64_t> sent;
+  std::vector<clock::time_point> streak_start;  // first EAGAIN of the current streak
+  std::vector<bool> in_streak;
+  {
+    std::lock_guard lock(mutex_);
+    sent.assign(conns_.size(), 0);
+    streak_start.assign(conns_.size(), clock::now());
+    in_streak.assign(conns_.size(), false);
+  }
+  while (!stop_.load()) {
+    fds.clear();
+    idx.clear();
+    std::chrono::milliseconds settle;
+    const bool paused = paused_.load();
+    {
+      std::lock_guard lock(mutex_);
+      settle = settle_;
+      for (std::size_t i = 0; i < conns_.size(); ++i) {
+        if (conns_[i].closed) continue;
+        fds.push_back({conns_[i].fd, static_cast<short>(paused ? POLLRDHUP : POLLOUT | POLLRDHUP), 0});
+        idx.push_back(i);
+      }
+    }
+    if (fds.empty()) break;
+    ::poll(fds.data(), fds.size(), 20);
+    const auto now = clock::now();
+    std::lock_guard lock(mutex_);
+    for (std::size_t k = 0; k < fds.size(); ++k) {
+      const std::size_t i = idx[k];
+      auto& c = conns_[i];
+      const short re = fds[k].revents;
+      if (re & (POLLERR | POLLHUP | POLLRDHUP)) {
+        c.closed = true;
+        c.closed_at = now;
+        continue;
+      }
+      if (re & POLLOUT) {
+        if (c.port == 0) c.port = local_port(c.fd);
+        for (;;) {
+          echo::test::fill_pattern(77, i, c.sent, chunk);
+          const ssize_t w = ::send(c.fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+          if (w > 0) {
+            c.sent += static_cast<std::uint64_t>(w);
+            c.last_send = now;
+            in_streak[i] = false;
+            continue;
+          }
+          if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!in_streak[i]) {
+              in_streak[i] = true;
+              streak_start[i] = now;
+            }
+          } else if (w < 0 && errno != EINTR) {
+            c.closed = true;
+            c.closed_at = now;
+          }
+          break;
+        }
+      }
+      c.blocked = !c.closed && in_streak[i] && now - streak_start[i] >= settle;
+      if (!c.blocked && !in_streak[i] && (re & POLLOUT) == 0 && now - c.last_send >= settle) c.blocked = true;
+    }
+  }
+}
+
+}  // namespace echo::stress

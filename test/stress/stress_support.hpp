@@ -1,0 +1,200 @@
+#pragma once
+
+// Helpers shared by the stress tests (issue 4): /proc observables of the server process,
+// scale knobs from the environment, and poll()-driven client engines that verify every byte.
+// Nothing here uses Boost.Test, so the engines may run on helper threads; tests assert on the
+// main thread only, from the results these return.
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+/// Prints one figure to the Boost.Test log and to stdout, and appends it to the file named by
+/// ECHO_STRESS_FIGURES (default stress-figures.log in the working directory, which under
+/// CTest is build/<preset>/test/stress): CTest shows a passing test's stdout only with -V.
+#define STRESS_FIGURE(expr)                                           \
+  do {                                                                \
+    std::ostringstream stress_figure_os_;                             \
+    stress_figure_os_ << expr;                                        \
+    BOOST_TEST_MESSAGE(stress_figure_os_.str());                      \
+    std::cout << "[stress] " << stress_figure_os_.str() << std::endl; \
+    ::echo::stress::record_figure(stress_figure_os_.str());           \
+  } while (false)
+
+namespace echo::stress {
+
+using clock = std::chrono::steady_clock;
+
+/// Appends one line to the figures file (see STRESS_FIGURE).
+void record_figure(const std::string& line);
+
+/// Positive number from the environment variable `name`, or `fallback`.
+double env_number(const char* name, double fallback);
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit (the client side needs many fds).
+void raise_nofile();
+struct nofile_fixture {
+  nofile_fixture() { raise_nofile(); }
+};
+
+/// Entries in /proc/PID/fd.
+std::size_t open_fds(pid_t pid);
+/// VmRSS of PID in KiB.
+std::uint64_t rss_kib(pid_t pid);
+/// utime + stime of PID in clock ticks.
+std::uint64_t cpu_ticks(pid_t pid);
+double ticks_to_seconds(std::uint64_t ticks);
+/// Polls (every 10 ms) until open_fds(pid) <= target; elapsed time, or nullopt at the deadline.
+std::optional<std::chrono::milliseconds> wait_fds_at_most(pid_t pid, std::size_t target,
+                                                          std::chrono::milliseconds timeout);
+/// A TcpExt counter from /proc/net/netstat (e.g. "ListenOverflows"); 0 if absent.
+std::uint64_t netstat_value(const std::string& key);
+std::string read_file(const std::string& path);
+/// Send-Q of each established TCP socket with local port `local_port`, keyed by the peer's
+/// port (read with `ss`, which filters in the kernel). Empty if ss fails.
+std::map<std::uint16_t, std::uint64_t> send_queues(std::uint16_t local_port);
+/// Local port of a connected socket.
+std::uint16_t local_port(int fd);
+std::size_t count_substr(const std::string& haystack, const std::string& needle);
+/// Lines of `text` containing `needle`, at most `max` of them (for failure messages).
+std::string lines_with(const std::string& text, const std::string& needle, std::size_t max = 5);
+
+/// Starts a non-blocking connect; the fd, or -errno if it failed at once.
+int connect_nonblocking(const std::string& host, std::uint16_t port, int rcvbuf = 0, int sndbuf = 0);
+/// SO_LINGER {1, 0} then close(): the peer gets an RST.
+void abort_close(int fd);
+double elapsed_ms(clock::time_point since);
+
+/// p in [0, 100] of `v` (sorted in place); 0 for an empty vector.
+double percentile(std::vector<double>& v, double p);
+
+// ---------------------------------------------------------------------------------------
+/// One-byte probe: connect, send one byte, expect that byte back. Resumable: run_probes drives
+/// every pending probe until it resolves or the deadline passes.
+enum class outcome { pending, served, eof, reset, refused, error };
+struct probe_conn {
+  int fd = -1;
+  bool connected = false;
+  bool sent = false;
+  char tag = 'x';
+  outcome result = outcome::pending;
+  clock::time_point resolved_at{};
+};
+/// Opens `n` probes (non-blocking connects started) and appends them to `conns`.
+void open_probes(std::vector<probe_conn>& conns, std::size_t n, const std::string& host, std::uint16_t port);
+void run_probes(std::vector<probe_conn>& conns, std::chrono::milliseconds timeout);
+/// Re-arms served probes so the next run_probes checks they still echo.
+void rearm_served(std::vector<probe_conn>& conns);
+std::size_t count_outcome(const std::vector<probe_conn>& conns, outcome o);
+void close_probe(probe_conn& c);
+void close_probes(std::vector<probe_conn>& conns);
+
+// ---------------------------------------------------------------------------------------
+/// Full-duplex streams: each connection writes its own pattern in random sizes while reading
+/// the echo, checks every byte, keeps at most `max_outstanding` unechoed bytes in flight.
+struct stream_options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;
+  std::size_t connections = 1;
+  std::size_t min_write = 1;
+  std::size_t max_write = 64 * 1024;
+  std::size_t max_outstanding = 256 * 1024;
+  std::uint64_t seed = 1;
+  /// Send phase. After it, each connection finishes its write, shuts down its sending side
+  /// and expects exactly the echo, then EOF.
+  std::chrono::milliseconds send_for{1000};
+  /// Hard deadline for the whole run.
+  std::chrono::milliseconds timeout{60'000};
+  /// Graceful-drain mode: keep sending until the server's FIN; a verified prefix followed by
+  /// EOF then counts as `eof_prefix` (the server drained and closed first).
+  bool server_closes = false;
+  /// Bytes verified so far, across connections (lets another thread see progress).
+  std::atomic<std::uint64_t>* progress = nullptr;
+  /// Connections that have received their first echo byte (lets another thread see them all
+  /// served before it acts).
+  std::atomic<std::size_t>* active = nullptr;
+};
+struct stream_result {
+  std::size_t completed = 0;   ///< every byte echoed, then EOF
+  std::size_t eof_prefix = 0;  ///< server_closes mode: verified prefix then EOF
+  std::size_t mismatches = 0;
+  std::size_t resets = 0;
+  std::size_t short_echoes = 0;
+  std::size_t extra_bytes = 0;
+  std::size_t connect_failures = 0;
+  std::size_t timeouts = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_verified = 0;
+  std::string first_problem;
+};
+stream_result run_streams(const stream_options& o);
+
+// ---------------------------------------------------------------------------------------
+/// Request/response latency: each connection sends `msg_size` pattern bytes, waits for the
+/// whole echo (verified), records the round trip, repeats for `window`.
+struct pingpong_result {
+  std::vector<double> rtt_us;
+  std::size_t failures = 0;
+  std::size_t mismatches = 0;
+};
+pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::size_t connections,
+                             std::size_t msg_size, std::chrono::milliseconds window, std::uint64_t seed);
+
+// ---------------------------------------------------------------------------------------
+/// Never-reading clients: SO_RCVBUF 4 KiB (set before connect), never read, and a helper
+/// thread keeps sending whenever their send buffer has room. Sending until the send blocks
+/// once is not enough: the server's send buffer may grow, its echo write complete, and the
+/// session then waits to read (idle, not write-pending). Pumping until stopped keeps the
+/// server's write pending for as long as the test needs.
+struct stalled_conn {
+  int fd = -1;
+  std::uint16_t port = 0;          ///< the client's local port, once connected
+  std::uint64_t sent = 0;
+  clock::time_point last_send{};   ///< last send that moved bytes (the server read until then)
+  bool blocked = false;            ///< in an EAGAIN streak of at least `settle`
+  bool closed = false;             ///< the server went away (RST, FIN or a send error)
+  clock::time_point closed_at{};
+};
+class stall_pump {
+ public:
+  stall_pump(const std::string& host, std::uint16_t port, std::size_t n, int sndbuf = 0);
+  stall_pump(const stall_pump&) = delete;
+  stall_pump& operator=(const stall_pump&) = delete;
+  /// Stops the pump and closes every descriptor still held.
+  ~stall_pump();
+
+  /// Deadline-bounded: true once every connection is blocked for `settle` (or closed).
+  bool wait_blocked(std::chrono::milliseconds settle, std::chrono::milliseconds timeout);
+  /// Deadline-bounded: true once every connection is closed by the server.
+  bool wait_closed(std::chrono::milliseconds timeout);
+  std::vector<stalled_conn> snapshot() const;
+  /// While paused the pump sends nothing (it still notices closes): a measurement window then
+  /// sees the server's load, not the test's own sending.
+  void pause(bool paused) { paused_ = paused; }
+  /// Stops pumping; the descriptors stay open (and owned) until abort_all() or destruction.
+  void stop();
+  /// Stops, then closes every connection with SO_LINGER 0 (RST).
+  void abort_all();
+
+ private:
+  void run();
+  mutable std::mutex mutex_;
+  std::vector<stalled_conn> conns_;
+  std::chrono::milliseconds settle_{300};
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> paused_{false};
+  std::thread thread_;
+};
+
+}  // namespace echo::stress
