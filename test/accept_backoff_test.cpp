@@ -1,4 +1,5 @@
 #define BOOST_TEST_MODULE accept_backoff
+#include <boost/test/results_collector.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <signal.h>
@@ -6,6 +7,8 @@
 #include <dirent.h>
 
 #include <chrono>
+#include <exception>
+#include <iostream>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -56,6 +59,15 @@ std::size_t count(const std::string& haystack, const std::string& needle) {
 
 BOOST_AUTO_TEST_CASE(survives_emfile_without_spinning_and_recovers) {
   echo_svc_process svc;
+  // On any failure, show what the server said.
+  struct dump_on_failure {
+    echo::test::child_process& child;
+    ~dump_on_failure() {
+      if (std::uncaught_exceptions() > 0 ||
+          !boost::unit_test::results_collector.results(boost::unit_test::framework::current_test_case().p_id).passed())
+        std::cerr << "echo-svc stderr:\n" << child.stderr_text();
+    }
+  } dump{*svc.child};
   const pid_t pid = svc.child->pid();
   const std::size_t baseline = open_fds(pid);
   // Leave room for exactly three sessions.
