@@ -17,37 +17,15 @@
 
 #include "echo_client.hpp"
 #include "echo_svc_process.hpp"
+#include "proc_stats.hpp"
 
 using namespace std::chrono_literals;
 using echo::test::echo_client;
 using echo::test::echo_svc_process;
+using echo::test::cpu_ticks;
+using echo::test::open_fds;
 
 namespace {
-
-std::size_t open_fds(pid_t pid) {
-  std::size_t n = 0;
-  const auto path = "/proc/" + std::to_string(pid) + "/fd";
-  if (DIR* d = ::opendir(path.c_str())) {
-    while (const dirent* e = ::readdir(d))
-      if (e->d_name[0] != '.') ++n;
-    ::closedir(d);
-  }
-  return n;
-}
-
-// user+sys CPU of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat).
-long cpu_ticks(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream rest(all.substr(all.rfind(')') + 2));
-  std::string field;
-  long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::stol(field);
-    if (i == 15) stime = std::stol(field);
-  }
-  return utime + stime;
-}
 
 std::size_t count(const std::string& haystack, const std::string& needle) {
   std::size_t n = 0;
@@ -104,7 +82,7 @@ BOOST_AUTO_TEST_CASE(survives_emfile_without_spinning_and_recovers) {
 
   // Saturated: the accept loop must back off, not spin, and log at most once a second.
   // Clients keep arriving meanwhile and are turned away cleanly.
-  const long before = cpu_ticks(pid);
+  const auto before = cpu_ticks(pid);
   const auto window_start = std::chrono::steady_clock::now();
   std::size_t turned_away = 0;
   while (std::chrono::steady_clock::now() - window_start < 2s) {  // measurement window
@@ -118,8 +96,7 @@ BOOST_AUTO_TEST_CASE(survives_emfile_without_spinning_and_recovers) {
     }
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
-  const long ticks = cpu_ticks(pid) - before;
-  const double cpu_share = static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK)) / seconds;
+  const double cpu_share = echo::test::ticks_to_seconds(cpu_ticks(pid) - before) / seconds;
   BOOST_TEST_MESSAGE("CPU while saturated: " << cpu_share * 100 << "% over " << seconds << " s; turned away "
                                              << turned_away);
   BOOST_TEST(turned_away >= 1U);

@@ -6,6 +6,7 @@
 #include <boost/asio/strand.hpp>
 
 #include "echo/logger.hpp"
+#include "echo/object_executor.hpp"
 #include "echo/session_base.hpp"
 #include "echo/session_context.hpp"
 #include "echo/setup_error.hpp"
@@ -17,11 +18,6 @@ using boost::system::error_code;
 
 namespace echo {
 namespace {
-
-asio::any_io_executor server_executor(asio::io_context& io, bool multi_threaded) {
-  if (multi_threaded) return asio::make_strand(io);
-  return io.get_executor();
-}
 
 std::unique_ptr<tcp_listener> make_default_listener(asio::io_context& io, const config& cfg,
                                                     std::shared_ptr<session_context> context,
@@ -41,7 +37,7 @@ std::unique_ptr<tcp_listener> make_default_listener(asio::io_context& io, const 
 }  // namespace
 
 server::server(asio::io_context& io, const config& cfg, bool multi_threaded)
-    : executor_(server_executor(io, multi_threaded)),
+    : executor_(object_executor(io, multi_threaded)),
       context_(std::make_shared<session_context>(multi_threaded, cfg)),
       deadline_(executor_),
       sweep_(executor_) {

@@ -8,6 +8,7 @@
 
 #include "echo/exit_code.hpp"
 #include "echo/logger.hpp"
+#include "echo/object_executor.hpp"
 #include "echo/version.hpp"
 
 namespace asio = boost::asio;
@@ -15,11 +16,6 @@ using boost::system::error_code;
 
 namespace echo {
 namespace {
-
-asio::any_io_executor signal_executor(runtime& rt) {
-  if (rt.multi_threaded()) return asio::make_strand(rt.context());
-  return rt.context().get_executor();
-}
 
 const char* signal_name(int n) noexcept {
   switch (n) {
@@ -35,7 +31,7 @@ service::service(const config& cfg)
     : cfg_(cfg),
       runtime_(effective_threads(cfg), /*exclusive=*/true),
       server_(runtime_.context(), cfg_, runtime_.multi_threaded()),
-      signals_(signal_executor(runtime_), SIGINT, SIGTERM) {
+      signals_(object_executor(runtime_.context(), runtime_.multi_threaded()), SIGINT, SIGTERM) {
   // Once every session is gone, stop waiting for signals so run() can return.
   server_.on_stopped([this] {
     asio::post(signals_.get_executor(), [this] {

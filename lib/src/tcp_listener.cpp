@@ -10,6 +10,7 @@
 
 #include "echo/endpoint_text.hpp"
 #include "echo/logger.hpp"
+#include "echo/object_executor.hpp"
 #include "echo/session_context.hpp"
 #include "echo/setup_error.hpp"
 #include "echo/tcp_session.hpp"
@@ -20,11 +21,6 @@ using boost::system::error_code;
 
 namespace echo {
 namespace {
-
-asio::any_io_executor listener_executor(asio::io_context& io, bool use_strands) {
-  if (use_strands) return asio::make_strand(io);
-  return io.get_executor();
-}
 
 // Out of descriptors or kernel memory: accepting again at once would fail again at once.
 bool is_resource_exhaustion(const error_code& ec) noexcept {
@@ -41,7 +37,7 @@ bool is_resource_exhaustion(const error_code& ec) noexcept {
 tcp_listener::tcp_listener(asio::io_context& io, const tcp::endpoint& endpoint,
                            std::shared_ptr<session_context> context, bool use_strands, int backlog)
     : io_(io),
-      acceptor_(listener_executor(io, use_strands)),
+      acceptor_(object_executor(io, use_strands)),
       pause_timer_(acceptor_.get_executor()),
       context_(std::move(context)),
       use_strands_(use_strands) {

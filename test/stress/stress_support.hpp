@@ -7,6 +7,8 @@
 
 #include <sys/types.h>
 
+#include "proc_stats.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -48,13 +50,10 @@ struct nofile_fixture {
   nofile_fixture() { raise_nofile(); }
 };
 
-/// Entries in /proc/PID/fd.
-std::size_t open_fds(pid_t pid);
-/// VmRSS of PID in KiB.
-std::uint64_t rss_kib(pid_t pid);
-/// utime + stime of PID in clock ticks.
-std::uint64_t cpu_ticks(pid_t pid);
-double ticks_to_seconds(std::uint64_t ticks);
+using echo::test::cpu_ticks;
+using echo::test::open_fds;
+using echo::test::rss_kib;
+using echo::test::ticks_to_seconds;
 /// Polls (every 10 ms) until open_fds(pid) <= target; elapsed time, or nullopt at the deadline.
 std::optional<std::chrono::milliseconds> wait_fds_at_most(pid_t pid, std::size_t target,
                                                           std::chrono::milliseconds timeout);
