@@ -70,10 +70,16 @@ BOOST_AUTO_TEST_CASE(select_returns_owners_of_matching_sessions) {
     all.push_back(std::make_shared<fake_session>(ctx, i));
     ctx->registry.add(*all.back());
   }
-  std::vector<std::shared_ptr<echo::session_base>> odd;
-  ctx->registry.select([](const echo::session_base& s) { return s.id() % 2 == 1; }, odd);
+  std::vector<std::shared_ptr<echo::session_base>> odd, small_even;
+  ctx->registry.select([&](const echo::session_base& s) -> std::vector<std::shared_ptr<echo::session_base>>* {
+    if (s.id() % 2 == 1) return &odd;
+    if (s.id() < 4) return &small_even;
+    return nullptr;
+  });
   BOOST_TEST(odd.size() == 5U);
   for (auto& s : odd) BOOST_TEST(s->id() % 2 == 1U);
+  BOOST_TEST(small_even.size() == 2U);  // ids 0 and 2; 4, 6, 8 left out
+  for (auto& s : small_even) BOOST_TEST((s->id() % 2 == 0U && s->id() < 4U));
 }
 
 BOOST_AUTO_TEST_CASE(snapshot_skips_nothing_alive) {

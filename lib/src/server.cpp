@@ -119,19 +119,15 @@ void server::do_sweep() {
 void server::on_sweep(const error_code& ec) {
   if (ec == asio::error::operation_aborted || state_ == state::stopped) return;
   const auto now = context_->now_tick.fetch_add(1, std::memory_order_relaxed) + 1;
-  context_->registry.select(
-      [&](const session_base& s) {
-        const auto due = s.deadline();
-        if (due != 0 && now >= due) return true;
-        return false;
-      },
-      due_);
-  context_->registry.select(
-      [&](const session_base& s) {
-        return s.current_phase() == session_base::phase::reading &&
-               s.last_active() + session_context::park_ticks <= now;
-      },
-      quiet_);
+  // One walk sorts sessions into those past their deadline and quiet ones holding a buffer.
+  context_->registry.select([&](const session_base& s) -> std::vector<std::shared_ptr<session_base>>* {
+    const auto due = s.deadline();
+    if (due != 0 && now >= due) return &due_;
+    if (s.current_phase() == session_base::phase::reading &&
+        s.last_active() + session_context::park_ticks <= now)
+      return &quiet_;
+    return nullptr;
+  });
   for (auto& s : due_) s->expire();
   for (auto& s : quiet_) s->park();
   due_.clear();

@@ -32,11 +32,11 @@ class session_registry {
   std::vector<std::shared_ptr<session_base>> close_admission(std::function<void()> on_empty);
   /// The live sessions (e.g. to force-close them at a deadline).
   std::vector<std::shared_ptr<session_base>> snapshot() const;
-  /// Calls `visit(session)` for every live session under the registry's guard; sessions
-  /// for which it returns true are appended to `out` (as owners) for the caller to act on
-  /// outside the guard.
+  /// Calls `visit(session)` for every live session under the registry's guard, in one walk.
+  /// `visit` returns the vector the session's owner goes into (the caller acts on those
+  /// outside the guard), or nullptr to leave it.
   template <class Visit>
-  void select(Visit&& visit, std::vector<std::shared_ptr<session_base>>& out) const;
+  void select(Visit&& visit) const;
   /// Drops a pending on-empty callback (its owner is going away).
   void clear_on_empty() noexcept;
 
@@ -75,11 +75,11 @@ class session_registry {
 };
 
 template <class Visit>
-void session_registry::select(Visit&& visit, std::vector<std::shared_ptr<session_base>>& out) const {
+void session_registry::select(Visit&& visit) const {
   guard g(*this);
   for (session_base* s = head_; s != nullptr; s = next(s)) {
-    if (visit(*s)) {
-      if (auto p = owner(s)) out.push_back(std::move(p));
+    if (std::vector<std::shared_ptr<session_base>>* out = visit(*s)) {
+      if (auto p = owner(s)) out->push_back(std::move(p));
     }
   }
 }
