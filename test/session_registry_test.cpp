@@ -16,7 +16,6 @@ class fake_session final : public echo::session_base {
   void drain() override { ++drained; }
   void close() override {}
   void expire() override {}
-  void park() override {}
   int drained = 0;
 };
 

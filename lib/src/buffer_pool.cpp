@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <array>
+#include <atomic>
 #include <new>
 
 namespace echo {
@@ -10,20 +11,29 @@ namespace {
 
 constexpr std::size_t mmap_threshold = 16 * 1024;
 
-std::byte* allocate(std::size_t size) {
-  if (size < mmap_threshold) return static_cast<std::byte*>(::operator new(size));
-  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) throw std::bad_alloc();
+std::atomic<std::size_t> live_buffers{0};
+
+std::byte* allocate(std::size_t size) noexcept {
+  void* p = nullptr;
+  if (size < mmap_threshold) {
+    p = ::operator new(size, std::nothrow);
+  } else {
+    p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) p = nullptr;
+  }
+  if (p != nullptr) live_buffers.fetch_add(1, std::memory_order_relaxed);
   return static_cast<std::byte*>(p);
 }
 
 void deallocate(std::byte* p, std::size_t size) noexcept {
+  live_buffers.fetch_sub(1, std::memory_order_relaxed);
   if (size < mmap_threshold) ::operator delete(p);
   else ::munmap(p, size);
 }
 
 // Per-thread cache of equally sized buffers. A process normally uses one size; a buffer of
-// another size bypasses the cache.
+// another size bypasses the cache. LIFO, so the buffer handed out is the one most recently
+// touched, still in cache.
 struct thread_cache {
   std::size_t size = 0;
   std::size_t count = 0;
@@ -38,9 +48,15 @@ thread_local thread_cache cache;
 
 }  // namespace
 
-std::byte* buffer_pool::acquire(std::size_t size) {
+std::byte* buffer_pool::try_acquire(std::size_t size) noexcept {
   if (cache.size == size && cache.count > 0) return cache.slots[--cache.count];
   return allocate(size);
+}
+
+std::byte* buffer_pool::acquire(std::size_t size) {
+  std::byte* p = try_acquire(size);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
 }
 
 void buffer_pool::release(std::byte* p, std::size_t size) noexcept {
@@ -52,5 +68,7 @@ void buffer_pool::release(std::byte* p, std::size_t size) noexcept {
   }
   deallocate(p, size);
 }
+
+std::size_t buffer_pool::allocated() noexcept { return live_buffers.load(std::memory_order_relaxed); }
 
 }  // namespace echo

@@ -1,5 +1,6 @@
 #include "echo/server.hpp"
 
+#include <boost/asio/detail/reactor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
@@ -41,6 +42,7 @@ server::server(asio::io_context& io, const config& cfg, bool multi_threaded)
       context_(std::make_shared<session_context>(multi_threaded, cfg)),
       deadline_(executor_),
       sweep_(executor_) {
+  context_->reactor = &asio::use_service<asio::detail::reactor>(io);
   std::unique_ptr<tcp_listener> tcp;
   if (cfg.bind) {
     const auto address = asio::ip::make_address(*cfg.bind);  // validated by the parser
@@ -119,21 +121,13 @@ void server::do_sweep() {
 void server::on_sweep(const error_code& ec) {
   if (ec == asio::error::operation_aborted || state_ == state::stopped) return;
   const auto now = context_->now_tick.fetch_add(1, std::memory_order_relaxed) + 1;
-  // One walk sorts sessions into those past their deadline and quiet ones holding a buffer.
   context_->registry.select([&](const session_base& s) -> std::vector<std::shared_ptr<session_base>>* {
     const auto due = s.deadline();
-    if (due != 0 && now >= due) return &due_;
-    if (s.current_phase() == session_base::phase::reading &&
-        s.last_active() + session_context::park_ticks <= now)
-      return &quiet_;
-    return nullptr;
+    return due != 0 && now >= due ? &due_ : nullptr;
   });
   for (auto& s : due_) s->expire();
-  for (auto& s : quiet_) s->park();
   due_.clear();
-  quiet_.clear();
-  // A sweep that parked thousands of sessions at once must not pin that much capacity.
-  if (quiet_.capacity() > 1024) quiet_.shrink_to_fit();
+  // A sweep that expired thousands of sessions at once must not pin that much capacity.
   if (due_.capacity() > 1024) due_.shrink_to_fit();
   do_sweep();
 }

@@ -57,6 +57,10 @@ tcp_listener::tcp_listener(asio::io_context& io, const tcp::endpoint& endpoint,
   if (ec) fail("bind", endpoint, ec);
   acceptor_.listen(backlog, ec);
   if (ec) fail("listen on", endpoint, ec);
+  // Inherited by every accepted socket: lets their reads skip the recv that would only
+  // say EAGAIN (see pooled_read_op). Old kernels lack it; reads then cost one more recv.
+  if (!report_queued_bytes(acceptor_.native_handle()))
+    log_info("TCP_INQ unavailable on {}: one more recv per message", endpoint_text(endpoint));
   local_ = acceptor_.local_endpoint(ec);
   if (ec) fail("read the bound address of", endpoint, ec);
   // shed_pending() calls accept4 directly and must never block.

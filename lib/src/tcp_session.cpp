@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
+#include <type_traits>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
@@ -29,7 +30,6 @@ tcp_session<Executor>::tcp_session(socket_type socket, std::shared_ptr<session_c
 
 template <class Executor>
 tcp_session<Executor>::~tcp_session() {
-  give_back_buffer();
   auto& counters = context().counters;
   counters.active.fetch_sub(1, std::memory_order_relaxed);
   stats::add(counters.closed);
@@ -44,13 +44,12 @@ std::shared_ptr<tcp_session<Executor>> tcp_session<Executor>::self() {
 template <class Executor>
 void tcp_session<Executor>::start() {
   // The accept handler runs on the listener's executor; everything after this runs on the
-  // session's own (strand when multi-threaded). A new peer usually speaks first, so the
-  // session starts busy, with a buffer and a read.
-  asio::dispatch(socket_.get_executor(), [s = self()] {
+  // session's own (strand when multi-threaded).
+  asio::dispatch(socket_.get_executor(), [s = self()]() mutable {
     if (s->state_ != state::created) return;  // closed before it started
     s->touch();
-    s->take_buffer();
-    s->do_read(s);
+    auto* p = s.get();
+    p->do_read(std::move(s));
   });
 }
 
@@ -82,76 +81,38 @@ void tcp_session<Executor>::expire() {
 }
 
 template <class Executor>
-void tcp_session<Executor>::park() {
-  asio::dispatch(socket_.get_executor(), [s = self()] {
-    if (s->state_ != state::reading || s->parking_ || s->draining_) return;
-    if (s->last_active() + session_context::park_ticks > s->context().now()) return;
-    // The read is aborted (a read that already completed still delivers its bytes) and
-    // on_read switches to waiting without a buffer.
-    s->parking_ = true;
-    error_code ignored;
-    s->socket_.cancel(ignored);
-  });
-}
-
-template <class Executor>
-void tcp_session<Executor>::take_buffer() {
-  if (buffer_ == nullptr) buffer_ = buffer_pool::acquire(context().buffer_size);
-}
-
-template <class Executor>
-void tcp_session<Executor>::give_back_buffer() noexcept {
-  buffer_pool::release(buffer_, context().buffer_size);
-  buffer_ = nullptr;
-}
-
-template <class Executor>
 void tcp_session<Executor>::touch() noexcept {
   auto& ctx = context();
-  set_active(ctx.now());
   set_deadline(ctx.deadline_in(ctx.idle_ticks));
-}
-
-template <class Executor>
-void tcp_session<Executor>::do_wait() {
-  state_ = state::waiting;
-  set_phase(phase::other);
-  socket_.async_wait(asio::socket_base::wait_read, [s = self()](const error_code& ec) { s->on_wait(ec); });
-}
-
-template <class Executor>
-void tcp_session<Executor>::on_wait(const error_code& ec) {
-  if (state_ == state::closed) return;
-  assert(state_ == state::waiting);
-  if (!ec) {
-    take_buffer();
-    do_read(self());  // Asio reads speculatively first: the data is there, no extra wait
-    return;
-  }
-  if (ec == asio::error::operation_aborted && draining_) {
-    do_linger();
-    return;
-  }
-  end(ec, "wait");
 }
 
 template <class Executor>
 void tcp_session<Executor>::do_read(self_ptr self) {
   state_ = state::reading;
-  set_phase(phase::reading);
-  socket_.async_read_some(asio::buffer(buffer_, context().buffer_size),
-                          [this, s = std::move(self)](const error_code& ec, std::size_t n) mutable {
-                            on_read(ec, n, std::move(s));
-                          });
+  read_.start(*context().reactor, socket_, context().read_size(), std::move(self));
 }
 
 template <class Executor>
 void tcp_session<Executor>::on_read(const error_code& ec, std::size_t n, self_ptr self) {
+  // pooled_read_op completes on the thread that ran the reactor; with several threads the
+  // session's steps must still run on its strand.
+  if constexpr (!std::is_same_v<Executor, asio::io_context::executor_type>) {
+    if (!socket_.get_executor().running_in_this_thread()) {
+      asio::dispatch(socket_.get_executor(), [ec, n, s = std::move(self)]() mutable {
+        auto* p = s.get();
+        p->on_read(ec, n, std::move(s));
+      });
+      return;
+    }
+  }
+  if (ec || state_ == state::closed) read_.release();
   if (state_ == state::closed) return;
+  if (state_ == state::lingering) {
+    on_linger(ec, n, std::move(self));
+    return;
+  }
   assert(state_ == state::reading);
-  parking_ = parking_ && ec == asio::error::operation_aborted;
   if (!ec) {
-    set_active(context().now());  // do_write sets the deadline
     stats::add(context().counters.bytes_received, n);
     do_write(n, std::move(self));
     return;
@@ -166,15 +127,7 @@ void tcp_session<Executor>::on_read(const error_code& ec, std::size_t n, self_pt
     return;
   }
   if (ec == asio::error::operation_aborted && draining_) {
-    parking_ = false;
-    do_linger();
-    return;
-  }
-  if (parking_) {
-    parking_ = false;
-    stats::add(context().counters.idle_parks);
-    give_back_buffer();
-    do_wait();
+    do_linger(std::move(self));
     return;
   }
   end(ec, "read");
@@ -183,7 +136,6 @@ void tcp_session<Executor>::on_read(const error_code& ec, std::size_t n, self_pt
 template <class Executor>
 void tcp_session<Executor>::do_write(std::size_t n, self_ptr self) {
   state_ = state::writing;
-  set_phase(phase::writing);
   auto& ctx = context();
   // A stalled write is no progress either way, so the idle limit applies too.
   const auto write_due = ctx.deadline_in(ctx.write_ticks);
@@ -191,8 +143,10 @@ void tcp_session<Executor>::do_write(std::size_t n, self_ptr self) {
   set_deadline(write_due == 0 ? idle_due : idle_due == 0 ? write_due : std::min(write_due, idle_due));
   // The peer's receive window almost always has room: send right here and skip the
   // scheduler round trip an async_write costs even when it completes at once. Only what
-  // does not fit goes through async_write, whose completion then carries the backpressure.
-  const ssize_t sent = ::send(socket_.native_handle(), buffer_, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+  // does not fit goes through async_write, whose completion then carries the backpressure;
+  // until then the session keeps the read buffer holding it.
+  std::byte* data = read_.buffer();
+  const ssize_t sent = ::send(socket_.native_handle(), data, n, MSG_DONTWAIT | MSG_NOSIGNAL);
   if (sent == static_cast<ssize_t>(n)) {
     on_write({}, n, std::move(self));
     return;
@@ -203,14 +157,15 @@ void tcp_session<Executor>::do_write(std::size_t n, self_ptr self) {
   }
   const auto done = sent > 0 ? static_cast<std::size_t>(sent) : 0;
   if (done > 0) stats::add(context().counters.bytes_sent, done);
-  asio::async_write(socket_, asio::buffer(buffer_ + done, n - done),
-                    [this, s = std::move(self)](const error_code& ec, std::size_t rest) mutable {
-                      on_write(ec, rest, std::move(s));
+  asio::async_write(socket_, asio::buffer(data + done, n - done),
+                    [this, s = std::move(self)](const error_code& e, std::size_t rest) mutable {
+                      on_write(e, rest, std::move(s));
                     });
 }
 
 template <class Executor>
 void tcp_session<Executor>::on_write(const error_code& ec, std::size_t n, self_ptr self) {
+  read_.release();  // the echo is out (or failed): hand the buffer to the next reader
   if (state_ == state::closed) return;
   assert(state_ == state::writing);
   stats::add(context().counters.bytes_sent, n);
@@ -220,7 +175,7 @@ void tcp_session<Executor>::on_write(const error_code& ec, std::size_t n, self_p
   }
   touch();
   if (draining_) {
-    do_linger();
+    do_linger(std::move(self));
     return;
   }
   do_read(std::move(self));
@@ -235,11 +190,9 @@ void tcp_session<Executor>::on_drain() {
     case state::created:
       do_close();
       break;
-    case state::waiting:
     case state::reading:
-      // Nothing is held: abort the wait or read; its handler sees operation_aborted and
-      // lingers. A read that already completed still delivers its bytes to on_read, which
-      // echoes them first.
+      // Abort the pending read; on_read sees operation_aborted and lingers. A read that
+      // already completed still delivers its bytes to on_read, which echoes them first.
       socket_.cancel(ignored);
       break;
     case state::writing:  // on_write finishes the echo, then lingers
@@ -250,31 +203,29 @@ void tcp_session<Executor>::on_drain() {
 }
 
 template <class Executor>
-void tcp_session<Executor>::do_linger() {
+void tcp_session<Executor>::do_linger(self_ptr self) {
   // Our FIN tells the peer the echo stream is over. Closing at once would turn any bytes
   // still in flight towards us into an RST that can destroy echoed data the peer has not
   // read yet, so read and discard until the peer's FIN (the server's shutdown deadline
   // bounds the wait).
   state_ = state::lingering;
-  set_phase(phase::other);
   error_code ec;
   socket_.shutdown(asio::socket_base::shutdown_send, ec);
   if (ec) {
     end(ec, "shutdown");
     return;
   }
-  take_buffer();
-  socket_.async_read_some(asio::buffer(buffer_, context().buffer_size),
-                          [s = self()](const error_code& e, std::size_t n) { s->on_linger(e, n); });
+  read_.start(*context().reactor, socket_, context().read_size(), std::move(self), true);
 }
 
 template <class Executor>
-void tcp_session<Executor>::on_linger(const error_code& ec, std::size_t n) {
-  if (state_ == state::closed) return;
+void tcp_session<Executor>::on_linger(const error_code& ec, std::size_t n, self_ptr self) {
+  read_.release();
   if (!ec) {
     stats::add(context().counters.bytes_received, n);
-    socket_.async_read_some(asio::buffer(buffer_, context().buffer_size),
-                            [s = self()](const error_code& e, std::size_t m) { s->on_linger(e, m); });
+    // Eager: these reads write nothing back, so nothing else would notice an RST that
+    // came in with the last bytes (see pooled_read_op).
+    read_.start(*context().reactor, socket_, context().read_size(), std::move(self), true);
     return;
   }
   if (ec == asio::error::eof) {
@@ -299,9 +250,8 @@ template <class Executor>
 void tcp_session<Executor>::do_close() {
   if (state_ == state::closed) return;
   state_ = state::closed;
-  set_phase(phase::other);
   set_deadline(0);
-  // The buffer stays until the destructor: an aborted operation may still hold it.
+  // A pending operation is aborted and still completes; the buffer, if any, goes back then.
   error_code ignored;
   socket_.close(ignored);
 }

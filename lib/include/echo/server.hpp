@@ -65,7 +65,6 @@ class server {
   // One timer for every session's timeouts: see session_context.
   boost::asio::steady_timer sweep_;
   std::vector<std::shared_ptr<class session_base>> due_;
-  std::vector<std::shared_ptr<class session_base>> quiet_;
   std::function<void()> on_stopped_;
   unsigned short port_ = 0;
   state state_ = state::created;

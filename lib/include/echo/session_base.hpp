@@ -30,23 +30,15 @@ class session_base : public std::enable_shared_from_this<session_base> {
   /// The sweep saw the deadline pass (thread-safe): the session re-checks on its own
   /// executor, since progress may have moved the deadline meanwhile, and closes if due.
   virtual void expire() = 0;
-  /// The sweep saw the session quiet while holding a buffer (thread-safe): it may give the
-  /// buffer back and wait for readability without one.
-  virtual void park() = 0;
 
-  /// What the sweep reads (relaxed atomics, written only on the session's executor).
-  enum class phase : std::uint8_t { other, reading, writing };
+  /// What the sweep reads (a relaxed atomic, written only on the session's executor).
   std::uint32_t deadline() const noexcept { return deadline_.load(std::memory_order_relaxed); }
-  std::uint32_t last_active() const noexcept { return active_.load(std::memory_order_relaxed); }
-  phase current_phase() const noexcept { return phase_.load(std::memory_order_relaxed); }
 
  protected:
   session_base(std::shared_ptr<session_context> context, std::uint64_t id) noexcept;
 
   session_context& context() const noexcept { return *context_; }
   void set_deadline(std::uint32_t tick) noexcept { deadline_.store(tick, std::memory_order_relaxed); }
-  void set_active(std::uint32_t tick) noexcept { active_.store(tick, std::memory_order_relaxed); }
-  void set_phase(phase p) noexcept { phase_.store(p, std::memory_order_relaxed); }
 
  private:
   friend class session_registry;
@@ -58,8 +50,6 @@ class session_base : public std::enable_shared_from_this<session_base> {
   session_base* next_ = nullptr;
   std::uint64_t id_;
   std::atomic<std::uint32_t> deadline_{0};
-  std::atomic<std::uint32_t> active_{0};
-  std::atomic<phase> phase_{phase::other};
 };
 
 }  // namespace echo

@@ -9,6 +9,10 @@
 #include "echo/session_registry.hpp"
 #include "echo/stats.hpp"
 
+namespace boost::asio::detail {
+class epoll_reactor;
+}
+
 namespace echo {
 
 /// State shared by a server and all its sessions, owned jointly (shared_ptr) so that it
@@ -21,14 +25,13 @@ struct session_context {
   session_context(bool thread_safe, const config& cfg);
 
   static constexpr std::chrono::milliseconds tick{250};
-  /// Ticks of quiet after which a reading session gives its buffer back (see tcp_session).
-  static constexpr std::uint32_t park_ticks = 2;
 
   /// Deadline `ticks` from now, or 0 (none) when ticks is 0.
   std::uint32_t deadline_in(std::uint32_t ticks) const noexcept {
     return ticks == 0 ? 0 : now_tick.load(std::memory_order_relaxed) + ticks;
   }
   std::uint32_t now() const noexcept { return now_tick.load(std::memory_order_relaxed); }
+  std::uint32_t read_size() const noexcept { return static_cast<std::uint32_t>(buffer_size); }
 
   session_registry registry;
   stats counters;
@@ -37,6 +40,9 @@ struct session_context {
   const std::uint32_t idle_ticks;   ///< 0: no idle timeout
   const std::uint32_t write_ticks;  ///< 0: no write timeout
   std::atomic<std::uint32_t> now_tick{1};
+  /// The epoll reactor of the io_context the sessions run on, set by the server: TCP
+  /// sessions queue their reads on it directly (see pooled_read_op).
+  boost::asio::detail::epoll_reactor* reactor = nullptr;
 };
 
 }  // namespace echo

@@ -21,7 +21,6 @@ struct stats {
   std::atomic<std::uint64_t> shed{0};            ///< connections closed at once: out of descriptors
   std::atomic<std::uint64_t> idle_timeouts{0};   ///< sessions closed by the idle timeout
   std::atomic<std::uint64_t> write_timeouts{0};  ///< sessions closed by the write timeout
-  std::atomic<std::uint64_t> idle_parks{0};      ///< times a quiet session gave its buffer back
 
   static void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) noexcept {
     counter.fetch_add(n, std::memory_order_relaxed);
