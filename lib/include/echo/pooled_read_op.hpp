@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <new>
 
 #include <boost/asio/basic_stream_socket.hpp>
 #include <boost/asio/detail/reactor.hpp>
@@ -57,8 +56,9 @@ inline bool report_queued_bytes(int listener) noexcept {
 /// nothing is left after the read; the descriptor is edge-triggered and was already
 /// harvested by epoll_wait, so anything arriving later raises a new event. Two ends can
 /// arrive in the same event as the last bytes and raise none: a FIN (TCP_INQ counts it as
-/// 1, so the next read is tried and sees EOF) and an RST (not counted; the owner's echo of
-/// those bytes then fails with ECONNRESET). An owner that reads without writing back
+/// 1, so the next read is tried and sees EOF) and an RST (not counted, but already
+/// processed, so the owner's echo of those bytes fails with ECONNRESET; an RST processed
+/// after the read raises an event of its own). An owner that reads without writing back
 /// passes `eager` and gets Asio's behaviour.
 ///
 /// One op per session, embedded in it (no allocation per read). While queued it holds the
@@ -78,7 +78,8 @@ class pooled_read_op final : boost::asio::detail::reactor_op {
   /// Queues the read on `socket` with `reactor`, which must be the reactor of the socket's
   /// io_context. Must not be called while a previous start has not completed.
   template <class Executor>
-  void start(reactor_type& reactor, boost::asio::basic_stream_socket<boost::asio::ip::tcp, Executor>& socket,
+  void start(reactor_type& reactor,
+             boost::asio::basic_stream_socket<boost::asio::ip::tcp, Executor>& socket,
              std::uint32_t buffer_size, std::shared_ptr<Owner> owner, bool eager = false) {
     release();
     owner_ = std::move(owner);
@@ -161,7 +162,8 @@ class pooled_read_op final : boost::asio::detail::reactor_op {
     return -1;
   }
 
-  static void do_complete(void* scheduler, boost::asio::detail::scheduler_operation* base, const boost::system::error_code&, std::size_t) {
+  static void do_complete(void* scheduler, boost::asio::detail::scheduler_operation* base,
+                          const boost::system::error_code&, std::size_t) {
     auto* op = static_cast<pooled_read_op*>(static_cast<reactor_op*>(base));
     // The op lives inside its owner: once `owner` is released below it may be gone.
     std::shared_ptr<Owner> owner = std::move(op->owner_);
