@@ -57,6 +57,8 @@ tcp_listener::tcp_listener(asio::io_context& io, const tcp::endpoint& endpoint,
   if (ec) fail("bind", endpoint, ec);
   acceptor_.listen(backlog, ec);
   if (ec) fail("listen on", endpoint, ec);
+  acceptor_.set_option(tcp::no_delay(true), ec);  // inherited by accepted sockets (on_accept)
+  if (ec) fail("set TCP_NODELAY on", endpoint, ec);
   // Inherited by every accepted socket: lets their reads skip the recv that would only
   // say EAGAIN (see pooled_read_op). Old kernels lack it; reads then cost one more recv.
   if (!report_queued_bytes(acceptor_.native_handle()))
@@ -132,9 +134,16 @@ void tcp_listener::on_accept(const error_code& ec, Socket socket) {
   stats::add(context_->counters.accepted);
   const auto id = stats::get(context_->counters.accepted);
 
-  error_code opt_ec;
-  // An echo answers as soon as it can; Nagle would hold back small partial echoes.
-  socket.set_option(tcp::no_delay(true), opt_ec);
+  // An echo answers as soon as it can; Nagle would hold back small partial echoes. The
+  // listener has TCP_NODELAY set and Linux copies it to accepted sockets; the first one
+  // confirms that, so later ones skip the setsockopt (one syscall per connection).
+  if (!nodelay_inherited_) {
+    error_code opt_ec;
+    tcp::no_delay nodelay;
+    socket.get_option(nodelay, opt_ec);
+    nodelay_inherited_ = !opt_ec && nodelay.value();
+    if (!nodelay_inherited_) socket.set_option(tcp::no_delay(true), opt_ec);
+  }
   if (logger::instance().enabled(log_level::debug)) {
     error_code peer_ec;
     const auto peer = socket.remote_endpoint(peer_ec);

@@ -25,6 +25,7 @@ template <class Executor>
 tcp_session<Executor>::tcp_session(socket_type socket, std::shared_ptr<session_context> context,
                                    std::uint64_t id)
     : session_base(std::move(context), id), socket_(std::move(socket)) {
+  pooled_read_op<tcp_session>::adopt_accepted(socket_);
   stats::add(this->context().counters.active);
 }
 

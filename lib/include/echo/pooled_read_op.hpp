@@ -15,6 +15,7 @@
 #include <boost/asio/detail/reactor.hpp>
 #include <boost/asio/detail/reactor_op.hpp>
 #include <boost/asio/detail/scheduler_operation.hpp>
+#include <boost/asio/detail/socket_ops.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/version.hpp>
 
@@ -94,6 +95,16 @@ class pooled_read_op final : boost::asio::detail::reactor_op {
     reactor.start_op(reactor_type::read_op, fd_, descriptor_data(socket), this, true, true);
   }
 
+  /// For a socket that came straight from accept(). Asio marks every socket it adopts from a
+  /// native handle as possibly duplicated, so that closing it also pays an EPOLL_CTL_DEL in
+  /// case another descriptor keeps the file (and its epoll registration) alive. A freshly
+  /// accepted socket has no duplicate, and close(2) alone removes it from the epoll set.
+  template <class Executor>
+  static void adopt_accepted(boost::asio::basic_stream_socket<boost::asio::ip::tcp, Executor>& socket) noexcept {
+    implementation(socket).state_ &= static_cast<boost::asio::detail::socket_ops::state_type>(
+        ~boost::asio::detail::socket_ops::possible_dup);
+  }
+
   std::byte* buffer() const noexcept { return buffer_; }
   /// Gives the buffer back to this thread's pool.
   void release() noexcept {
@@ -103,13 +114,17 @@ class pooled_read_op final : boost::asio::detail::reactor_op {
 
  private:
   template <class Socket>
-  static reactor_type::per_descriptor_data& descriptor_data(Socket& socket) noexcept {
+  static auto& implementation(Socket& socket) noexcept {
     // basic_socket keeps its implementation protected; a using-declaration in a derived
     // type makes a member pointer to it nameable without touching the object's type.
     struct access : Socket {
       using Socket::impl_;
     };
-    return (socket.*(&access::impl_)).get_implementation().reactor_data_;
+    return (socket.*(&access::impl_)).get_implementation();
+  }
+  template <class Socket>
+  static reactor_type::per_descriptor_data& descriptor_data(Socket& socket) noexcept {
+    return implementation(socket).reactor_data_;
   }
 
   static status do_perform(reactor_op* base) noexcept {

@@ -56,6 +56,7 @@ class tcp_listener final : public listener {
   std::shared_ptr<session_context> context_;
   const bool use_strands_;
   bool stopped_ = false;
+  bool nodelay_inherited_ = false;  ///< accepted sockets came with TCP_NODELAY from the listener
   unsigned consecutive_errors_ = 0;
   std::chrono::milliseconds pause_{min_pause};
   std::chrono::steady_clock::time_point last_log_{};

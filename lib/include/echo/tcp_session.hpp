@@ -31,6 +31,7 @@ class tcp_session final : public session_base {
  public:
   using socket_type = boost::asio::basic_stream_socket<boost::asio::ip::tcp, Executor>;
 
+  /// `socket` must come straight from accept() (it is taken to have no duplicate descriptor).
   tcp_session(socket_type socket, std::shared_ptr<session_context> context, std::uint64_t id);
   ~tcp_session() override;
 
