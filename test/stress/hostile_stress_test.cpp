@@ -194,14 +194,15 @@ BOOST_AUTO_TEST_CASE(slowloris) {
   const pid_t pid = svc.child->pid();
   const std::size_t baseline_fds = st::open_fds(pid);
 
-  st::stream_options normal;
+  echo::test::load_options normal;
   normal.port = svc.port;
   normal.connections = 50;
   normal.max_write = 16 * 1024;
+  normal.max_outstanding = 256 * 1024;
   normal.seed = 55;
   normal.send_for = idle_timeout + 4s;
-  normal.timeout = normal.send_for + 30s;
-  auto normal_run = std::async(std::launch::async, [normal] { return st::run_streams(normal); });
+  normal.timeout = idle_timeout + 4s + 30s;
+  auto normal_run = std::async(std::launch::async, [normal] { return echo::test::run_echo_load(normal); });
 
   struct conn {
     int fd = -1;

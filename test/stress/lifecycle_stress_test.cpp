@@ -47,7 +47,7 @@ BOOST_AUTO_TEST_CASE(graceful_drain) {
 
   std::atomic<std::uint64_t> progress{0};
   std::atomic<std::size_t> active{0};
-  st::stream_options o;
+  echo::test::load_options o;
   o.port = svc.port;
   o.connections = streams_n;
   o.max_write = 32 * 1024;
@@ -58,7 +58,7 @@ BOOST_AUTO_TEST_CASE(graceful_drain) {
   o.timeout = 40s;
   o.progress = &progress;
   o.active = &active;
-  auto streams = std::async(std::launch::async, [o] { return st::run_streams(o); });
+  auto streams = std::async(std::launch::async, [o] { return echo::test::run_echo_load(o); });
 
   // Let every stream get going: wait (deadline-bounded) until each has had echo back (it is a
   // session, not a connection still in the listen backlog, which closing the listener resets)

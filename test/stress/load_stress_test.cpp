@@ -55,16 +55,18 @@ BOOST_AUTO_TEST_CASE(byte_exact_load) {
   const std::uint64_t rss0 = st::rss_kib(pid);
   const std::uint64_t cpu0 = st::cpu_ticks(pid);
 
-  st::stream_options o;
+  echo::test::load_options o;
   o.port = svc.port;
   o.connections = 1000;
   o.min_write = 1;
   o.max_write = 64 * 1024;
+  o.max_outstanding = 256 * 1024;
   o.seed = 0xB17E;
-  o.send_for = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
-  o.timeout = o.send_for + 60s;
+  const std::chrono::milliseconds send_for(static_cast<long long>(seconds * 1000));
+  o.send_for = send_for;
+  o.timeout = send_for + 60s;
   const auto start = st::clock::now();
-  const auto r = st::run_streams(o);
+  const auto r = echo::test::run_echo_load(o);
   const double wall = st::elapsed_ms(start) / 1000;
   const double cpu = st::ticks_to_seconds(st::cpu_ticks(pid) - cpu0);
   const std::uint64_t rss1 = st::rss_kib(pid);

@@ -7,7 +7,9 @@
 
 #include <sys/types.h>
 
+#include "echo_load.hpp"
 #include "proc_stats.hpp"
+#include "socket_util.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -70,7 +72,7 @@ std::size_t count_substr(const std::string& haystack, const std::string& needle)
 std::string lines_with(const std::string& text, const std::string& needle, std::size_t max = 5);
 
 /// Starts a non-blocking connect; the fd, or -errno if it failed at once.
-int connect_nonblocking(const std::string& host, std::uint16_t port, int rcvbuf = 0, int sndbuf = 0);
+using echo::test::connect_nonblocking;
 /// SO_LINGER {1, 0} then close(): the peer gets an RST.
 void abort_close(int fd);
 double elapsed_ms(clock::time_point since);
@@ -98,46 +100,6 @@ void rearm_served(std::vector<probe_conn>& conns);
 std::size_t count_outcome(const std::vector<probe_conn>& conns, outcome o);
 void close_probe(probe_conn& c);
 void close_probes(std::vector<probe_conn>& conns);
-
-// ---------------------------------------------------------------------------------------
-/// Full-duplex streams: each connection writes its own pattern in random sizes while reading
-/// the echo, checks every byte, keeps at most `max_outstanding` unechoed bytes in flight.
-struct stream_options {
-  std::string host = "127.0.0.1";
-  std::uint16_t port = 0;
-  std::size_t connections = 1;
-  std::size_t min_write = 1;
-  std::size_t max_write = 64 * 1024;
-  std::size_t max_outstanding = 256 * 1024;
-  std::uint64_t seed = 1;
-  /// Send phase. After it, each connection finishes its write, shuts down its sending side
-  /// and expects exactly the echo, then EOF.
-  std::chrono::milliseconds send_for{1000};
-  /// Hard deadline for the whole run.
-  std::chrono::milliseconds timeout{60'000};
-  /// Graceful-drain mode: keep sending until the server's FIN; a verified prefix followed by
-  /// EOF then counts as `eof_prefix` (the server drained and closed first).
-  bool server_closes = false;
-  /// Bytes verified so far, across connections (lets another thread see progress).
-  std::atomic<std::uint64_t>* progress = nullptr;
-  /// Connections that have received their first echo byte (lets another thread see them all
-  /// served before it acts).
-  std::atomic<std::size_t>* active = nullptr;
-};
-struct stream_result {
-  std::size_t completed = 0;   ///< every byte echoed, then EOF
-  std::size_t eof_prefix = 0;  ///< server_closes mode: verified prefix then EOF
-  std::size_t mismatches = 0;
-  std::size_t resets = 0;
-  std::size_t short_echoes = 0;
-  std::size_t extra_bytes = 0;
-  std::size_t connect_failures = 0;
-  std::size_t timeouts = 0;
-  std::uint64_t bytes_sent = 0;
-  std::uint64_t bytes_verified = 0;
-  std::string first_problem;
-};
-stream_result run_streams(const stream_options& o);
 
 // ---------------------------------------------------------------------------------------
 /// Request/response latency: each connection sends `msg_size` pattern bytes, waits for the

@@ -1,13 +1,12 @@
 #include "echo_load.hpp"
 
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "pattern.hpp"
@@ -15,6 +14,8 @@
 
 namespace echo::test {
 namespace {
+
+using clock = std::chrono::steady_clock;
 
 struct connection {
   int fd = -1;
@@ -26,28 +27,26 @@ struct connection {
   std::size_t chunk_left = 0;  // rest of the current random-sized write
 };
 
+int ms_until(clock::time_point deadline, int cap_ms) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
+  return left <= 0 ? 0 : static_cast<int>(std::min<long long>(left + 1, cap_ms));
+}
+
 }  // namespace
 
 load_result run_echo_load(const load_options& o) {
   load_result result;
-  sockaddr_storage addr{};
-  const socklen_t addr_len = make_sockaddr(o.host, o.port, addr);
-  const auto deadline = std::chrono::steady_clock::now() + o.timeout;
+  const auto start = clock::now();
+  const auto deadline = start + o.timeout;
+  const auto send_until = o.send_for ? start + *o.send_for : clock::time_point::max();
+  const bool by_bytes = !o.send_for;
   rng sizes(o.seed ^ 0x5EED);
 
   std::vector<connection> conns(o.connections);
   std::size_t open = 0;
   for (auto& c : conns) {
-    c.fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    c.fd = connect_nonblocking(o.host, o.port);
     if (c.fd < 0) {
-      ++result.connect_failures;
-      c.done = true;
-      continue;
-    }
-    int one = 1;
-    ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&addr), addr_len) != 0 &&
-        errno != EINPROGRESS) {
       ++result.connect_failures;
       c.done = true;
       continue;
@@ -59,29 +58,39 @@ load_result run_echo_load(const load_options& o) {
   std::vector<std::byte> in(256 * 1024);
   std::vector<pollfd> fds;
   std::vector<std::size_t> index;
+  const auto problem = [&](std::size_t i, const std::string& what) {
+    if (!result.first_problem.empty()) return;
+    result.first_problem = "conn " + std::to_string(i) + ": " + what + " (sent " + std::to_string(conns[i].sent) +
+                           ", received " + std::to_string(conns[i].received) + ")";
+  };
   const auto finish = [&](connection& c) {
     c.done = true;
     --open;
     ::close(c.fd);
     c.fd = -1;
   };
+  // Whether a connection still starts new writes: until its byte count or the send phase
+  // is over, and while its unechoed bytes stay under the window.
+  const auto wants_to_send = [&](const connection& c, bool sending) {
+    if (by_bytes ? c.sent >= o.bytes_per_connection : !sending) return false;
+    return c.sent - c.received < o.max_outstanding;
+  };
 
-  while (open > 0) {
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) break;
+  while (open > 0 && clock::now() < deadline) {
+    const bool sending = clock::now() < send_until;
     fds.clear();
     index.clear();
     for (std::size_t i = 0; i < conns.size(); ++i) {
       auto& c = conns[i];
       if (c.done) continue;
       short events = POLLIN;
-      if (!c.connected || c.sent < o.bytes_per_connection) events |= POLLOUT;
+      if (!c.connected || (!c.shut && (c.chunk_left > 0 || wants_to_send(c, sending)))) events |= POLLOUT;
       fds.push_back({c.fd, events, 0});
       index.push_back(i);
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
-    const int ready = ::poll(fds.data(), fds.size(), static_cast<int>(std::min<long long>(left.count() + 1, 100)));
+    const int ready = ::poll(fds.data(), fds.size(), ms_until(deadline, 50));
     if (ready < 0 && errno != EINTR) break;
+    const bool still_sending = clock::now() < send_until;
     for (std::size_t k = 0; k < fds.size(); ++k) {
       const short re = fds[k].revents;
       if (re == 0) continue;
@@ -93,6 +102,7 @@ load_result run_echo_load(const load_options& o) {
         ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err != 0) {
           ++result.connect_failures;
+          problem(index[k], std::string("connect: ") + std::strerror(err));
           finish(c);
           continue;
         }
@@ -105,17 +115,22 @@ load_result run_echo_load(const load_options& o) {
             const auto got = static_cast<std::size_t>(n);
             if (c.received + got > c.sent) {
               ++result.extra_bytes;
+              problem(index[k], "more bytes than sent");
               finish(c);
               break;
             }
-            if (first_mismatch(o.seed, stream, c.received, std::span(in.data(), got)) != got) {
+            const auto bad = first_mismatch(o.seed, stream, c.received, std::span(in.data(), got));
+            if (bad != got) {
               ++result.mismatches;
+              problem(index[k], "mismatch at offset " + std::to_string(c.received + bad));
               finish(c);
               break;
             }
+            if (c.received == 0 && o.active) o.active->fetch_add(1, std::memory_order_relaxed);
             c.received += got;
             result.bytes_verified += got;
-            if (!o.half_close && c.received == o.bytes_per_connection) {
+            if (o.progress) o.progress->fetch_add(got, std::memory_order_relaxed);
+            if (!o.half_close && by_bytes && c.received == o.bytes_per_connection) {
               ++result.completed;
               finish(c);
               break;
@@ -123,44 +138,62 @@ load_result run_echo_load(const load_options& o) {
             continue;
           }
           if (n == 0) {
-            if (c.received == o.bytes_per_connection && c.shut) ++result.completed;
-            else ++result.short_echoes;
+            if (c.received == c.sent && c.shut) {
+              ++result.completed;
+            } else if (o.server_closes) {
+              ++result.eof_prefix;
+              ::shutdown(c.fd, SHUT_WR);  // our FIN lets the draining server close
+            } else {
+              ++result.short_echoes;
+              problem(index[k], "EOF before the whole echo");
+            }
             finish(c);
             break;
           }
           if (errno == EAGAIN || errno == EWOULDBLOCK) break;
           if (errno == EINTR) continue;
           ++result.resets;
+          problem(index[k], std::string("recv: ") + std::strerror(errno));
           finish(c);
           break;
         }
         if (c.done) continue;
       }
-      if ((re & POLLOUT) && c.sent < o.bytes_per_connection) {
-        if (c.chunk_left == 0) c.chunk_left = sizes.between(o.min_write, o.max_write);
-        const auto n = std::min<std::uint64_t>(c.chunk_left, o.bytes_per_connection - c.sent);
-        auto chunk = std::span(out.data(), static_cast<std::size_t>(n));
-        fill_pattern(o.seed, stream, c.sent, chunk);
-        const ssize_t w = ::send(c.fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
-        if (w > 0) {
-          c.sent += static_cast<std::uint64_t>(w);
-          c.chunk_left -= static_cast<std::size_t>(w);
-        } else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-          ++result.resets;
-          finish(c);
-          continue;
+      if ((re & POLLOUT) && !c.shut) {
+        if (c.chunk_left == 0 && wants_to_send(c, still_sending)) {
+          c.chunk_left = sizes.between(o.min_write, o.max_write);
+          if (by_bytes) c.chunk_left = static_cast<std::size_t>(
+              std::min<std::uint64_t>(c.chunk_left, o.bytes_per_connection - c.sent));
+        }
+        if (c.chunk_left > 0) {
+          auto chunk = std::span(out.data(), c.chunk_left);
+          fill_pattern(o.seed, stream, c.sent, chunk);
+          const ssize_t w = ::send(c.fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+          if (w > 0) {
+            c.sent += static_cast<std::uint64_t>(w);
+            result.bytes_sent += static_cast<std::uint64_t>(w);
+            c.chunk_left -= static_cast<std::size_t>(w);
+          } else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            ++result.resets;
+            problem(index[k], std::string("send: ") + std::strerror(errno));
+            finish(c);
+            continue;
+          }
         }
       }
-      if (o.half_close && !c.shut && c.sent == o.bytes_per_connection) {
+      // Done sending: once the current write is out, half-close and expect the echo.
+      const bool sent_all = by_bytes ? c.sent == o.bytes_per_connection : !still_sending;
+      if (o.half_close && !o.server_closes && !c.shut && c.connected && c.chunk_left == 0 && sent_all) {
         ::shutdown(c.fd, SHUT_WR);
         c.shut = true;
       }
     }
   }
-  for (auto& c : conns) {
-    if (c.done) continue;
+  for (std::size_t i = 0; i < conns.size(); ++i) {
+    if (conns[i].done) continue;
     ++result.timeouts;
-    ::close(c.fd);
+    problem(i, "unfinished at the deadline");
+    ::close(conns[i].fd);
   }
   return result;
 }

@@ -2,7 +2,10 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 
@@ -23,6 +26,23 @@ socklen_t make_sockaddr(const std::string& host, std::uint16_t port, sockaddr_st
     return sizeof(sockaddr_in6);
   }
   throw std::invalid_argument("not a numeric address: " + host);
+}
+
+int connect_nonblocking(const std::string& host, std::uint16_t port, int rcvbuf, int sndbuf) {
+  sockaddr_storage addr{};
+  const socklen_t len = make_sockaddr(host, port, addr);
+  const int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  if (sndbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0 && errno != EINPROGRESS) {
+    const int e = errno;
+    ::close(fd);
+    return -e;
+  }
+  return fd;
 }
 
 }  // namespace echo::test

@@ -10,4 +10,8 @@ namespace echo::test {
 /// Fills `addr` for a numeric host ("127.0.0.1", "::1"); returns its length.
 socklen_t make_sockaddr(const std::string& host, std::uint16_t port, sockaddr_storage& addr);
 
+/// A non-blocking TCP socket (TCP_NODELAY, optional buffer sizes) with connect() started;
+/// -errno on failure.
+int connect_nonblocking(const std::string& host, std::uint16_t port, int rcvbuf = 0, int sndbuf = 0);
+
 }  // namespace echo::test
