@@ -53,12 +53,6 @@ std::byte* buffer_pool::try_acquire(std::size_t size) noexcept {
   return allocate(size);
 }
 
-std::byte* buffer_pool::acquire(std::size_t size) {
-  std::byte* p = try_acquire(size);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-
 void buffer_pool::release(std::byte* p, std::size_t size) noexcept {
   if (p == nullptr) return;
   if (cache.count == 0) cache.size = size;

@@ -11,11 +11,10 @@ namespace echo {
 /// pages back to the kernel at once instead of leaving them in the malloc heap.
 class buffer_pool {
  public:
-  /// A buffer of `size` bytes, from this thread's cache when one is there.
-  static std::byte* acquire(std::size_t size);
-  /// As acquire, but null instead of std::bad_alloc.
+  /// A buffer of `size` bytes, from this thread's cache when one is there; null when memory
+  /// is exhausted (the caller is a reactor step, which must not throw).
   static std::byte* try_acquire(std::size_t size) noexcept;
-  /// Gives back a buffer from acquire(size); null is ignored.
+  /// Gives back a buffer from try_acquire(size); null is ignored.
   static void release(std::byte* p, std::size_t size) noexcept;
 
   /// Buffers that exist now, cached or in use, over all threads (changes only when a
