@@ -216,6 +216,13 @@ void tcp_session<Executor>::do_linger(self_ptr self) {
     end(ec, "shutdown");
     return;
   }
+  do_discard(std::move(self));
+}
+
+template <class Executor>
+void tcp_session<Executor>::do_discard(self_ptr self) {
+  // Eager: these reads write nothing back, so nothing else would notice an RST that came in
+  // with the last bytes (see pooled_read_op).
   read_.start(*context().reactor, socket_, context().read_size(), std::move(self), true);
 }
 
@@ -224,9 +231,7 @@ void tcp_session<Executor>::on_linger(const error_code& ec, std::size_t n, self_
   read_.release();
   if (!ec) {
     stats::add(context().counters.bytes_received, n);
-    // Eager: these reads write nothing back, so nothing else would notice an RST that
-    // came in with the last bytes (see pooled_read_op).
-    read_.start(*context().reactor, socket_, context().read_size(), std::move(self), true);
+    do_discard(std::move(self));
     return;
   }
   if (ec == asio::error::eof) {

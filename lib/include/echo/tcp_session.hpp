@@ -56,6 +56,7 @@ class tcp_session final : public session_base {
   void on_write(const boost::system::error_code& ec, std::size_t n, self_ptr self);
   void on_drain();
   void do_linger(self_ptr self);
+  void do_discard(self_ptr self);
   void on_linger(const boost::system::error_code& ec, std::size_t n, self_ptr self);
   void end(const boost::system::error_code& ec, const char* step);
   void do_close();
