@@ -26,12 +26,6 @@
 namespace echo::stress {
 namespace {
 
-int ms_until(clock::time_point deadline, int cap_ms) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
-  if (left <= 0) return 0;
-  return static_cast<int>(std::min<long long>(left, cap_ms));
-}
-
 std::string read_all(const std::string& path) {
   std::ifstream in(path);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -187,7 +181,7 @@ void run_probes(std::vector<probe_conn>& conns, std::chrono::milliseconds timeou
       index.push_back(i);
     }
     if (fds.empty() || clock::now() >= deadline) return;
-    const int r = ::poll(fds.data(), fds.size(), ms_until(deadline, 100));
+    const int r = ::poll(fds.data(), fds.size(), echo::test::poll_timeout_ms(deadline, 100));
     if (r < 0 && errno != EINTR) return;
     for (std::size_t k = 0; k < fds.size(); ++k) {
       if (fds[k].revents == 0) continue;
@@ -281,7 +275,7 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
       }
       break;
     }
-    ::poll(fds.data(), fds.size(), ms_until(connect_deadline, 100));
+    ::poll(fds.data(), fds.size(), echo::test::poll_timeout_ms(connect_deadline, 100));
     for (std::size_t k = 0; k < fds.size(); ++k) {
       if (fds[k].revents == 0) continue;
       int err = 0;
@@ -319,7 +313,7 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
         idx.push_back(i);
       }
     if (fds.empty()) break;
-    ::poll(fds.data(), fds.size(), ms_until(end, 50));
+    ::poll(fds.data(), fds.size(), echo::test::poll_timeout_ms(end, 50));
     for (std::size_t k = 0; k < fds.size(); ++k) {
       if (fds[k].revents == 0) continue;
       auto& c = conns[idx[k]];

@@ -27,11 +27,6 @@ struct connection {
   std::size_t chunk_left = 0;  // rest of the current random-sized write
 };
 
-int ms_until(clock::time_point deadline, int cap_ms) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
-  return left <= 0 ? 0 : static_cast<int>(std::min<long long>(left + 1, cap_ms));
-}
-
 }  // namespace
 
 load_result run_echo_load(const load_options& o) {
@@ -88,7 +83,7 @@ load_result run_echo_load(const load_options& o) {
       fds.push_back({c.fd, events, 0});
       index.push_back(i);
     }
-    const int ready = ::poll(fds.data(), fds.size(), ms_until(deadline, 50));
+    const int ready = ::poll(fds.data(), fds.size(), poll_timeout_ms(deadline, 50));
     if (ready < 0 && errno != EINTR) break;
     const bool still_sending = clock::now() < send_until;
     for (std::size_t k = 0; k < fds.size(); ++k) {

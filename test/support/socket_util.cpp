@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -43,6 +44,11 @@ int connect_nonblocking(const std::string& host, std::uint16_t port, int rcvbuf,
     return -e;
   }
   return fd;
+}
+
+int poll_timeout_ms(std::chrono::steady_clock::time_point deadline, int cap_ms) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  return left.count() <= 0 ? 0 : static_cast<int>(std::min<long long>(left.count() + 1, cap_ms));
 }
 
 }  // namespace echo::test
