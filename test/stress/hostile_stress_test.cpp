@@ -28,9 +28,6 @@ using echo::stress::stop_server;
 using echo::test::echo_svc_process;
 namespace st = echo::stress;
 
-using echo::stress::nofile_fixture;
-BOOST_TEST_GLOBAL_FIXTURE(nofile_fixture);
-
 // 4. 200 never-reading clients (SO_RCVBUF 4 KiB, sending until their own send blocks, and on
 // whenever it unblocks) beside 100 normal clients: server RSS <= baseline + clients x buffer
 // bound x 1.25, normal p99 within 2x of an unloaded run (one before, one after, so host noise

@@ -29,9 +29,6 @@ using namespace std::chrono_literals;
 using echo::test::echo_svc_process;
 namespace st = echo::stress;
 
-using echo::stress::nofile_fixture;
-BOOST_TEST_GLOBAL_FIXTURE(nofile_fixture);
-
 // 11. 500 active full-duplex streams and 20 never-reading clients, then SIGTERM: new connects
 // refused within 100 ms, every stream gets a byte-exact prefix of its data and then FIN (never
 // RST), the non-readers are force-closed at --shutdown-timeout, exit 0 right after it.

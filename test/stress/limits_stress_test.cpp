@@ -23,9 +23,6 @@ using echo::stress::stop_server;
 using echo::test::echo_svc_process;
 namespace st = echo::stress;
 
-using echo::stress::nofile_fixture;
-BOOST_TEST_GLOBAL_FIXTURE(nofile_fixture);
-
 namespace {
 
 std::string outcomes(const std::vector<st::probe_conn>& c) {

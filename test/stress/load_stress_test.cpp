@@ -29,9 +29,6 @@ using echo::stress::stop_server;
 using echo::test::echo_svc_process;
 namespace st = echo::stress;
 
-using echo::stress::nofile_fixture;
-BOOST_TEST_GLOBAL_FIXTURE(nofile_fixture);
-
 namespace {
 
 constexpr std::uint64_t fnv_offset = 14695981039346656037ULL;

@@ -31,9 +31,6 @@
 using namespace std::chrono_literals;
 namespace st = echo::stress;
 
-using echo::stress::nofile_fixture;
-BOOST_TEST_GLOBAL_FIXTURE(nofile_fixture);
-
 namespace {
 
 const std::string server_ip = "10.213.0.1";

@@ -1,6 +1,8 @@
 #pragma once
 
-// Boost.Test-level helpers for the stress cases (main test thread only).
+// Boost.Test-level helpers for the stress cases (main test thread only). Each stress test
+// module is one source file that includes this header once, so the global fixture below is
+// registered once per module.
 
 #include <boost/test/unit_test.hpp>
 
@@ -25,5 +27,8 @@ inline void stop_server(echo::test::echo_svc_process& svc) {
   const auto log = svc.child->stderr_text();
   BOOST_TEST(error_lines(log) == 0U, "server logged errors:\n" << lines_with(log, "Z error "));
 }
+
+// Every stress module opens thousands of sockets: raise the soft descriptor limit first.
+BOOST_TEST_GLOBAL_FIXTURE(nofile_fixture);
 
 }  // namespace echo::stress
