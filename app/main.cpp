@@ -2,16 +2,17 @@
 #include <cstdio>
 #include <exception>
 #include <span>
+#include <string>
 #include <system_error>
 
 #include <fmt/format.h>
 
+#include "echo/config_error.hpp"
 #include "echo/config_parser.hpp"
 #include "echo/exit_code.hpp"
 #include "echo/logger.hpp"
 #include "echo/service.hpp"
 #include "echo/setup_error.hpp"
-#include "echo/usage_error.hpp"
 #include "echo/version.hpp"
 
 namespace {
@@ -30,8 +31,11 @@ int main_impl(std::span<const char* const> args) {
   }
   echo::logger::instance().set_level(cmd.cfg.level);
   echo::service svc(cmd.cfg);
-  // The ready line is the harness contract: one line, on stdout, flushed, after listen().
-  fmt::print("{}\n", svc.ready_line());
+  // The ready output is the harness contract: one line per listener, on stdout, written at
+  // once and flushed, after every listener is listening.
+  std::string ready;
+  for (const auto& line : svc.ready_lines()) ready += line + '\n';
+  fmt::print("{}", ready);
   std::fflush(stdout);
   return svc.run();
 }
@@ -41,7 +45,7 @@ int main_impl(std::span<const char* const> args) {
 int main(int argc, char** argv) {
   try {
     return main_impl(std::span<const char* const>(argv, static_cast<std::size_t>(argc)));
-  } catch (const echo::usage_error& e) {
+  } catch (const echo::config_error& e) {  // usage_error included
     fmt::print(stderr, "echo-svc: {} (see --help)\n", e.what());
     return echo::to_int(echo::exit_code::usage);
   } catch (const echo::setup_error& e) {

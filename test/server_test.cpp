@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "echo/buffer_pool.hpp"
+#include "detail/buffer_pool.hpp"
 #include "echo/stats.hpp"
 #include "echo_client.hpp"
 #include "echo_load.hpp"
@@ -69,7 +69,7 @@ BOOST_AUTO_TEST_CASE(single_round_trip) {
 
 BOOST_AUTO_TEST_CASE(ipv6_loopback_round_trip) {
   auto cfg = server_fixture::default_config();
-  cfg.bind = "::1";
+  cfg.listeners.front().address = boost::asio::ip::make_address("::1");
   std::unique_ptr<server_fixture> f;
   try {
     f = std::make_unique<server_fixture>(1, cfg);
@@ -84,7 +84,7 @@ BOOST_AUTO_TEST_CASE(ipv6_loopback_round_trip) {
 
 BOOST_AUTO_TEST_CASE(dual_stack_default_serves_ipv4) {
   echo::config cfg;  // bind unset: the default [::] dual-stack (or 0.0.0.0 without IPv6)
-  cfg.port = 0;
+  cfg.listeners.front().port = 0;
   cfg.level = echo::log_level::warn;
   server_fixture f(1, cfg);
   echo_client c("127.0.0.1", f.port());
@@ -334,7 +334,7 @@ BOOST_AUTO_TEST_CASE(ends_arriving_with_the_last_bytes_are_seen) {
 BOOST_AUTO_TEST_CASE(idle_sessions_hold_no_buffer) {
   for (const unsigned threads : {1U, 2U}) {
     server_fixture f(threads);
-    const auto before = echo::buffer_pool::allocated();
+    const auto before = echo::detail::buffer_pool::allocated();
     // 300 sessions that each echoed 64 KiB (a full buffer) and then wait for their peer.
     std::vector<echo_client> clients;
     const std::string chunk(64 * KiB, 'x');
@@ -346,9 +346,9 @@ BOOST_AUTO_TEST_CASE(idle_sessions_hold_no_buffer) {
     // Reading goes through the threads' pools, not one buffer per session. One thread reuses
     // one hot buffer; with two, a buffer taken on one thread is sometimes given back on the
     // other, so each thread's cache can fill up (at most cache_limit each).
-    const auto held = echo::buffer_pool::allocated() - before;
+    const auto held = echo::detail::buffer_pool::allocated() - before;
     BOOST_TEST_MESSAGE(threads << " thread(s): " << held << " buffers for 300 idle sessions");
-    BOOST_TEST(held <= (threads == 1 ? 2U : threads * echo::buffer_pool::cache_limit));
+    BOOST_TEST(held <= (threads == 1 ? 2U : threads * echo::detail::buffer_pool::cache_limit));
     load_options o;  // and they all still echo, next to a verified stream
     o.port = f.port();
     o.bytes_per_connection = 4 * MiB;

@@ -4,9 +4,43 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
+#include "echo/config_error.hpp"
 #include "echo/cpu_count.hpp"
 
 namespace echo {
+namespace {
+
+void check_duration(const char* setting, std::chrono::milliseconds value) {
+  if (value.count() < 0 || value > config::max_duration)
+    throw config_error(setting, fmt::format("invalid {} {}ms: expected 0 to 24h", setting, value.count()));
+}
+
+}  // namespace
+
+void validate(const config& cfg) {
+  if (cfg.listeners.empty()) throw config_error("listen", "no listener configured");
+  if (cfg.threads > config::max_threads)
+    throw config_error("threads", fmt::format("invalid thread count '{}': expected a number from 0 to {}",
+                                              cfg.threads, config::max_threads));
+  if (cfg.buffer_size < config::min_buffer_size || cfg.buffer_size > config::max_buffer_size)
+    throw config_error("buffer-size",
+                       fmt::format("invalid buffer size {}: expected bytes from {} to 16MiB",
+                                   cfg.buffer_size, config::min_buffer_size));
+  if (cfg.max_connections > config::max_max_connections)
+    throw config_error("max-connections",
+                       fmt::format("invalid connection limit '{}': expected a number from 0 to {}",
+                                   cfg.max_connections, config::max_max_connections));
+  if (cfg.backlog < 1 || cfg.backlog > config::max_backlog)
+    throw config_error("backlog", fmt::format("invalid backlog {}: expected a number from 1 to {}",
+                                              cfg.backlog, config::max_backlog));
+  check_duration("shutdown-timeout", cfg.shutdown_timeout);
+  check_duration("idle-timeout", cfg.idle_timeout);
+  check_duration("write-timeout", cfg.write_timeout);
+  if (cfg.level < log_level::trace || cfg.level > log_level::off)
+    throw config_error("log-level", "invalid log level");
+}
 
 unsigned effective_threads(const config& cfg) {
   return cfg.threads == 0 ? available_cpus() : cfg.threads;

@@ -1,58 +1,56 @@
 #include "echo/server.hpp"
 
-#include <boost/asio/detail/reactor.hpp>
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
+#include <fmt/format.h>
 
+#include "detail/make_listener.hpp"
+#include "detail/object_executor.hpp"
+#include "detail/session_base.hpp"
+#include "detail/session_context.hpp"
 #include "echo/logger.hpp"
-#include "echo/object_executor.hpp"
-#include "echo/session_base.hpp"
-#include "echo/session_context.hpp"
-#include "echo/setup_error.hpp"
-#include "echo/tcp_listener.hpp"
+
+#if ECHO_POOLED_READ
+#include <boost/asio/detail/reactor.hpp>
+#endif
 
 namespace asio = boost::asio;
-using asio::ip::tcp;
 using boost::system::error_code;
 
 namespace echo {
 namespace {
 
-std::unique_ptr<tcp_listener> make_default_listener(asio::io_context& io, const config& cfg,
-                                                    std::shared_ptr<session_context> context,
-                                                    bool multi_threaded) {
-  try {
-    return std::make_unique<tcp_listener>(io, tcp::endpoint(tcp::v6(), cfg.port), context,
-                                          multi_threaded, cfg.backlog);
-  } catch (const setup_error& e) {
-    // A kernel without IPv6 (ipv6.disable=1): serve IPv4 alone rather than nothing.
-    if (e.code() != std::errc::address_family_not_supported) throw;
-    log_info("IPv6 unavailable ({}); listening on IPv4 only", e.what());
-  }
-  return std::make_unique<tcp_listener>(io, tcp::endpoint(tcp::v4(), cfg.port), context,
-                                        multi_threaded, cfg.backlog);
+const config& validated(const config& cfg) {
+  validate(cfg);
+  return cfg;
 }
 
 }  // namespace
 
 server::server(asio::io_context& io, const config& cfg, bool multi_threaded)
-    : executor_(object_executor(io, multi_threaded)),
-      context_(std::make_shared<session_context>(multi_threaded, cfg)),
+    : executor_(detail::object_executor(io, multi_threaded)),
+      context_(std::make_shared<detail::session_context>(multi_threaded, validated(cfg))),
       deadline_(executor_),
       sweep_(executor_) {
-  context_->reactor = &asio::use_service<asio::detail::reactor>(io);
-  std::unique_ptr<tcp_listener> tcp;
-  if (cfg.bind) {
-    const auto address = asio::ip::make_address(*cfg.bind);  // validated by the parser
-    tcp = std::make_unique<tcp_listener>(io, tcp::endpoint(address, cfg.port), context_,
-                                         multi_threaded, cfg.backlog);
-  } else {
-    tcp = make_default_listener(io, cfg, context_, multi_threaded);
+#if ECHO_POOLED_READ
+  context_->reads.reactor = &asio::use_service<asio::detail::reactor>(io);
+#endif
+  for (const auto& spec : cfg.listeners)
+    listeners_.push_back(detail::make_listener(spec, io, context_, multi_threaded, cfg.backlog));
+}
+
+void server::set_step_plans(plan_factory plans) { context_->plans = std::move(plans); }
+
+std::vector<std::string> server::ready_lines() const {
+  std::vector<std::string> lines;
+  lines.reserve(listeners_.size());
+  for (const auto& l : listeners_) {
+    // TCP keeps the bare form harnesses already parse; other kinds name their scheme.
+    if (l->kind() == "tcp") lines.push_back(fmt::format("listening on {}", l->address()));
+    else lines.push_back(fmt::format("listening on {}://{}", l->kind(), l->address()));
   }
-  port_ = tcp->local_endpoint().port();
-  listeners_.push_back(std::move(tcp));
+  return lines;
 }
 
 server::~server() { context_->registry.clear_on_empty(); }
@@ -114,14 +112,14 @@ void server::close_all_sessions() {
 }
 
 void server::do_sweep() {
-  sweep_.expires_after(session_context::tick);
+  sweep_.expires_after(detail::session_context::tick);
   sweep_.async_wait([this](const error_code& ec) { on_sweep(ec); });
 }
 
 void server::on_sweep(const error_code& ec) {
   if (ec == asio::error::operation_aborted || state_ == state::stopped) return;
   const auto now = context_->now_tick.fetch_add(1, std::memory_order_relaxed) + 1;
-  context_->registry.select([&](const session_base& s) -> std::vector<std::shared_ptr<session_base>>* {
+  context_->registry.select([&](const detail::session_base& s) -> std::vector<std::shared_ptr<detail::session_base>>* {
     const auto due = s.deadline();
     return due != 0 && now >= due ? &due_ : nullptr;
   });

@@ -6,9 +6,9 @@
 #include <boost/asio/strand.hpp>
 #include <fmt/format.h>
 
+#include "detail/object_executor.hpp"
 #include "echo/exit_code.hpp"
 #include "echo/logger.hpp"
-#include "echo/object_executor.hpp"
 #include "echo/version.hpp"
 
 namespace asio = boost::asio;
@@ -31,7 +31,7 @@ service::service(const config& cfg)
     : cfg_(cfg),
       runtime_(effective_threads(cfg), /*exclusive=*/true),
       server_(runtime_.context(), cfg_, runtime_.multi_threaded()),
-      signals_(object_executor(runtime_.context(), runtime_.multi_threaded()), SIGINT, SIGTERM) {
+      signals_(detail::object_executor(runtime_.context(), runtime_.multi_threaded()), SIGINT, SIGTERM) {
   // Once every session is gone, stop waiting for signals so run() can return.
   server_.on_stopped([this] {
     asio::post(signals_.get_executor(), [this] {
@@ -42,12 +42,10 @@ service::service(const config& cfg)
   });
   do_wait_signal();
   server_.start();
-  log_info("echo-svc {} listening on {} with {} thread(s)", version, server_.listeners().front()->address(),
-           runtime_.threads());
-}
-
-std::string service::ready_line() const {
-  return fmt::format("listening on {}", server_.listeners().front()->address());
+  std::string addresses;
+  for (const auto& l : server_.listeners())
+    addresses += fmt::format("{}{}://{}", addresses.empty() ? "" : ", ", l->kind(), l->address());
+  log_info("echo-svc {} listening on {} with {} thread(s)", version, addresses, runtime_.threads());
 }
 
 int service::run() {

@@ -6,8 +6,7 @@ namespace echo::test {
 
 config server_fixture::default_config() {
   config cfg;
-  cfg.bind = "127.0.0.1";
-  cfg.port = 0;
+  cfg.listeners = {echo::listener_spec{boost::asio::ip::make_address("127.0.0.1"), 0}};
   cfg.level = log_level::warn;
   return cfg;
 }

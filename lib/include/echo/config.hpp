@@ -3,20 +3,19 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <optional>
-#include <string>
+#include <vector>
 
+#include "echo/listener_spec.hpp"
 #include "echo/log_level.hpp"
 
 namespace echo {
 
-/// Everything the service needs to run, as plain data. Filled by the command-line parser
-/// today; environment and file sources will fill the same struct later.
+/// Everything the service needs to run, as plain data: the one place defaults are written.
+/// Any source may fill it (the command line today; environment and file later; code that
+/// embeds the server); validate() is the one place its rules are checked.
 struct config {
-  /// Address to listen on. Unset means "[::] dual-stack, falling back to 0.0.0.0 where the
-  /// kernel has no IPv6".
-  std::optional<std::string> bind;
-  std::uint16_t port = 7007;
+  /// Where to listen; `--bind`/`--port` fill the first entry.
+  std::vector<listener_spec> listeners{listener_spec{}};
   /// Threads running the io_context; 0 = as many CPUs as this process may use.
   unsigned threads = 1;
   log_level level = log_level::info;
@@ -35,8 +34,18 @@ struct config {
   /// Listen backlog handed to listen(2); the kernel caps it at net.core.somaxconn.
   int backlog = 4096;
 
+  // The rules validate() enforces.
   static constexpr unsigned max_threads = 1024;
+  static constexpr std::size_t min_buffer_size = 512;
+  static constexpr std::size_t max_buffer_size = 16 * 1024 * 1024;
+  static constexpr std::size_t max_max_connections = 10'000'000;
+  static constexpr std::chrono::milliseconds max_duration{std::chrono::hours(24)};
+  static constexpr int max_backlog = 65535;
 };
+
+/// Checks every rule of `cfg`; throws config_error naming the first setting that breaks one.
+/// The server calls it too, so a config built in code gets the same error as a bad flag.
+void validate(const config& cfg);
 
 /// Descriptors kept back from max_connections for the listener, epoll, timers, signals,
 /// logging and the accept reserve.

@@ -1,12 +1,18 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace echo {
 
-/// A source of sessions (TCP today; UDP, TLS, Unix sockets later). A listener is bound and
-/// listening once constructed; start() begins admitting, stop() ends admitting for good.
+/// A source of connections (TCP today; UDP, TLS, Unix sockets later), made from a
+/// listener_spec. A listener is bound and listening once constructed; start() begins
+/// admitting, stop() ends admitting for good. A stream listener creates one session per
+/// accepted connection and admits it through the server's registry, under the same limits
+/// (max connections, timeouts, drain) whatever its kind. A datagram listener owns no
+/// sessions: it answers each datagram from its own socket and keeps no per-peer state
+/// beyond bounded budgets.
 class listener {
  public:
   listener() = default;
@@ -14,7 +20,7 @@ class listener {
   listener& operator=(const listener&) = delete;
   virtual ~listener() = default;
 
-  /// Starts the accept loop.
+  /// Starts admitting.
   virtual void start() = 0;
   /// Closes the listening socket (thread-safe, idempotent); live sessions are untouched.
   virtual void stop() = 0;
@@ -22,6 +28,8 @@ class listener {
   virtual std::string_view kind() const noexcept = 0;
   /// The real bound address, e.g. "127.0.0.1:40123" or "[::]:7007".
   virtual std::string address() const = 0;
+  /// The bound port (what port 0 resolved to); 0 for kinds without ports.
+  virtual std::uint16_t port() const noexcept = 0;
 };
 
 }  // namespace echo

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -13,21 +14,31 @@
 #include "echo/config.hpp"
 #include "echo/listener.hpp"
 #include "echo/stats.hpp"
+#include "echo/step_plan.hpp"
 
 namespace echo {
 
+namespace detail {
 struct session_context;
+class session_base;
+}  // namespace detail
 
 /// Listeners plus the sessions they admit, with graceful shutdown. A server is one-shot:
-/// construct (binds; throws setup_error), start(), shutdown(); construct a new one to serve
+/// construct (validates, binds; throws), start(), shutdown(); construct a new one to serve
 /// again. It must outlive the io_context's run() that serves it.
 class server {
  public:
-  /// Binds every listener the config asks for. `multi_threaded` selects strands.
+  /// Validates `cfg` (throws config_error) and binds every listener it lists, in order
+  /// (throws setup_error naming the address). `multi_threaded` selects strands.
   server(boost::asio::io_context& io, const config& cfg, bool multi_threaded);
   server(const server&) = delete;
   server& operator=(const server&) = delete;
   ~server();
+
+  /// Gives every connection admitted from now on the plan `plans` makes for it (called on
+  /// the connection's executor as it starts, so concurrently when several threads run).
+  /// Call before start().
+  void set_step_plans(plan_factory plans);
 
   /// Begins accepting.
   void start();
@@ -40,10 +51,12 @@ class server {
   /// Called once, on an io_context thread, when shutdown has closed every session.
   void on_stopped(std::function<void()> callback);
 
-  /// Listeners in the order they were created (their real bound addresses).
+  /// Listeners in config order, each with its real bound address.
   const std::vector<std::unique_ptr<listener>>& listeners() const noexcept { return listeners_; }
-  /// The first TCP listener's port (what port 0 resolved to).
-  unsigned short port() const noexcept { return port_; }
+  /// The first listener's port (what port 0 resolved to).
+  std::uint16_t port() const noexcept { return listeners_.front()->port(); }
+  /// The ready output: one line per listener, in config order (see README).
+  std::vector<std::string> ready_lines() const;
 
   const stats& counters() const noexcept;
   std::size_t session_count() const noexcept;
@@ -59,14 +72,13 @@ class server {
   void on_sweep(const boost::system::error_code& ec);
 
   boost::asio::any_io_executor executor_;
-  std::shared_ptr<session_context> context_;
+  std::shared_ptr<detail::session_context> context_;
   std::vector<std::unique_ptr<listener>> listeners_;
   boost::asio::steady_timer deadline_;
   // One timer for every session's timeouts: see session_context.
   boost::asio::steady_timer sweep_;
-  std::vector<std::shared_ptr<class session_base>> due_;
+  std::vector<std::shared_ptr<detail::session_base>> due_;
   std::function<void()> on_stopped_;
-  unsigned short port_ = 0;
   state state_ = state::created;
 };
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <boost/asio/signal_set.hpp>
 
@@ -16,11 +17,12 @@ namespace echo {
 /// has read that line.
 class service {
  public:
-  /// Binds (throws setup_error) and installs signal handling.
+  /// Validates (throws config_error), binds (throws setup_error) and installs signal
+  /// handling.
   explicit service(const config& cfg);
 
-  /// "listening on 127.0.0.1:40123".
-  std::string ready_line() const;
+  /// The ready output, one line per listener: "listening on 127.0.0.1:40123".
+  std::vector<std::string> ready_lines() const { return server_.ready_lines(); }
   /// Serves until shut down; returns the process exit code.
   int run();
 

@@ -1,8 +1,8 @@
-#include "echo/expected_end.hpp"
+#include "detail/expected_end.hpp"
 
 #include <boost/asio/error.hpp>
 
-namespace echo {
+namespace echo::detail {
 
 bool is_expected_end(const boost::system::error_code& ec) noexcept {
   namespace error = boost::asio::error;
@@ -11,4 +11,4 @@ bool is_expected_end(const boost::system::error_code& ec) noexcept {
          ec == error::not_connected || ec == error::bad_descriptor;
 }
 
-}  // namespace echo
+}  // namespace echo::detail

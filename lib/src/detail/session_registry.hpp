@@ -1,29 +1,41 @@
 #pragma once
+// Internal header of echo::core: not installed, not part of the public API.
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
 
-namespace echo {
+namespace echo::detail {
 
 class session_base;
 
 /// The set of live sessions: an intrusive list, so admitting a session allocates nothing.
 /// With one thread it takes no lock; with several, one mutex guards the list (only touched
 /// when a session starts or ends, and at shutdown, never per message).
+///
+/// Admission is two calls: reserve() takes a slot against the cap in one atomic step (so
+/// listeners on several threads can never overshoot it, and a rejected connection costs no
+/// session object), then add() links the session built for that slot.
 class session_registry {
  public:
-  explicit session_registry(bool thread_safe) noexcept : thread_safe_(thread_safe) {}
+  /// `capacity`: sessions allowed at once (reserved or linked).
+  session_registry(bool thread_safe, std::size_t capacity) noexcept
+      : thread_safe_(thread_safe), capacity_(capacity) {}
   session_registry(const session_registry&) = delete;
   session_registry& operator=(const session_registry&) = delete;
 
-  /// Links a new session. False once admission is closed: the caller drops the session.
+  enum class admission : std::uint8_t { admitted, full, closed };
+  /// Takes one slot if fewer than `capacity` are taken and admission is open.
+  admission reserve() noexcept;
+  /// Links a session holding a slot from reserve(). False once admission has closed
+  /// meanwhile: the slot is given back and the caller drops the session.
   bool add(session_base& session);
-  /// Unlinks a session (from its destructor). Fires the on-empty callback when the last
-  /// session leaves after admission closed.
+  /// Unlinks a session (from its destructor); frees its slot. Fires the on-empty callback
+  /// when the last session leaves after admission closed.
   void remove(session_base& session) noexcept;
 
   /// Stops admitting new sessions and returns the live ones, so the caller can drain them.
@@ -40,8 +52,9 @@ class session_registry {
   /// Drops a pending on-empty callback (its owner is going away).
   void clear_on_empty() noexcept;
 
-  /// Live sessions; readable from any thread (a metrics exporter, a test).
+  /// Slots taken (sessions live or about to be); readable from any thread.
   std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
+  std::size_t capacity() const noexcept { return capacity_; }
 
  private:
   // Locks only when several threads run the io_context; a single-threaded server never
@@ -62,14 +75,20 @@ class session_registry {
   };
 
   std::vector<std::shared_ptr<session_base>> collect() const;
+  // Frees one slot under the guard; returns the on-empty callback if that was the last.
+  std::function<void()> free_slot() noexcept;
   static std::shared_ptr<session_base> owner(session_base* s);
   static session_base* next(session_base* s) noexcept;
 
   mutable std::mutex mutex_;
   const bool thread_safe_;
-  bool admitting_ = true;
+  const std::size_t capacity_;
+  // Written under the guard; reserve() reads it without, and a reservation racing with
+  // close_admission() is caught by add(), which re-checks under the guard.
+  std::atomic<bool> admitting_{true};
   session_base* head_ = nullptr;
-  // Written under the list's guard, read lock-free by size().
+  // Slots taken: reserve() counts up lock-free (compare-and-swap against the cap),
+  // remove() and a refused add() count down under the guard.
   std::atomic<std::size_t> size_{0};
   std::function<void()> on_empty_;
 };
@@ -84,4 +103,4 @@ void session_registry::select(Visit&& visit) const {
   }
 }
 
-}  // namespace echo
+}  // namespace echo::detail

@@ -1,4 +1,4 @@
-#include "echo/tcp_listener.hpp"
+#include "detail/tcp_listener.hpp"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -8,18 +8,19 @@
 #include <boost/asio/strand.hpp>
 #include <fmt/format.h>
 
+#include "detail/object_executor.hpp"
+#include "detail/read_path.hpp"
+#include "detail/session_context.hpp"
+#include "detail/tcp_session.hpp"
 #include "echo/endpoint_text.hpp"
 #include "echo/logger.hpp"
-#include "echo/object_executor.hpp"
-#include "echo/session_context.hpp"
 #include "echo/setup_error.hpp"
-#include "echo/tcp_session.hpp"
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
 using boost::system::error_code;
 
-namespace echo {
+namespace echo::detail {
 namespace {
 
 // Out of descriptors or kernel memory: accepting again at once would fail again at once.
@@ -116,23 +117,21 @@ void tcp_listener::on_accept(const error_code& ec, Socket socket) {
   }
   consecutive_errors_ = 0;
   pause_ = min_pause;
-  if (context_->registry.size() >= context_->max_connections) {
-    // Policy: accept and close at once. The client learns immediately (EOF, or RST if it
-    // already sent data) instead of hanging in the backlog; live sessions are untouched.
-    stats::add(context_->counters.rejected);
-    ++rejected_since_log_;
-    if (should_log()) {
-      log_warn("at max-connections ({}): closed {} new connection(s)", context_->max_connections,
-               rejected_since_log_);
-      rejected_since_log_ = 0;
-    }
-    error_code ignored;
-    socket.close(ignored);
-    do_accept();
-    return;
+  // The cap check and taking the slot are one atomic step: listeners on several threads
+  // can never overshoot it.
+  switch (context_->registry.reserve()) {
+    case session_registry::admission::admitted:
+      break;
+    case session_registry::admission::full:
+      reject(socket);
+      do_accept();
+      return;
+    case session_registry::admission::closed:  // shutdown began: the socket just closes
+      do_accept();
+      return;
   }
-  stats::add(context_->counters.accepted);
-  const auto id = stats::get(context_->counters.accepted);
+  // fetch_add's own result: two listeners accepting at once never share an id.
+  const auto id = context_->counters.accepted.fetch_add(1, std::memory_order_relaxed) + 1;
 
   // An echo answers as soon as it can; Nagle would hold back small partial echoes. The
   // listener has TCP_NODELAY set and Linux copies it to accepted sockets; the first one
@@ -152,9 +151,24 @@ void tcp_listener::on_accept(const error_code& ec, Socket socket) {
 
   using session_type = tcp_session<typename Socket::executor_type>;
   auto session = std::make_shared<session_type>(std::move(socket), context_, id);
-  // Admission is closed once shutdown began: the session dies here, closing its socket.
+  // Admission closed once shutdown began: the session dies here, closing its socket.
   if (context_->registry.add(*session)) session->start();
   do_accept();
+}
+
+template <class Socket>
+void tcp_listener::reject(Socket& socket) {
+  // Policy: accept and close at once. The client learns immediately (EOF, or RST if it
+  // already sent data) instead of hanging in the backlog; live sessions are untouched.
+  stats::add(context_->counters.rejected);
+  ++rejected_since_log_;
+  if (should_log()) {
+    log_warn("at max-connections ({}): closed {} new connection(s)", context_->registry.capacity(),
+             rejected_since_log_);
+    rejected_since_log_ = 0;
+  }
+  error_code ignored;
+  socket.close(ignored);
 }
 
 void tcp_listener::on_accept_error(const error_code& ec) {
@@ -219,4 +233,4 @@ bool tcp_listener::should_log() noexcept {
   return false;
 }
 
-}  // namespace echo
+}  // namespace echo::detail

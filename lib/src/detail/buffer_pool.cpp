@@ -1,4 +1,4 @@
-#include "echo/buffer_pool.hpp"
+#include "detail/buffer_pool.hpp"
 
 #include <sys/mman.h>
 
@@ -6,7 +6,7 @@
 #include <atomic>
 #include <new>
 
-namespace echo {
+namespace echo::detail {
 namespace {
 
 constexpr std::size_t mmap_threshold = 16 * 1024;
@@ -65,4 +65,4 @@ void buffer_pool::release(std::byte* p, std::size_t size) noexcept {
 
 std::size_t buffer_pool::allocated() noexcept { return live_buffers.load(std::memory_order_relaxed); }
 
-}  // namespace echo
+}  // namespace echo::detail

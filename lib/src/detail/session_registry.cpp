@@ -1,10 +1,10 @@
-#include "echo/session_registry.hpp"
+#include "detail/session_registry.hpp"
 
 #include <cassert>
 
-#include "echo/session_base.hpp"
+#include "detail/session_base.hpp"
 
-namespace echo {
+namespace echo::detail {
 
 session_base* session_registry::next(session_base* s) noexcept { return s->next_; }
 
@@ -14,15 +14,38 @@ std::shared_ptr<session_base> session_registry::owner(session_base* s) {
   return s->weak_from_this().lock();
 }
 
+session_registry::admission session_registry::reserve() noexcept {
+  if (!admitting_.load(std::memory_order_relaxed)) return admission::closed;
+  auto taken = size_.load(std::memory_order_relaxed);
+  do {
+    if (taken >= capacity_) return admission::full;
+  } while (!size_.compare_exchange_weak(taken, taken + 1, std::memory_order_relaxed));
+  return admission::admitted;
+}
+
 bool session_registry::add(session_base& session) {
-  guard g(*this);
-  if (!admitting_) return false;
-  assert(session.prev_ == nullptr && session.next_ == nullptr && head_ != &session);
-  session.next_ = head_;
-  if (head_ != nullptr) head_->prev_ = &session;
-  head_ = &session;
-  size_.fetch_add(1, std::memory_order_relaxed);
-  return true;
+  std::function<void()> fire;
+  {
+    guard g(*this);
+    if (admitting_.load(std::memory_order_relaxed)) {
+      assert(session.prev_ == nullptr && session.next_ == nullptr && head_ != &session);
+      session.next_ = head_;
+      if (head_ != nullptr) head_->prev_ = &session;
+      head_ = &session;
+      return true;
+    }
+    fire = free_slot();
+  }
+  if (fire) fire();
+  return false;
+}
+
+std::function<void()> session_registry::free_slot() noexcept {
+  const auto left = size_.fetch_sub(1, std::memory_order_relaxed) - 1;
+  if (left != 0 || admitting_.load(std::memory_order_relaxed) || !on_empty_) return nullptr;
+  auto fire = std::move(on_empty_);
+  on_empty_ = nullptr;
+  return fire;
 }
 
 void session_registry::remove(session_base& session) noexcept {
@@ -35,11 +58,7 @@ void session_registry::remove(session_base& session) noexcept {
     else head_ = session.next_;
     if (session.next_ != nullptr) session.next_->prev_ = session.prev_;
     session.prev_ = session.next_ = nullptr;
-    const auto left = size_.fetch_sub(1, std::memory_order_relaxed) - 1;
-    if (left == 0 && !admitting_ && on_empty_) {
-      fire = std::move(on_empty_);
-      on_empty_ = nullptr;
-    }
+    fire = free_slot();
   }
   if (fire) fire();
 }
@@ -59,7 +78,7 @@ std::vector<std::shared_ptr<session_base>> session_registry::close_admission(
   bool already_empty = false;
   {
     guard g(*this);
-    admitting_ = false;
+    admitting_.store(false, std::memory_order_relaxed);
     already_empty = size() == 0;
     if (!already_empty) {
       on_empty_ = std::move(on_empty);
@@ -80,4 +99,4 @@ void session_registry::clear_on_empty() noexcept {
   on_empty_ = nullptr;
 }
 
-}  // namespace echo
+}  // namespace echo::detail

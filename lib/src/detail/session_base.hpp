@@ -1,16 +1,17 @@
 #pragma once
+// Internal header of echo::core: not installed, not part of the public API.
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
 
-namespace echo {
+namespace echo::detail {
 
 struct session_context;
 
 /// What the server needs from any session kind (TCP today; TLS, Unix later): start it, ask
 /// it to finish, or close it now. Sessions link themselves into the server's registry on
-/// construction and unlink on destruction, so shutdown can always find every live one.
+/// admission and unlink on destruction, so shutdown can always find every live one.
 class session_base : public std::enable_shared_from_this<session_base> {
  public:
   session_base(const session_base&) = delete;
@@ -52,4 +53,4 @@ class session_base : public std::enable_shared_from_this<session_base> {
   std::atomic<std::uint32_t> deadline_{0};
 };
 
-}  // namespace echo
+}  // namespace echo::detail

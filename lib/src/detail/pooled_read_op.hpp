@@ -1,14 +1,9 @@
 #pragma once
+// Internal header of echo::core: not installed, not part of the public API. Included
+// through read_path.hpp, and only where CMake found the Boost this was written against.
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
-
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <memory>
 
 #include <boost/asio/basic_stream_socket.hpp>
@@ -17,26 +12,23 @@
 #include <boost/asio/detail/scheduler_operation.hpp>
 #include <boost/asio/detail/socket_ops.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/version.hpp>
 
-#include "echo/buffer_pool.hpp"
+#include "detail/buffer_pool.hpp"
+#include "detail/receive.hpp"
 
 // This class plugs into Asio's epoll reactor below its public API (detail::reactor_op,
-// epoll_reactor::start_op), so it is tied to the Boost version CMake pins.
+// epoll_reactor::start_op): CMake selects it only for the Boost version it was written
+// against, and portable_read_op everywhere else.
 static_assert(BOOST_VERSION == 108100, "pooled_read_op is written against Asio's epoll reactor in Boost 1.81");
 #if !defined(BOOST_ASIO_HAS_EPOLL) || defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
 #error "pooled_read_op needs Asio's epoll reactor"
 #endif
 
-namespace echo {
+namespace echo::detail {
 
-/// Asks the kernel to report the bytes left after each read (TCP_INQ) on every socket
-/// `listener` accepts from now on, for pooled_read_op. Without it the op still works, at one
-/// more recv per message.
-inline bool report_queued_bytes(int listener) noexcept {
-  const int on = 1;
-  return ::setsockopt(listener, IPPROTO_TCP, TCP_INQ, &on, sizeof on) == 0;
-}
+struct read_path_context;
 
 /// A read that Asio's epoll reactor performs when the socket is readable, like
 /// async_read_some, except that the buffer is not tied to the wait: it is taken from the
@@ -47,9 +39,9 @@ inline bool report_queued_bytes(int listener) noexcept {
 /// peer is silent, so every open connection would hold one (64 KiB each), and busy
 /// connections would each read into their own buffer (cold cache lines, and with
 /// page-aligned buffers every one of them competes for the same cache sets). Why not
-/// async_wait + recv: async_wait is never speculative, so Asio's reactor re-arms the
-/// descriptor with an epoll_ctl for every wait. This op keeps the speculative, no-re-arm
-/// path of a read and reads into the few hot buffers of the thread's pool.
+/// async_wait + recv (portable_read_op): async_wait is never speculative, so Asio's reactor
+/// re-arms the descriptor with an epoll_ctl for every wait. This op keeps the speculative,
+/// no-re-arm path of a read and reads into the few hot buffers of the thread's pool.
 ///
 /// One recv per message. Asio's own read op always lets the reactor try the next read
 /// speculatively, so a request/response peer costs a second recv that only says EAGAIN.
@@ -63,8 +55,8 @@ inline bool report_queued_bytes(int listener) noexcept {
 /// passes `eager` and gets Asio's behaviour.
 ///
 /// One op per session, embedded in it (no allocation per read). While queued it holds the
-/// owner alive; completion hands that reference to `owner->on_read(ec, n, owner)`, with
-/// the bytes at buffer() until release(). Completion runs on whichever thread ran the
+/// owner alive; completion hands that reference to `owner->on_read_complete(ec, n, owner)`,
+/// with the bytes at buffer() until release(). Completion runs on whichever thread ran the
 /// reactor; an owner on a strand re-dispatches itself.
 template <class Owner>
 class pooled_read_op final : boost::asio::detail::reactor_op {
@@ -76,10 +68,10 @@ class pooled_read_op final : boost::asio::detail::reactor_op {
   pooled_read_op(const pooled_read_op&) = delete;
   pooled_read_op& operator=(const pooled_read_op&) = delete;
 
-  /// Queues the read on `socket` with `reactor`, which must be the reactor of the socket's
-  /// io_context. Must not be called while a previous start has not completed.
+  /// Queues the read on `socket`. Must not be called while a previous start has not
+  /// completed.
   template <class Executor>
-  void start(reactor_type& reactor,
+  void start(const read_path_context& ctx,
              boost::asio::basic_stream_socket<boost::asio::ip::tcp, Executor>& socket,
              std::uint32_t buffer_size, std::shared_ptr<Owner> owner, bool eager = false) {
     release();
@@ -92,7 +84,7 @@ class pooled_read_op final : boost::asio::detail::reactor_op {
     // Speculative: if the socket is already readable the read happens here and completes
     // through the scheduler; otherwise it waits in the descriptor's queue, without a buffer
     // and without an epoll_ctl (the descriptor stays registered edge-triggered).
-    reactor.start_op(reactor_type::read_op, fd_, descriptor_data(socket), this, true, true);
+    ctx.reactor->start_op(reactor_type::read_op, fd_, descriptor_data(socket), this, true, true);
   }
 
   /// For a socket that came straight from accept(). Asio marks every socket it adopts from a
@@ -136,45 +128,21 @@ class pooled_read_op final : boost::asio::detail::reactor_op {
         return done;
       }
     }
-    // TCP_INQ (set on the listening socket, inherited by accepted ones) has the kernel say
-    // how much is still queued after this read; a FIN still to be read counts as 1.
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-    iovec iov{op->buffer_, op->size_};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    for (;;) {
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof control;
-      const ssize_t n = ::recvmsg(op->fd_, &msg, MSG_DONTWAIT);
-      if (n > 0) {
-        op->bytes_transferred_ = static_cast<std::size_t>(n);
-        return op->eager_ || queued_after(msg) != 0 ? done : done_and_exhausted;
-      }
-      if (n == 0) {
-        op->ec_ = boost::asio::error::eof;
-        return done;
-      }
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        op->release();  // nothing to read: the wait holds no buffer
-        return not_done;
-      }
-      op->ec_ = boost::system::error_code(errno, boost::asio::error::get_system_category());
+    const receive_result r = receive_some(op->fd_, op->buffer_, op->size_);
+    if (r.n > 0) {
+      op->bytes_transferred_ = static_cast<std::size_t>(r.n);
+      return op->eager_ || r.queued != 0 ? done : done_and_exhausted;
+    }
+    if (r.n == 0) {
+      op->ec_ = boost::asio::error::eof;
       return done;
     }
-  }
-
-  // Bytes (or a FIN) left in the receive queue after a read; -1 when the kernel did not say.
-  static int queued_after(msghdr& msg) noexcept {
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == IPPROTO_TCP && c->cmsg_type == TCP_CM_INQ) {
-        int inq = 0;
-        std::memcpy(&inq, CMSG_DATA(c), sizeof inq);
-        return inq;
-      }
+    if (r.error == EAGAIN || r.error == EWOULDBLOCK) {
+      op->release();  // nothing to read: the wait holds no buffer
+      return not_done;
     }
-    return -1;
+    op->ec_ = boost::system::error_code(r.error, boost::asio::error::get_system_category());
+    return done;
   }
 
   static void do_complete(void* scheduler, boost::asio::detail::scheduler_operation* base,
@@ -183,11 +151,11 @@ class pooled_read_op final : boost::asio::detail::reactor_op {
     // The op lives inside its owner: once `owner` is released below it may be gone.
     std::shared_ptr<Owner> owner = std::move(op->owner_);
     if (scheduler == nullptr) return;  // the io_context is being destroyed: just let go
-    // Copies: on_read may start the op again, which resets both.
+    // Copies: on_read_complete may start the op again, which resets both.
     const boost::system::error_code ec = op->ec_;
     const std::size_t n = op->bytes_transferred_;
     Owner* o = owner.get();
-    o->on_read(ec, n, std::move(owner));
+    o->on_read_complete(ec, n, std::move(owner));
   }
 
   std::shared_ptr<Owner> owner_;
@@ -197,4 +165,4 @@ class pooled_read_op final : boost::asio::detail::reactor_op {
   bool eager_ = false;
 };
 
-}  // namespace echo
+}  // namespace echo::detail

@@ -1,8 +1,9 @@
 #pragma once
+// Internal header of echo::core: not installed, not part of the public API.
 
 #include <cstddef>
 
-namespace echo {
+namespace echo::detail {
 
 /// Read buffers, recycled per thread. Sessions take one only for the moment bytes are read
 /// and echoed (see pooled_read_op) and keep it only while an echo waits for the peer to
@@ -25,4 +26,4 @@ class buffer_pool {
   static constexpr std::size_t cache_limit = 16;
 };
 
-}  // namespace echo
+}  // namespace echo::detail

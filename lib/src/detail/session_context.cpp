@@ -1,6 +1,6 @@
-#include "echo/session_context.hpp"
+#include "detail/session_context.hpp"
 
-namespace echo {
+namespace echo::detail {
 namespace {
 
 // Whole ticks covering the timeout, plus one for the partial tick we start in, so a
@@ -14,10 +14,9 @@ std::uint32_t to_ticks(std::chrono::milliseconds timeout) noexcept {
 }  // namespace
 
 session_context::session_context(bool thread_safe, const config& cfg)
-    : registry(thread_safe),
+    : registry(thread_safe, effective_max_connections(cfg)),
       buffer_size(cfg.buffer_size),
-      max_connections(effective_max_connections(cfg)),
       idle_ticks(to_ticks(cfg.idle_timeout)),
       write_ticks(to_ticks(cfg.write_timeout)) {}
 
-}  // namespace echo
+}  // namespace echo::detail

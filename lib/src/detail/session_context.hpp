@@ -1,19 +1,18 @@
 #pragma once
+// Internal header of echo::core: not installed, not part of the public API.
 
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 
+#include "detail/read_path.hpp"
+#include "detail/session_registry.hpp"
 #include "echo/config.hpp"
-#include "echo/session_registry.hpp"
 #include "echo/stats.hpp"
+#include "echo/step_plan.hpp"
 
-namespace boost::asio::detail {
-class epoll_reactor;
-}
-
-namespace echo {
+namespace echo::detail {
 
 /// State shared by a server and all its sessions, owned jointly (shared_ptr) so that it
 /// outlives whichever of them goes last.
@@ -36,13 +35,13 @@ struct session_context {
   session_registry registry;
   stats counters;
   const std::size_t buffer_size;
-  const std::size_t max_connections;
   const std::uint32_t idle_ticks;   ///< 0: no idle timeout
   const std::uint32_t write_ticks;  ///< 0: no write timeout
   std::atomic<std::uint32_t> now_tick{1};
-  /// The epoll reactor of the io_context the sessions run on, set by the server: TCP
-  /// sessions queue their reads on it directly (see pooled_read_op).
-  boost::asio::detail::epoll_reactor* reactor = nullptr;
+  /// Per-connection step plans (fault injection); empty: no session has a plan.
+  plan_factory plans;
+  /// What TCP sessions read through (see read_path.hpp), set by the server.
+  read_path_context reads;
 };
 
-}  // namespace echo
+}  // namespace echo::detail

@@ -1,6 +1,6 @@
 #pragma once
+// Internal header of echo::core: not installed, not part of the public API.
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -11,7 +11,7 @@
 
 #include "echo/listener.hpp"
 
-namespace echo {
+namespace echo::detail {
 
 struct session_context;
 
@@ -32,6 +32,7 @@ class tcp_listener final : public listener {
   void stop() override;
   std::string_view kind() const noexcept override { return "tcp"; }
   std::string address() const override;
+  std::uint16_t port() const noexcept override { return local_.port(); }
 
   boost::asio::ip::tcp::endpoint local_endpoint() const { return local_; }
 
@@ -43,6 +44,8 @@ class tcp_listener final : public listener {
   void do_accept();
   template <class Socket>
   void on_accept(const boost::system::error_code& ec, Socket socket);
+  template <class Socket>
+  void reject(Socket& socket);
   void on_accept_error(const boost::system::error_code& ec);
   void do_pause(const boost::system::error_code& cause);
   std::size_t shed_pending() noexcept;
@@ -67,4 +70,4 @@ class tcp_listener final : public listener {
   int reserve_fd_ = -1;
 };
 
-}  // namespace echo
+}  // namespace echo::detail

@@ -1,0 +1,449 @@
+#pragma once
+// Internal header of echo::core: not installed, not part of the public API.
+
+#include <algorithm>
+#include <cassert>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "detail/expected_end.hpp"
+#include "detail/session_base.hpp"
+#include "detail/session_context.hpp"
+#include "detail/session_state.hpp"
+#include "echo/logger.hpp"
+#include "echo/step_plan.hpp"
+
+namespace echo::detail {
+
+/// The echo state machine, written once for every stream: TCP today, TLS and Unix sockets
+/// next, and the in-memory stream of the unit tests. Exactly one operation is in flight at
+/// any time, so a peer that stops reading stops being read (backpressure without a queue):
+///
+///   start -> on_start -> do_read -> on_read -> do_write -> on_write -> do_read ...
+///     peer FIN:      answering_fin: our FIN -> close            (half-close honoured)
+///     drain():       finish the echo in progress -> our FIN -> discard until the peer's FIN
+///     expire():      idle or write timeout passed -> close
+///     step plan:     after each read and before each write: delay, split, or end (FIN/RST)
+///
+/// `Derived` supplies the stream (Beast's advanced_server_flex shape: the state machine is
+/// the base, each session kind only brings its stream). It provides, all called on the
+/// session's executor, each starting at most one operation:
+///   executor_type, get_executor()
+///   stream_start(self)             opening step (TLS handshake); completes with on_start
+///   stream_read(self, eager)       one read; completes with on_read(ec, n, self), the bytes
+///                                  at stream_data() until stream_release()
+///   stream_write(data, n, self)    writes all n bytes; completes with on_write(ec, written, self)
+///   stream_shutdown(self)          sends our FIN (or close_notify); completes with on_shutdown
+///   stream_cancel()                aborts a pending read
+///   stream_close(), stream_reset() close now, gracefully or with an RST
+/// A supplier may complete an operation inline (a TCP shutdown is synchronous); reads and
+/// writes that find the socket ready complete inline too, and the state machine's next step
+/// is always a new operation, so the chain never recurses without bound: a read completes
+/// through the executor.
+template <class Derived>
+class echo_session : public session_base {
+ public:
+  void start() final;
+  void drain() final;
+  void close() final;
+  void expire() final;
+
+ protected:
+  using self_ptr = std::shared_ptr<Derived>;
+
+  echo_session(std::shared_ptr<session_context> context, std::uint64_t id) noexcept;
+  ~echo_session() override;
+
+  // Completions from the stream supplier, on the session's executor. The echo loop hands
+  // one owning pointer from step to step (moved into each operation and out again) instead
+  // of taking a new one per operation: no atomic reference-count traffic on the hot path.
+  void on_start(const boost::system::error_code& ec, self_ptr self);
+  void on_read(const boost::system::error_code& ec, std::size_t n, self_ptr self);
+  void on_write(const boost::system::error_code& ec, std::size_t n, self_ptr self);
+  void on_shutdown(const boost::system::error_code& ec, self_ptr self);
+
+  session_state state() const noexcept { return state_; }
+
+ private:
+  // Only sessions with a step plan pay for this: the plan, its timer, and where the echo of
+  // the current read stands.
+  struct planned;
+
+  Derived& stream() noexcept { return static_cast<Derived&>(*this); }
+  self_ptr self() { return std::static_pointer_cast<Derived>(shared_from_this()); }
+
+  void do_read(self_ptr self);
+  void do_write(std::size_t n, self_ptr self);
+  void enter_writing() noexcept;
+  void do_planned_step(const step& s, std::size_t write_size, self_ptr self);
+  void do_next_planned_write(self_ptr self);
+  void on_delay(self_ptr self);
+  void do_planned_resume(self_ptr self);
+  void on_drain();
+  void do_finish(end_reason why, self_ptr self);
+  void do_discard(self_ptr self);
+  void on_discard(const boost::system::error_code& ec, std::size_t n, self_ptr self);
+  void end(const boost::system::error_code& ec, const char* step);
+  void do_close(end_reason why);
+  void touch() noexcept;
+
+  std::unique_ptr<planned> plan_;
+  session_state state_ = session_state::created;
+  end_reason reason_ = end_reason::none;  ///< why we are finishing or lingering
+};
+
+template <class Derived>
+struct echo_session<Derived>::planned {
+  using timer_type =
+      boost::asio::basic_waitable_timer<std::chrono::steady_clock,
+                                        boost::asio::wait_traits<std::chrono::steady_clock>,
+                                        typename Derived::executor_type>;
+
+  planned(std::unique_ptr<step_plan> p, typename Derived::executor_type ex)
+      : plan(std::move(p)), timer(std::move(ex)) {}
+
+  std::unique_ptr<step_plan> plan;
+  timer_type timer;
+  std::size_t length = 0;  ///< bytes of the current read
+  std::size_t offset = 0;  ///< how many of them are echoed
+  std::size_t chunk = 0;   ///< the write the plan chose, waiting out its delay; 0: none yet
+};
+
+template <class Derived>
+echo_session<Derived>::echo_session(std::shared_ptr<session_context> context, std::uint64_t id) noexcept
+    : session_base(std::move(context), id) {
+  stats::add(this->context().counters.active);
+}
+
+template <class Derived>
+echo_session<Derived>::~echo_session() {
+  auto& counters = context().counters;
+  counters.active.fetch_sub(1, std::memory_order_relaxed);
+  stats::add(counters.closed);
+}
+
+template <class Derived>
+void echo_session<Derived>::start() {
+  // The accept handler runs on the listener's executor; everything after this runs on the
+  // session's own (a strand when several threads run).
+  boost::asio::dispatch(stream().get_executor(), [s = self()]() mutable {
+    if (s->state_ != session_state::created) return;  // closed before it started
+    if (const auto& make_plan = s->context().plans) {
+      if (auto p = make_plan(s->id())) s->plan_ = std::make_unique<planned>(std::move(p), s->stream().get_executor());
+    }
+    s->touch();
+    s->state_ = session_state::starting;
+    auto* p = s.get();
+    p->stream().stream_start(std::move(s));
+  });
+}
+
+template <class Derived>
+void echo_session<Derived>::drain() {
+  boost::asio::dispatch(stream().get_executor(), [s = self()] { s->on_drain(); });
+}
+
+template <class Derived>
+void echo_session<Derived>::close() {
+  boost::asio::dispatch(stream().get_executor(), [s = self()] {
+    if (s->state_ == session_state::closed) return;
+    stats::add(s->context().counters.forced_closes);
+    s->do_close(end_reason::forced);
+  });
+}
+
+template <class Derived>
+void echo_session<Derived>::expire() {
+  boost::asio::dispatch(stream().get_executor(), [s = self()] {
+    const auto due = s->deadline();
+    if (s->state_ == session_state::closed || due == 0 || s->context().now() < due) return;
+    const bool writing = s->state_ == session_state::writing || s->state_ == session_state::drain_writing;
+    auto& counters = s->context().counters;
+    stats::add(writing ? counters.write_timeouts : counters.idle_timeouts);
+    s->do_close(writing ? end_reason::write_timeout : end_reason::idle_timeout);
+  });
+}
+
+template <class Derived>
+void echo_session<Derived>::touch() noexcept {
+  auto& ctx = context();
+  set_deadline(ctx.deadline_in(ctx.idle_ticks));
+}
+
+template <class Derived>
+void echo_session<Derived>::on_start(const boost::system::error_code& ec, self_ptr self) {
+  if (state_ == session_state::closed) return;
+  assert(state_ == session_state::starting);
+  if (ec) {
+    end(ec, "start");
+    return;
+  }
+  do_read(std::move(self));
+}
+
+template <class Derived>
+void echo_session<Derived>::do_read(self_ptr self) {
+  state_ = session_state::reading;
+  stream().stream_read(std::move(self), false);
+}
+
+template <class Derived>
+void echo_session<Derived>::on_read(const boost::system::error_code& ec, std::size_t n, self_ptr self) {
+  namespace error = boost::asio::error;
+  if (state_ == session_state::closed) {
+    stream().stream_release();
+    return;
+  }
+  if (state_ == session_state::lingering) {
+    on_discard(ec, n, std::move(self));
+    return;
+  }
+  assert(state_ == session_state::reading || state_ == session_state::drain_reading);
+  if (!ec) {
+    stats::add(context().counters.bytes_received, n);
+    if (plan_) {
+      plan_->length = n;
+      plan_->offset = 0;
+      do_planned_step(plan_->plan->after_read(n), 0, std::move(self));
+      return;
+    }
+    do_write(n, std::move(self));
+    return;
+  }
+  stream().stream_release();
+  if (ec == error::eof) {
+    // Everything read so far has been echoed (a read only starts once the previous write
+    // finished), so the peer's half-close can be answered with our own FIN right away.
+    state_ = session_state::answering_fin;
+    stream().stream_shutdown(std::move(self));
+    return;
+  }
+  if (ec == error::operation_aborted && state_ == session_state::drain_reading) {
+    do_finish(end_reason::shutdown, std::move(self));
+    return;
+  }
+  end(ec, "read");
+}
+
+template <class Derived>
+void echo_session<Derived>::enter_writing() noexcept {
+  state_ = state_ == session_state::drain_reading || state_ == session_state::drain_writing
+               ? session_state::drain_writing
+               : session_state::writing;
+  auto& ctx = context();
+  // A stalled write is no progress either way, so the idle limit applies too.
+  const auto write_due = ctx.deadline_in(ctx.write_ticks);
+  const auto idle_due = ctx.deadline_in(ctx.idle_ticks);
+  set_deadline(write_due == 0 ? idle_due : idle_due == 0 ? write_due : std::min(write_due, idle_due));
+}
+
+template <class Derived>
+void echo_session<Derived>::do_write(std::size_t n, self_ptr self) {
+  enter_writing();
+  stream().stream_write(stream().stream_data(), n, std::move(self));
+}
+
+template <class Derived>
+void echo_session<Derived>::on_write(const boost::system::error_code& ec, std::size_t n, self_ptr self) {
+  if (state_ == session_state::closed) {
+    stream().stream_release();
+    return;
+  }
+  assert(state_ == session_state::writing || state_ == session_state::drain_writing);
+  stats::add(context().counters.bytes_sent, n);
+  if (ec) {
+    stream().stream_release();
+    end(ec, "write");
+    return;
+  }
+  touch();
+  if (plan_) {
+    plan_->offset += n;
+    plan_->chunk = 0;
+    if (plan_->offset < plan_->length) {
+      // Through the executor: a split echo whose writes all complete inline would otherwise
+      // recurse once per piece (65,536 frames for a 64 KiB read in 1-byte writes).
+      boost::asio::post(stream().get_executor(), [s = std::move(self)]() mutable {
+        auto* p = s.get();
+        p->do_next_planned_write(std::move(s));
+      });
+      return;
+    }
+  }
+  stream().stream_release();  // the echo is out: hand the buffer to the next reader
+  if (state_ == session_state::drain_writing) {
+    do_finish(end_reason::shutdown, std::move(self));
+    return;
+  }
+  do_read(std::move(self));
+}
+
+template <class Derived>
+void echo_session<Derived>::do_next_planned_write(self_ptr self) {
+  if (state_ == session_state::closed) {  // closed while this step was posted
+    stream().stream_release();
+    return;
+  }
+  const std::size_t pending = plan_->length - plan_->offset;
+  const step s = plan_->plan->before_write(pending);
+  const std::size_t size = s.bytes == 0 || s.bytes > pending ? pending : s.bytes;
+  do_planned_step(s, size, std::move(self));
+}
+
+template <class Derived>
+void echo_session<Derived>::do_planned_step(const step& s, std::size_t write_size, self_ptr self) {
+  switch (s.what) {
+    case step::kind::end_fin:
+      stream().stream_release();
+      do_finish(end_reason::plan_fin, std::move(self));
+      return;
+    case step::kind::end_reset:
+      stream().stream_release();
+      do_close(end_reason::plan_reset);
+      return;
+    case step::kind::go:
+      break;
+  }
+  enter_writing();
+  plan_->chunk = write_size;
+  if (s.delay.count() > 0) {
+    plan_->timer.expires_after(s.delay);
+    // Only do_close cancels the timer, and it closes the session too: on_delay needs no
+    // error code, the state says it all.
+    plan_->timer.async_wait([s = std::move(self)](const boost::system::error_code&) mutable {
+      auto* p = s.get();
+      p->on_delay(std::move(s));
+    });
+    return;
+  }
+  do_planned_resume(std::move(self));
+}
+
+template <class Derived>
+void echo_session<Derived>::on_delay(self_ptr self) {
+  if (state_ == session_state::closed) {
+    stream().stream_release();
+    return;
+  }
+  do_planned_resume(std::move(self));
+}
+
+template <class Derived>
+void echo_session<Derived>::do_planned_resume(self_ptr self) {
+  // After a read the plan has not picked a write yet: ask it now.
+  if (plan_->chunk == 0) {
+    do_next_planned_write(std::move(self));
+    return;
+  }
+  stream().stream_write(stream().stream_data() + plan_->offset, plan_->chunk, std::move(self));
+}
+
+template <class Derived>
+void echo_session<Derived>::on_drain() {
+  switch (state_) {
+    case session_state::created:
+    case session_state::starting:
+      do_close(end_reason::shutdown);
+      break;
+    case session_state::reading:
+      // Abort the pending read; on_read sees operation_aborted and finishes. A read that
+      // already completed still delivers its bytes to on_read, which echoes them first.
+      state_ = session_state::drain_reading;
+      stream().stream_cancel();
+      break;
+    case session_state::writing:  // on_write finishes the echo, then finishes
+      state_ = session_state::drain_writing;
+      break;
+    case session_state::drain_reading:
+    case session_state::drain_writing:
+    case session_state::answering_fin:
+    case session_state::finishing:
+    case session_state::lingering:
+    case session_state::closed:
+      break;
+  }
+}
+
+template <class Derived>
+void echo_session<Derived>::do_finish(end_reason why, self_ptr self) {
+  // Our FIN tells the peer the echo stream is over. Closing at once would turn any bytes
+  // still in flight towards us into an RST that can destroy echoed data the peer has not
+  // read yet, so after the FIN read and discard until the peer's (the shutdown deadline or
+  // the idle timeout bounds the wait).
+  state_ = session_state::finishing;
+  reason_ = why;
+  stream().stream_shutdown(std::move(self));
+}
+
+template <class Derived>
+void echo_session<Derived>::on_shutdown(const boost::system::error_code& ec, self_ptr self) {
+  if (state_ == session_state::closed) return;
+  if (state_ == session_state::answering_fin) {
+    // The peer is done and has everything: whether our FIN made it is its business.
+    do_close(end_reason::eof);
+    return;
+  }
+  assert(state_ == session_state::finishing);
+  if (ec) {
+    end(ec, "shutdown");
+    return;
+  }
+  state_ = session_state::lingering;
+  do_discard(std::move(self));
+}
+
+template <class Derived>
+void echo_session<Derived>::do_discard(self_ptr self) {
+  // Eager: these reads write nothing back, so nothing else would notice an RST that came in
+  // with the last bytes (see pooled_read_op).
+  stream().stream_read(std::move(self), true);
+}
+
+template <class Derived>
+void echo_session<Derived>::on_discard(const boost::system::error_code& ec, std::size_t n, self_ptr self) {
+  stream().stream_release();
+  if (!ec) {
+    stats::add(context().counters.bytes_received, n);
+    do_discard(std::move(self));
+    return;
+  }
+  if (ec == boost::asio::error::eof) {
+    do_close(reason_);
+    return;
+  }
+  end(ec, "linger");
+}
+
+template <class Derived>
+void echo_session<Derived>::end(const boost::system::error_code& ec, const char* step) {
+  if (is_expected_end(ec)) {
+    log_debug("conn={} ended during {}: {}", id(), step, ec.message());
+    do_close(end_reason::reset);
+    return;
+  }
+  stats::add(context().counters.session_errors);
+  log_warn("conn={} {} failed: {}", id(), step, ec.message());
+  do_close(end_reason::error);
+}
+
+template <class Derived>
+void echo_session<Derived>::do_close(end_reason why) {
+  if (state_ == session_state::closed) return;
+  log_debug("conn={} closed in state {}: {}", id(), to_string(state_), to_string(why));
+  state_ = session_state::closed;
+  reason_ = why;
+  set_deadline(0);
+  if (plan_) plan_->timer.cancel();
+  // A pending operation is aborted and still completes; the buffer, if any, goes back then.
+  if (why == end_reason::plan_reset) stream().stream_reset();
+  else stream().stream_close();
+}
+
+}  // namespace echo::detail

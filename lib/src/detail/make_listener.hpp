@@ -1,0 +1,21 @@
+#pragma once
+// Internal header of echo::core: not installed, not part of the public API.
+
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+
+#include "echo/listener.hpp"
+#include "echo/listener_spec.hpp"
+
+namespace echo::detail {
+
+struct session_context;
+
+/// Builds the listener a spec asks for, bound and listening. Throws setup_error naming the
+/// address. `use_strands`: several threads run `io`.
+std::unique_ptr<listener> make_listener(const listener_spec& spec, boost::asio::io_context& io,
+                                        std::shared_ptr<session_context> context, bool use_strands,
+                                        int backlog);
+
+}  // namespace echo::detail

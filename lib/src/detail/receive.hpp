@@ -1,0 +1,51 @@
+#pragma once
+// Internal header of echo::core: not installed, not part of the public API.
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace echo::detail {
+
+/// One non-blocking recvmsg(2) into `buffer`, retried on EINTR, asking for TCP_INQ.
+struct receive_result {
+  long n = 0;        ///< bytes read; 0 at end of stream; -1 on error (see `error`)
+  int error = 0;     ///< errno when n < 0 (EAGAIN: nothing to read)
+  int queued = -1;   ///< bytes (or a FIN, counted as 1) still queued after it; -1 unknown
+};
+
+inline receive_result receive_some(int fd, std::byte* buffer, std::uint32_t size) noexcept {
+  receive_result r;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  iovec iov{buffer, size};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  for (;;) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    r.n = ::recvmsg(fd, &msg, MSG_DONTWAIT);
+    if (r.n >= 0 || errno != EINTR) break;
+  }
+  if (r.n < 0) {
+    r.error = errno;
+    return r;
+  }
+#ifdef TCP_CM_INQ
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == IPPROTO_TCP && c->cmsg_type == TCP_CM_INQ) {
+      std::memcpy(&r.queued, CMSG_DATA(c), sizeof r.queued);
+      break;
+    }
+  }
+#endif
+  return r;
+}
+
+}  // namespace echo::detail

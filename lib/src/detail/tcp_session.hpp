@@ -1,0 +1,60 @@
+#pragma once
+// Internal header of echo::core: not installed, not part of the public API.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include <boost/asio/basic_stream_socket.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "detail/echo_session.hpp"
+#include "detail/read_path.hpp"
+
+namespace echo::detail {
+
+/// One TCP echo connection: the echo state machine over a TCP socket. This class only
+/// supplies the stream:
+/// - reads go through read_op (read_path.hpp): a waiting session holds no buffer, the bytes
+///   land in one of the thread's hot pool buffers, and the buffer goes back as soon as the
+///   echo is sent;
+/// - the echo is sent with a direct non-blocking send first; only what does not fit goes
+///   through async_write, whose completion then carries the backpressure (until then the
+///   session keeps the buffer holding it);
+/// - shutdown(send) is our FIN, synchronous; an RST is SO_LINGER 0 then close.
+///
+/// `Executor` is a strand when several threads run the io_context and the plain io_context
+/// executor when one does, so a single-threaded server pays for no strand.
+template <class Executor>
+class tcp_session final : public echo_session<tcp_session<Executor>> {
+ public:
+  using executor_type = Executor;
+  using socket_type = boost::asio::basic_stream_socket<boost::asio::ip::tcp, Executor>;
+
+  /// `socket` must come straight from accept() (it is taken to have no duplicate descriptor).
+  tcp_session(socket_type socket, std::shared_ptr<session_context> context, std::uint64_t id);
+
+  executor_type get_executor() noexcept { return socket_.get_executor(); }
+
+ private:
+  using base = echo_session<tcp_session>;
+  using self_ptr = std::shared_ptr<tcp_session>;
+  friend base;
+  friend read_op<tcp_session>;
+
+  void stream_start(self_ptr self) { this->on_start({}, std::move(self)); }
+  void stream_read(self_ptr self, bool eager);
+  void on_read_complete(const boost::system::error_code& ec, std::size_t n, self_ptr self);
+  std::byte* stream_data() const noexcept { return read_.buffer(); }
+  void stream_release() noexcept { read_.release(); }
+  void stream_write(const std::byte* data, std::size_t n, self_ptr self);
+  void stream_shutdown(self_ptr self);
+  void stream_cancel() noexcept;
+  void stream_close() noexcept;
+  void stream_reset() noexcept;
+
+  socket_type socket_;
+  read_op<tcp_session> read_;
+};
+
+}  // namespace echo::detail
