@@ -252,12 +252,13 @@ void echo_session<Derived>::do_write(std::size_t n, self_ptr self) {
 
 template <class Derived>
 void echo_session<Derived>::on_write(const boost::system::error_code& ec, std::size_t n, self_ptr self) {
+  // Counted even when the session closed meanwhile: those bytes did leave.
+  stats::add(context().counters.bytes_sent, n);
   if (state_ == session_state::closed) {
     stream().stream_release();
     return;
   }
   assert(state_ == session_state::writing || state_ == session_state::drain_writing);
-  stats::add(context().counters.bytes_sent, n);
   if (ec) {
     stream().stream_release();
     end(ec, "write");
