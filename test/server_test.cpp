@@ -4,16 +4,23 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
+
 #include "detail/buffer_pool.hpp"
+#include "echo/config_error.hpp"
+#include "echo/server.hpp"
 #include "echo/stats.hpp"
 #include "echo_client.hpp"
 #include "echo_load.hpp"
 #include "server_fixture.hpp"
+#include "test_plans.hpp"
 
 using namespace std::chrono_literals;
 using echo::test::echo_client;
@@ -359,4 +366,111 @@ BOOST_AUTO_TEST_CASE(idle_sessions_hold_no_buffer) {
       BOOST_TEST(c.recv_exact(5) == "after");
     }
   }
+}
+
+// A config built in code gets the validator's typed error, not an internal error.
+BOOST_AUTO_TEST_CASE(bad_config_in_code_is_a_config_error) {
+  boost::asio::io_context io;
+  auto cfg = server_fixture::default_config();
+  cfg.buffer_size = 100;
+  BOOST_CHECK_THROW(echo::server(io, cfg, false), echo::config_error);
+  cfg = server_fixture::default_config();
+  cfg.listeners.clear();
+  BOOST_CHECK_THROW(echo::server(io, cfg, false), echo::config_error);
+}
+
+// The step-plan seam over real sockets: every echo split into 1-byte writes is still
+// byte-exact.
+BOOST_AUTO_TEST_CASE(step_plan_splits_every_echo_into_single_bytes) {
+  for (const unsigned threads : {1U, 2U}) {
+    server_fixture f(threads, server_fixture::default_config(),
+                     [](std::uint64_t) { return std::make_unique<echo::test::split_plan>(1); });
+    std::string message(8 * KiB, '\0');
+    for (std::size_t i = 0; i < message.size(); ++i) message[i] = static_cast<char>(i * 7 + (i >> 9));
+    echo_client c("127.0.0.1", f.port());
+    c.send_all(message);
+    BOOST_TEST(c.recv_exact(message.size()) == message);
+    c.shutdown_write();
+    BOOST_TEST((c.wait_end() == echo_client::end::eof));
+    BOOST_TEST(sessions_drop_to(f, 0, 5s));
+    BOOST_TEST(echo::stats::get(f.server().counters().bytes_sent) == message.size());
+  }
+}
+
+// The step-plan seam over real sockets: exactly N bytes echoed, then our FIN (the client
+// reads EOF) or an RST (the client reads ECONNRESET).
+BOOST_AUTO_TEST_CASE(step_plan_ends_the_connection_after_n_bytes) {
+  for (const bool reset : {false, true}) {
+    constexpr std::size_t n = 1000;
+    server_fixture f(1, server_fixture::default_config(),
+                     [=](std::uint64_t) { return std::make_unique<echo::test::end_after_plan>(n, reset); });
+    std::string message(3 * n, '\0');
+    for (std::size_t i = 0; i < message.size(); ++i) message[i] = static_cast<char>(i * 13 + 1);
+    echo_client c("127.0.0.1", f.port());
+    c.send_all(message);
+    BOOST_TEST(c.recv_exact(n) == message.substr(0, n), "reset=" << reset);
+    BOOST_TEST((c.wait_end() == (reset ? echo_client::end::reset : echo_client::end::eof)), "reset=" << reset);
+    c.close();
+    BOOST_TEST(sessions_drop_to(f, 0, 5s));
+    BOOST_TEST(echo::stats::get(f.server().counters().bytes_sent) == n);
+  }
+}
+
+// Two listeners accepting on two threads share one connection cap: the check and the slot
+// are one atomic step, so the cap is never exceeded and every connection is either admitted
+// (and echoes) or rejected.
+BOOST_AUTO_TEST_CASE(two_listeners_share_the_connection_cap) {
+  constexpr std::size_t cap = 40;
+  constexpr int per_listener = 100;
+  auto cfg = server_fixture::default_config();
+  cfg.listeners.push_back(cfg.listeners.front());
+  cfg.max_connections = cap;
+  server_fixture f(2, cfg);
+  const auto& listeners = f.server().listeners();
+  BOOST_REQUIRE(listeners.size() == 2U);
+  BOOST_TEST(listeners[0]->port() != listeners[1]->port());
+  const auto lines = f.server().ready_lines();
+  BOOST_REQUIRE(lines.size() == 2U);
+  for (std::size_t i = 0; i < 2; ++i)
+    BOOST_TEST(lines[i] == "listening on 127.0.0.1:" + std::to_string(listeners[i]->port()));
+
+  std::atomic<std::size_t> max_seen{0};
+  std::atomic<bool> sampling{true};
+  std::thread sampler([&] {
+    while (sampling) {
+      const auto n = f.server().session_count();
+      auto seen = max_seen.load();
+      while (n > seen && !max_seen.compare_exchange_weak(seen, n)) {
+      }
+      std::this_thread::yield();
+    }
+  });
+  const auto connect_all = [&](std::uint16_t port) {
+    std::vector<echo_client> v;
+    for (int i = 0; i < per_listener; ++i) v.emplace_back("127.0.0.1", port);
+    return v;
+  };
+  auto a = std::async(std::launch::async, connect_all, listeners[0]->port());
+  auto b = std::async(std::launch::async, connect_all, listeners[1]->port());
+  auto clients = a.get();
+  for (auto& c : b.get()) clients.push_back(std::move(c));
+  std::size_t echoed = 0;
+  for (auto& c : clients) {
+    try {
+      c.send_all("x");
+      std::string got;
+      if (c.try_recv_exact(1, 2s, got) && got == "x") ++echoed;
+    } catch (const std::exception&) {
+      // rejected: accepted and closed at once (EOF or RST)
+    }
+  }
+  sampling = false;
+  sampler.join();
+  const auto& s = f.server().counters();
+  BOOST_TEST_MESSAGE("admitted " << echoed << ", rejected " << echo::stats::get(s.rejected) << ", most at once "
+                                 << max_seen.load());
+  BOOST_TEST(echoed == cap);
+  BOOST_TEST(echo::stats::get(s.accepted) == cap);
+  BOOST_TEST(echo::stats::get(s.rejected) == 2 * per_listener - cap);
+  BOOST_TEST(max_seen.load() <= cap);
 }

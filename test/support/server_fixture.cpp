@@ -11,8 +11,9 @@ config server_fixture::default_config() {
   return cfg;
 }
 
-server_fixture::server_fixture(unsigned threads, config cfg)
+server_fixture::server_fixture(unsigned threads, config cfg, plan_factory plans)
     : rt_(threads), srv_(std::make_unique<echo::server>(rt_.context(), cfg, rt_.multi_threaded())) {
+  if (plans) srv_->set_step_plans(std::move(plans));
   srv_->start();
   done_ = std::async(std::launch::async, [this] { rt_.run(); });
 }

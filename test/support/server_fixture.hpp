@@ -8,13 +8,15 @@
 #include "echo/config.hpp"
 #include "echo/runtime.hpp"
 #include "echo/server.hpp"
+#include "echo/step_plan.hpp"
 
 namespace echo::test {
 
 /// An in-process server on 127.0.0.1, port 0, run by `threads` background threads.
 class server_fixture {
  public:
-  explicit server_fixture(unsigned threads = 1, config cfg = default_config());
+  /// `plans`: step plans for every connection (none when empty).
+  explicit server_fixture(unsigned threads = 1, config cfg = default_config(), plan_factory plans = {});
   server_fixture(const server_fixture&) = delete;
   server_fixture& operator=(const server_fixture&) = delete;
   /// Shuts down (if the test did not) and waits for the threads, with a deadline.
