@@ -26,23 +26,38 @@ def _configure(source, tree, *options):
                  "-DCMAKE_BUILD_TYPE=Release", "-DBUILD_TESTING=OFF", *options])
 
 
-def build(build_dir, want_svc):
-    """Configures and builds; returns (bin paths, whether echo-svc was built)."""
-    have_svc = False
+def build(build_dir, svc_servers):
+    """Configures and builds the tools and, when svc_servers names selected servers that run
+    this tree's echo-svc, echo-svc; returns the binaries (echo-svc only when built)."""
     if _configure(ROOT, build_dir):
         if not _run(["cmake", "--build", build_dir, "--target", *TOOLS]):
             raise HarnessError("building the benchmark tools failed")
-        if want_svc:
-            have_svc = _run(["cmake", "--build", build_dir, "--target", "echo-svc"])
-            if not have_svc:
-                log("bench/run: WARNING: echo-svc did not build; running without it")
-        bins = binaries(build_dir)
+        bins = {t: p for t, p in binaries(build_dir).items() if t in TOOLS}
+        if svc_servers:
+            if not _run(["cmake", "--build", build_dir, "--target", "echo-svc"]):
+                raise HarnessError(f"{', '.join(svc_servers)}: echo-svc did not build in {build_dir} "
+                                   "(build output above)")
+            bins["echo-svc"] = binaries(build_dir)["echo-svc"]
+    elif svc_servers:
+        # The standalone tree has no echo-svc: falling back would measure something else
+        # than was asked for.
+        raise HarnessError(f"{', '.join(svc_servers)}: the source tree did not configure in {build_dir} "
+                           "(cmake output above)")
     else:
-        # The service tree may be mid-change; the tools alone still build.
-        log("bench/run: WARNING: the full tree did not configure; building bench/standalone "
-            "(no echo-svc)")
+        # The service tree may be mid-change; the tools alone still build, and no echo-svc
+        # server was asked for.
+        log("bench/run: the full tree did not configure; building bench/standalone")
         sdir = build_dir + "-standalone"
         if not (_configure(os.path.join(BENCH, "standalone"), sdir) and _run(["cmake", "--build", sdir])):
             raise HarnessError("building the benchmark tools failed")
         bins = {t: os.path.join(sdir, "bench", t) for t in TOOLS}
-    return bins, have_svc
+    return bins
+
+
+def prebuilt(build_dir):
+    """The binaries of trees built earlier (--no-build). The servers' binaries are checked
+    with the rest of their commands; echo-bench is not a server, so it is checked here."""
+    bins = binaries(build_dir)
+    if not os.access(bins["echo-bench"], os.X_OK):
+        raise HarnessError(f"echo-bench: no executable at {bins['echo-bench']}")
+    return bins

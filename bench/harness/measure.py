@@ -1,21 +1,23 @@
 """One measured run: a fresh server, a warm-up, echo-bench, and the server's CPU and RSS."""
 import json
 import os
-import random
 import re
 import resource
 import select
+import shlex
 import signal
-import socket
 import struct
 import subprocess
+import tempfile
 import time
 
-from . import CLIENT_CPU, SERVER_CPU
+from . import CLIENT_CPU, SERVER_CPU, HarnessError
 from .cells import cell_name
 from .procfs import cpu0_busy_ns, cpu_ns, cpu_ticks_ns, rss_bytes
 
-READY = re.compile(r"listening on (\[[^\]]+\]|[^\s:]+):(\d+)\s*$")
+# The port is the text after the last ':' (an IPv6 address has colons of its own).
+READY = re.compile(r"listening on (\S+):(\d+)")
+READY_TIMEOUT_S = 10.0
 
 
 def hold_dma_latency():
@@ -28,49 +30,75 @@ def hold_dma_latency():
         return None, f"not set ({err.strerror})"
 
 
-def free_port():
-    """A free port below 32768: the client's ephemeral range (32768-60999) cannot collide."""
-    for _ in range(200):
-        port = random.randint(20000, 32000)
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError("no free port found below 32768")
-
-
 class Server:
+    """A server started for one run, pinned to the server CPU. It gets port 0 and reports
+    the port the kernel chose on its ready line: no probe for a free port that someone
+    else (echo-bench's own ephemeral ports) could take before the server binds it."""
+
     def __init__(self, name, argv_template):
         self.name = name
-        self.port = free_port()
-        argv = [a.replace("{port}", str(self.port)) for a in argv_template]
+        self.argv = ["taskset", "-c", SERVER_CPU] + [a.replace("{port}", "0") for a in argv_template]
+        # A file, not a pipe: nobody reads it during the run, and a full pipe would stall a
+        # server that logs. Read back only to say why a server failed.
+        self._stderr = tempfile.TemporaryFile()
         started = time.monotonic()
-        self.proc = subprocess.Popen(["taskset", "-c", SERVER_CPU] + argv, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        try:
+            self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=self._stderr,
+                                         stdin=subprocess.DEVNULL)
+        except OSError as err:
+            self._stderr.close()
+            raise HarnessError(f"{name} did not start: {err} (command: {shlex.join(self.argv)})") from None
         self.pid = self.proc.pid  # taskset execs the server: same pid
-        self._await_ready(10.0)
+        try:
+            self.port = self._await_ready(READY_TIMEOUT_S)
+        except HarnessError:
+            self.close()
+            raise
         # Includes taskset's exec (~1 ms): an upper bound on the server's own start time.
         self.ready_ms = (time.monotonic() - started) * 1000
 
+    def _not_started(self, why):
+        self.stop()  # its stderr is complete only once it has exited
+        tail = self.stderr_tail()
+        return HarnessError(f"{self.name} did not start: {why} (command: {shlex.join(self.argv)})"
+                            + (f"; its stderr: {tail}" if tail else ""))
+
     def _await_ready(self, timeout):
-        end = time.monotonic() + timeout
+        """The port from the first line on stdout, which must be the ready line."""
+        deadline = time.monotonic() + timeout
         buf = b""
-        while time.monotonic() < end:
-            r, _, _ = select.select([self.proc.stdout], [], [], max(0.0, end - time.monotonic()))
-            if not r:
-                break
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise self._not_started(f"no ready line within {timeout:g} s (stdout so far: {buf[:200]!r})")
+            readable, _, _ = select.select([self.proc.stdout], [], [], left)
+            if not readable:
+                continue
             chunk = os.read(self.proc.stdout.fileno(), 4096)
             if not chunk:
-                break
+                try:
+                    code = self.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    raise self._not_started(f"closed stdout without a ready line (stdout: {buf[:200]!r})") from None
+                raise self._not_started(f"exited with status {code} before a ready line"
+                                        + (f" (stdout: {buf[:200]!r})" if buf else ""))
             buf += chunk
-            for line in buf.decode(errors="replace").splitlines(keepends=True):
-                if line.endswith("\n") and READY.search(line.strip()):
-                    return
-        self.stop()
-        raise RuntimeError(f"{self.name}: no ready line within {timeout}s (got {buf[:200]!r})")
+        line = buf.split(b"\n", 1)[0].decode(errors="replace").strip()
+        m = READY.fullmatch(line)
+        if not m:
+            raise self._not_started(f"printed {line[:200]!r} where 'listening on ADDR:PORT' was expected")
+        port = int(m.group(2))
+        if not 0 < port < 65536:
+            raise self._not_started(f"reported port {port} on its ready line")
+        return port
+
+    def stderr_tail(self, limit=400):
+        if self._stderr.closed:
+            return ""
+        self._stderr.seek(0, os.SEEK_END)
+        size = self._stderr.tell()
+        self._stderr.seek(max(0, size - limit))
+        return " | ".join(self._stderr.read().decode(errors="replace").strip().splitlines())
 
     def alive(self):
         return self.proc.poll() is None
@@ -85,6 +113,19 @@ class Server:
                 self.proc.wait()
         return self.proc.returncode
 
+    def close(self):
+        self.stop()
+        self.proc.stdout.close()
+        self._stderr.close()
+
+
+def try_start(name, argv):
+    """Starts and stops a server once, so that one that cannot start stops bench/run before
+    minutes of measuring rather than after. Returns (port, ms to ready)."""
+    srv = Server(name, argv)
+    srv.close()
+    return srv.port, srv.ready_ms
+
 
 def bench_cmd(bench, port, mode, conns, size, duration, extra=()):
     threads = "1"  # one core for the client: a second loop on it would only add switches
@@ -95,14 +136,11 @@ def bench_cmd(bench, port, mode, conns, size, duration, extra=()):
 
 
 def one_run(bench, name, argv, cell, duration, warmup):
-    """One run of echo-bench against a fresh server; a dict of figures, "ok" and "error"."""
+    """One run of echo-bench against a fresh server; a dict of figures, "ok" and "error".
+    A server that does not start raises HarnessError: the run cannot say anything about it."""
     mode, conns, size = cell
     out = {"server": name, "cell": cell_name(cell), "ok": False}
-    try:
-        srv = Server(name, argv)
-    except (RuntimeError, OSError) as err:
-        out["error"] = str(err)
-        return out
+    srv = Server(name, argv)
     try:
         if warmup > 0 and mode != "idle":
             try:
@@ -170,9 +208,10 @@ def one_run(bench, name, argv, cell, duration, warmup):
             out["rss_per_conn"] = (rss_held - rss_before) / conns
         out["ok"] = proc.returncode == 0 and srv.alive()
         if not srv.alive():
-            out["error"] = f"server died (exit {srv.proc.returncode})"
+            tail = srv.stderr_tail()
+            out["error"] = f"server died (exit {srv.proc.returncode})" + (f": {tail}" if tail else "")
         elif proc.returncode != 0:
             out["error"] = f"echo-bench exit {proc.returncode}, errors {res['errors']}"
         return out
     finally:
-        srv.stop()
+        srv.close()

@@ -1,11 +1,13 @@
-"""The servers bench/run knows: names and command templates."""
+"""The servers bench/run knows: names, command templates, and what each needs built."""
 import os
 import shlex
 import sys
 
-from . import BENCH
+from . import BENCH, HarnessError
 
 DEFAULT = ["echo-svc-1", "echo-svc-2", "floor", "asio-classic", "seed"]
+# Run the main tree's echo-svc.
+TREE_SVC = ("echo-svc-1", "echo-svc-2")
 REFERENCE = "floor"
 
 
@@ -38,14 +40,29 @@ def select(servers_arg, extra):
     return wanted
 
 
+def needs(wanted, extra):
+    """The selected servers that run the tree's echo-svc; a --server-cmd of the same name
+    replaces the built-in command and needs no build."""
+    return [s for s in TREE_SVC if s in wanted and s not in extra]
+
+
 def table(bins, extra):
     """{name: argv template}; '{port}' in a template is where the port goes."""
     tbl = {
-        "echo-svc-1": svc_argv(bins.get("echo-svc", ""), 1),
-        "echo-svc-2": svc_argv(bins.get("echo-svc", ""), 2),
         "floor": [bins["echo-floor"], "--port", "{port}"],
         "asio-classic": [bins["echo-asio-classic"], "--port", "{port}"],
         "seed": [sys.executable, os.path.join(BENCH, "peers", "seed_server.py"), "--port", "{port}"],
     }
+    if "echo-svc" in bins:
+        tbl["echo-svc-1"] = svc_argv(bins["echo-svc"], 1)
+        tbl["echo-svc-2"] = svc_argv(bins["echo-svc"], 2)
     tbl.update(extra)
     return tbl
+
+
+def check_executables(tbl, wanted):
+    """A missing binary named by path is a clearer error here than taskset's at start-up."""
+    for name in wanted:
+        exe = tbl[name][0]
+        if os.sep in exe and not os.access(exe, os.X_OK):
+            raise HarnessError(f"{name}: no executable at {exe}")
