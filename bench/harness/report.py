@@ -9,8 +9,8 @@ import subprocess
 from . import BENCH, CLIENT_CPU, ROOT, SERVER_CPU
 from . import targets as targets_mod
 from .cells import cell_name, parse_cells, rate_key
-from .servers import REFERENCE
-from .stats import medians, ratio
+from .servers import BASE, REFERENCE
+from .stats import medians, paired_ratio, ratio
 
 # Other load on the server's core, in percent, above which a run is flagged as noisy.
 NOISY_OTHER_PCT = 5
@@ -93,6 +93,38 @@ def targets_section(spec, summary, cells, runs, server):
              "|---|---|---:|:---:|---:|:---:|"] + lines + [""])
 
 
+def base_section(summary, servers, cells, runs, meta):
+    """Every server against base, the previous engine run as echo-svc-1 is: the comparison
+    that says whether a change to the engine helped, next to the floor's absolute yardstick."""
+    compared = [s for s in servers if s not in (BASE, REFERENCE)]
+    rows = []
+    for c in cells:
+        cn = cell_name(c)
+        b = summary.get((BASE, cn))
+        if not b or b["repeats_ok"] == 0:
+            continue
+        rk = rate_key(c[0])
+        for s in compared:
+            m = summary.get((s, cn))
+            if not m or m["repeats_ok"] == 0:
+                continue
+            rows.append("| " + " | ".join([
+                cn, s,
+                fmt_ratio3(ratio(m["cpu_us_per_msg"], b["cpu_us_per_msg"])),
+                fmt_ratio3(paired_ratio(runs, s, cn, "cpu_us_per_msg", BASE)),
+                fmt_ratio3(ratio(m[rk], b[rk])), fmt_ratio3(paired_ratio(runs, s, cn, rk, BASE)),
+                fmt_ratio(ratio(m["p50_us"], b["p50_us"])), fmt_ratio(ratio(m["p99_us"], b["p99_us"]))]) + " |")
+    if not rows:
+        return []
+    where = f" (`{meta['base']}`)" if meta.get("base") else ""
+    return ([f"### Ratios to base{where}", "",
+             "base is the previous echo-svc, run with echo-svc-1's arguments. Same two figures as for the "
+             "floor: ratio of medians, and the median of paired ratios (each repeat's run over base's run "
+             "of that repeat). Rate = msgs/s, MB/s or conn/s as above; idle: RSS per connection.", "",
+             "| cell | server | CPU/msg ×base | paired | rate ×base | paired | p50 ×base | p99 ×base |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"] + rows + [""])
+
+
 def markdown(summary, servers, cells, meta, runs=(), spec=None):
     lines = []
     lines.append(f"Machine: {meta['cpu']}, {meta['cores']} cores, Linux {meta['kernel']}; "
@@ -140,6 +172,8 @@ def markdown(summary, servers, cells, meta, runs=(), spec=None):
     for server in spec["servers"]:
         if server in have:
             lines.extend(targets_section(spec, summary, cells, runs, server))
+    if BASE in have:
+        lines.extend(base_section(summary, have, cells, runs, meta))
     ready = []
     for s in have:
         v = [r["ready_ms"] for r in runs if r["server"] == s and r.get("ready_ms") is not None]
@@ -180,7 +214,7 @@ def markdown(summary, servers, cells, meta, runs=(), spec=None):
     return "\n".join(lines) + "\n"
 
 
-def machine_meta(command, repeat, duration, warmup, dma_status):
+def machine_meta(command, repeat, duration, warmup, dma_status, base=None):
     cpu = "unknown"
     with open("/proc/cpuinfo") as f:
         for line in f:
@@ -192,12 +226,15 @@ def machine_meta(command, repeat, duration, warmup, dma_status):
                              text=True).stdout.strip() or "(no commit)"
     except OSError:
         git = "(unknown)"
-    return {
+    meta = {
         "cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "dma_latency": dma_status, "git": git, "repeat": repeat, "duration": duration,
         "warmup": warmup, "command": command,
     }
+    if base is not None:
+        meta["base"] = base
+    return meta
 
 
 def write(runs, servers, cells, meta, write_results_md, spec=None):
