@@ -1,0 +1,44 @@
+"""What bench/run reads from /proc: a server's CPU time and RSS, and how busy its core was."""
+import os
+
+from . import SERVER_CPU
+
+
+def cpu_ns(pid):
+    """Server CPU time in ns, summed over live threads (schedstat: ns resolution)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
+
+
+def cpu_ticks_ns(pid):
+    """utime+stime from /proc/PID/stat (all threads, 10 ms ticks), in ns."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    hz = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) * 1_000_000_000 // hz
+
+
+def cpu0_busy_ns():
+    """Everything CPU 0 did that was not idle (/proc/stat: user+nice+system+irq+softirq,
+    ticks). The server is alone there, so this adds what ksoftirqd/0 did on its behalf,
+    which the per-process figure misses; coarse (10 ms ticks), kept as a cross-check."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith(f"cpu{SERVER_CPU} "):
+                v = [int(x) for x in line.split()[1:]]
+                return (v[0] + v[1] + v[2] + v[5] + v[6]) * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+    return 0
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0

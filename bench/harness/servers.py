@@ -1,0 +1,81 @@
+"""The servers bench/run knows: names, command templates, and what each needs built."""
+import os
+import shlex
+import sys
+
+from . import BENCH, HarnessError
+
+DEFAULT = ["echo-svc-1", "echo-svc-2", "floor", "asio-classic", "seed"]
+# Run the main tree's echo-svc; echo-svc-portable has a tree of its own, base is prebuilt.
+TREE_SVC = ("echo-svc-1", "echo-svc-2")
+PORTABLE = "echo-svc-portable"
+BASE = "base"
+REFERENCE = "floor"
+
+
+def svc_argv(binary, threads):
+    return [binary, "--threads", str(threads), "--port", "{port}", "--bind", "127.0.0.1",
+            "--log-level", "warn"]
+
+
+def parse_extra(specs):
+    """--server-cmd NAME=CMD values, as {name: argv template}."""
+    extra = {}
+    for spec in specs:
+        name, _, cmd = spec.partition("=")
+        if not name or not cmd or "{port}" not in cmd:
+            raise ValueError(f"--server-cmd expects NAME='command ... {{port}} ...', got {spec!r}")
+        extra[name] = shlex.split(cmd)
+    return extra
+
+
+def select(servers_arg, extra, base):
+    """The servers to measure, in report order; floor always (every ratio is to it), and
+    base whenever --base names one."""
+    wanted = servers_arg.split(",") if servers_arg else DEFAULT + list(extra)
+    known = set(DEFAULT) | {PORTABLE, BASE} | set(extra)
+    unknown = [s for s in wanted if s not in known]
+    if unknown:
+        raise ValueError(f"unknown server(s) {unknown}; known: {sorted(known)}")
+    if BASE in wanted and base is None and BASE not in extra:
+        raise ValueError("server 'base' needs --base PATH")
+    wanted = list(dict.fromkeys(wanted))
+    if REFERENCE not in wanted:
+        wanted.append(REFERENCE)
+    if base is not None and BASE not in wanted:
+        wanted.append(BASE)
+    return wanted
+
+
+def needs(wanted, extra):
+    """(servers that need the main tree's echo-svc, whether the portable tree is needed);
+    a --server-cmd of the same name replaces the built-in command and needs no build."""
+    return ([s for s in TREE_SVC if s in wanted and s not in extra],
+            PORTABLE in wanted and PORTABLE not in extra)
+
+
+def table(bins, extra, base):
+    """{name: argv template}; '{port}' in a template is where the port goes."""
+    tbl = {
+        "floor": [bins["echo-floor"], "--port", "{port}"],
+        "asio-classic": [bins["echo-asio-classic"], "--port", "{port}"],
+        "seed": [sys.executable, os.path.join(BENCH, "peers", "seed_server.py"), "--port", "{port}"],
+    }
+    if "echo-svc" in bins:
+        tbl["echo-svc-1"] = svc_argv(bins["echo-svc"], 1)
+        tbl["echo-svc-2"] = svc_argv(bins["echo-svc"], 2)
+    if "echo-svc-portable" in bins:
+        tbl[PORTABLE] = svc_argv(bins["echo-svc-portable"], 1)
+    if base is not None:
+        # The previous engine under the same arguments as echo-svc-1: a paired comparison.
+        tbl[BASE] = svc_argv(base, 1)
+    tbl.update(extra)
+    return tbl
+
+
+def check_executables(tbl, wanted):
+    """A missing binary named by path is a clearer error here than taskset's at start-up."""
+    for name in wanted:
+        exe = tbl[name][0]
+        if os.sep in exe and not os.access(exe, os.X_OK):
+            raise HarnessError(f"{name}: no executable at {exe}")
