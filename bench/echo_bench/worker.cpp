@@ -79,7 +79,7 @@ void worker::open(connection& c) {
                    .msgs_left = c.msgs_left};
     ++connecting_; // before anything can fail(): fail() undoes it for connecting slots
     if (opts_.run_mode == mode::churn || opts_.run_mode == mode::idle) c.msgs_left = 1;
-    c.pat = pattern(pattern::connection_seed(opts_.seed, next_id_));
+    c.pat = client::pattern(client::pattern::connection_seed(opts_.seed, next_id_));
     next_id_ += opts_.threads;
     c.last_progress_ns = c.msg_start_ns = now_ns();
     c.fd = ::socket(target_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -1,8 +1,9 @@
 #pragma once
 
 #include "options.hpp"
-#include "pattern.hpp"
 #include "run_result.hpp"
+
+#include "echo/client/pattern.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -51,7 +52,7 @@ private:
         state st = state::unused;
         bool want_out = false;
         std::uint32_t interest = 0;
-        pattern pat{0};
+        client::pattern pat{0};
         std::uint64_t sent = 0;      ///< stream offset sent
         std::uint64_t recvd = 0;     ///< stream offset received and verified
         std::uint64_t target = 0;    ///< send up to here (pingpong: end of this message)

@@ -18,9 +18,10 @@
 #include <string>
 #include <vector>
 
+#include "echo/client/pattern.hpp"
 #include "echo_load.hpp"
 #include "echo_svc_process.hpp"
-#include "pattern.hpp"
+#include "rng.hpp"
 #include "stress_server.hpp"
 #include "stress_support.hpp"
 
@@ -101,6 +102,7 @@ BOOST_AUTO_TEST_CASE(giant_stream) {
   bool shut = false, eof = false, failed = false;
   std::string problem;
   echo::test::rng sizes(42);
+  const echo::client::pattern pattern(echo::client::pattern::connection_seed(7, 0));
   const auto start = st::clock::now();
   const auto deadline = start + std::chrono::seconds(static_cast<long long>(60 + gib * 60));
   auto next_sample = start;
@@ -111,7 +113,7 @@ BOOST_AUTO_TEST_CASE(giant_stream) {
       const ssize_t n = ::recv(fd, in.data(), in.size(), 0);
       if (n > 0) {
         const auto got = std::span(in.data(), static_cast<std::size_t>(n));
-        const auto bad = echo::test::first_mismatch(7, 0, received, got);
+        const auto bad = pattern.mismatch(received, got.data(), got.size());
         if (bad != got.size() && mismatch_at == ~0ULL) mismatch_at = received + bad;
         sum_received = fnv1a(sum_received, got);
         received += got.size();
@@ -125,7 +127,7 @@ BOOST_AUTO_TEST_CASE(giant_stream) {
     if ((p.revents & POLLOUT) && sent < total) {
       const auto n = std::min<std::uint64_t>(sizes.between(1, out.size()), total - sent);
       const auto chunk = std::span(out.data(), static_cast<std::size_t>(n));
-      echo::test::fill_pattern(7, 0, sent, chunk);
+      pattern.fill(sent, chunk.data(), chunk.size());
       const ssize_t w = ::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
       if (w > 0) {
         sum_sent = fnv1a(sum_sent, chunk.first(static_cast<std::size_t>(w)));
@@ -218,6 +220,7 @@ BOOST_AUTO_TEST_CASE(tiny_writes_and_idle_cost) {
   constexpr std::uint64_t pingpong_part = 50'000;  // then pipelined with up to 16 bytes in flight
   std::uint64_t sent = 0, received = 0, mismatches = 0;
   std::string problem;
+  const echo::client::pattern pattern(echo::client::pattern::connection_seed(10, 0));
   const std::uint64_t cpu0 = st::cpu_ticks(pid);
   const auto start = st::clock::now();
   const auto deadline = start + 90s;
@@ -225,7 +228,7 @@ BOOST_AUTO_TEST_CASE(tiny_writes_and_idle_cost) {
     const std::uint64_t window = received < pingpong_part ? 1 : 16;
     while (sent < total && sent - received < window) {
       std::byte b{};
-      echo::test::fill_pattern(10, 0, sent, std::span(&b, 1));
+      pattern.fill(sent, &b, 1);
       const ssize_t w = ::send(fd, &b, 1, MSG_NOSIGNAL);
       if (w == 1) {
         ++sent;
@@ -239,7 +242,7 @@ BOOST_AUTO_TEST_CASE(tiny_writes_and_idle_cost) {
     std::byte b{};
     const ssize_t n = ::recv(fd, &b, 1, 0);
     if (n == 1) {
-      if (echo::test::first_mismatch(10, 0, received, std::span(&b, 1)) != 1) ++mismatches;
+      if (pattern.mismatch(received, &b, 1) != 1) ++mismatches;
       ++received;
     } else if (n == 0) {
       problem = "unexpected EOF";

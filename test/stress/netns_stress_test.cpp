@@ -24,7 +24,7 @@
 #include "child_process.hpp"
 #include "echo_load.hpp"
 #include "echo_svc_process.hpp"
-#include "pattern.hpp"
+#include "echo/client/pattern.hpp"
 #include "stress_server.hpp"
 #include "stress_support.hpp"
 
@@ -181,7 +181,7 @@ BOOST_AUTO_TEST_CASE(network_faults) {
   const int fd = in_netns(net.client_ns_path(), [port] { return st::connect_nonblocking(server_ip, port); }).get();
   BOOST_REQUIRE(fd >= 0);
   std::vector<std::byte> buf(1024 * 1024), in(1024 * 1024);
-  echo::test::fill_pattern(14, 0, 0, buf);
+  echo::client::pattern(echo::client::pattern::connection_seed(14, 0)).fill(0, buf.data(), buf.size());
   std::size_t sent = 0, got = 0;
   bool stream_ok = true;
   const auto live_deadline = st::clock::now() + 20s;

@@ -20,7 +20,7 @@
 #include <span>
 #include <thread>
 
-#include "pattern.hpp"
+#include "echo/client/pattern.hpp"
 #include "socket_util.hpp"
 
 namespace echo::stress {
@@ -244,12 +244,15 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
     int fd = -1;
     bool connected = false;
     bool done = false;
+    echo::client::pattern pattern{0};
     std::uint64_t offset = 0;  // stream offset of the current message
     std::size_t got = 0;       // bytes of the current echo received
     clock::time_point sent_at{};
   };
   std::vector<conn> conns(connections);
-  for (auto& c : conns) {
+  for (std::size_t i = 0; i < conns.size(); ++i) {
+    auto& c = conns[i];
+    c.pattern = echo::client::pattern(echo::client::pattern::connection_seed(seed, i));
     c.fd = connect_nonblocking(host, port);
     if (c.fd < 0) {
       ++result.failures;
@@ -289,8 +292,8 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
       }
     }
   }
-  const auto send_msg = [&](conn& c, std::size_t i) {
-    echo::test::fill_pattern(seed, i, c.offset, msg);
+  const auto send_msg = [&](conn& c) {
+    c.pattern.fill(c.offset, msg.data(), msg.size());
     c.got = 0;
     c.sent_at = clock::now();
     // A small message fits an empty send buffer; a partial send is a failure here.
@@ -300,7 +303,7 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
     }
   };
   for (std::size_t i = 0; i < conns.size(); ++i)
-    if (!conns[i].done) send_msg(conns[i], i);
+    if (!conns[i].done) send_msg(conns[i]);
   const auto end = clock::now() + window;
   std::vector<pollfd> fds;
   std::vector<std::size_t> idx;
@@ -325,7 +328,7 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
         continue;
       }
       const auto got = static_cast<std::size_t>(n);
-      if (echo::test::first_mismatch(seed, idx[k], c.offset + c.got, std::span(in.data() + c.got, got)) != got) {
+      if (c.pattern.mismatch(c.offset + c.got, in.data() + c.got, got) != got) {
         ++result.mismatches;
         c.done = true;
         continue;
@@ -334,7 +337,7 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
       if (c.got == msg_size) {
         result.rtt_us.push_back(std::chrono::duration<double, std::micro>(clock::now() - c.sent_at).count());
         c.offset += msg_size;
-        if (clock::now() < end) send_msg(c, idx[k]);
+        if (clock::now() < end) send_msg(c);
       }
     }
   }
@@ -447,7 +450,7 @@ void stall_pump::run() {
       if (re & POLLOUT) {
         if (c.port == 0) c.port = local_port(c.fd);
         for (;;) {
-          echo::test::fill_pattern(77, i, c.sent, chunk);
+          echo::client::pattern(echo::client::pattern::connection_seed(77, i)).fill(c.sent, chunk.data(), chunk.size());
           const ssize_t w = ::send(c.fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
           if (w > 0) {
             c.sent += static_cast<std::uint64_t>(w);

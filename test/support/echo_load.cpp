@@ -9,7 +9,8 @@
 #include <cstring>
 #include <vector>
 
-#include "pattern.hpp"
+#include "echo/client/pattern.hpp"
+#include "rng.hpp"
 #include "socket_util.hpp"
 
 namespace echo::test {
@@ -22,6 +23,7 @@ struct connection {
   bool connected = false;
   bool shut = false;
   bool done = false;
+  echo::client::pattern pattern{0};
   std::uint64_t sent = 0;
   std::uint64_t received = 0;
   std::size_t chunk_left = 0;  // rest of the current random-sized write
@@ -39,7 +41,9 @@ load_result run_echo_load(const load_options& o) {
 
   std::vector<connection> conns(o.connections);
   std::size_t open = 0;
-  for (auto& c : conns) {
+  for (std::size_t i = 0; i < conns.size(); ++i) {
+    auto& c = conns[i];
+    c.pattern = echo::client::pattern(echo::client::pattern::connection_seed(o.seed, i));
     c.fd = connect_nonblocking(o.host, o.port);
     if (c.fd < 0) {
       ++result.connect_failures;
@@ -90,7 +94,6 @@ load_result run_echo_load(const load_options& o) {
       const short re = fds[k].revents;
       if (re == 0) continue;
       auto& c = conns[index[k]];
-      const std::uint64_t stream = index[k];
       if (!c.connected) {
         int err = 0;
         socklen_t len = sizeof err;
@@ -114,7 +117,7 @@ load_result run_echo_load(const load_options& o) {
               finish(c);
               break;
             }
-            const auto bad = first_mismatch(o.seed, stream, c.received, std::span(in.data(), got));
+            const auto bad = c.pattern.mismatch(c.received, in.data(), got);
             if (bad != got) {
               ++result.mismatches;
               problem(index[k], "mismatch at offset " + std::to_string(c.received + bad));
@@ -161,9 +164,8 @@ load_result run_echo_load(const load_options& o) {
               std::min<std::uint64_t>(c.chunk_left, o.bytes_per_connection - c.sent));
         }
         if (c.chunk_left > 0) {
-          auto chunk = std::span(out.data(), c.chunk_left);
-          fill_pattern(o.seed, stream, c.sent, chunk);
-          const ssize_t w = ::send(c.fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+          c.pattern.fill(c.sent, out.data(), c.chunk_left);
+          const ssize_t w = ::send(c.fd, out.data(), c.chunk_left, MSG_NOSIGNAL);
           if (w > 0) {
             c.sent += static_cast<std::uint64_t>(w);
             result.bytes_sent += static_cast<std::uint64_t>(w);
