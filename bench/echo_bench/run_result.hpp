@@ -2,6 +2,8 @@
 
 #include "histogram.hpp"
 
+#include "echo/client/stream_error.hpp"
+
 #include <cstdint>
 
 namespace echo::bench {
@@ -15,6 +17,20 @@ struct error_counts {
     std::uint64_t short_echo = 0;  ///< EOF before everything sent was echoed back
     std::uint64_t extra_bytes = 0; ///< more bytes echoed than were sent
     std::uint64_t io = 0;          ///< any other socket error
+
+    /// Counts one failed connection.
+    void add(client::stream_error e) noexcept {
+        switch (e) {
+        case client::stream_error::none: return;
+        case client::stream_error::connect: ++connect; return;
+        case client::stream_error::reset: ++reset; return;
+        case client::stream_error::timeout: ++timeout; return;
+        case client::stream_error::mismatch: ++mismatch; return;
+        case client::stream_error::short_echo: ++short_echo; return;
+        case client::stream_error::extra_bytes: ++extra_bytes; return;
+        case client::stream_error::io: ++io; return;
+        }
+    }
 
     [[nodiscard]] std::uint64_t total() const noexcept {
         return connect + reset + timeout + mismatch + short_echo + extra_bytes + io;

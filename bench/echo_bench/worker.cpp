@@ -16,6 +16,9 @@
 namespace echo::bench {
 namespace {
 
+using client::stream_error;
+using step = client::verified_stream::step;
+
 constexpr std::size_t buffer_size = 256 * 1024;
 // Bounded so a 10k-connection run does not overflow the server's accept backlog
 // (overflowed SYNs are retried after 1 s and would make connect time meaningless).
@@ -36,23 +39,13 @@ std::uint64_t round_up(std::uint64_t v, std::uint64_t unit) noexcept {
     return (v + unit - 1) / unit * unit;
 }
 
-std::uint64_t error_counts::*classify(int err) noexcept {
-    switch (err) {
-    case ECONNRESET:
-    case EPIPE: return &error_counts::reset;
-    case ETIMEDOUT: return &error_counts::timeout;
-    default: return &error_counts::io;
-    }
-}
-
 } // namespace
 
 worker::worker(const options& opts, const sockaddr_storage& target, socklen_t target_len,
                std::uint32_t index, std::uint32_t connections, std::uint64_t count_share,
                run_control& control)
     : opts_(opts), target_(target), target_len_(target_len), index_(index), control_(control),
-      conns_(connections), rbuf_(new std::byte[buffer_size]), expect_(new std::byte[buffer_size]),
-      sbuf_(new std::byte[buffer_size]) {
+      conns_(connections), rbuf_(new std::byte[buffer_size]), sbuf_(new std::byte[buffer_size]) {
     epfd_ = epoll_create1(EPOLL_CLOEXEC);
     if (epfd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
     timeout_ns_ = static_cast<std::int64_t>(opts.timeout_s * 1e9);
@@ -79,12 +72,12 @@ void worker::open(connection& c) {
                    .msgs_left = c.msgs_left};
     ++connecting_; // before anything can fail(): fail() undoes it for connecting slots
     if (opts_.run_mode == mode::churn || opts_.run_mode == mode::idle) c.msgs_left = 1;
-    c.pat = pattern(pattern::connection_seed(opts_.seed, next_id_));
+    c.stream = client::verified_stream(client::pattern::connection_seed(opts_.seed, next_id_));
     next_id_ += opts_.threads;
     c.last_progress_ns = c.msg_start_ns = now_ns();
     c.fd = ::socket(target_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c.fd < 0) {
-        fail(c, &error_counts::connect);
+        fail(c, stream_error::connect);
         return;
     }
     const int one = 1;
@@ -100,7 +93,7 @@ void worker::open(connection& c) {
         const std::uint32_t k = next_source_++ % opts_.source_addrs;
         src.sin_addr.s_addr = htonl(0x7F000001u + k + (index_ * 0x10000u)); // 127.<worker>.x.y
         if (::bind(c.fd, reinterpret_cast<const sockaddr*>(&src), sizeof src) < 0) {
-            fail(c, &error_counts::connect);
+            fail(c, stream_error::connect);
             return;
         }
     }
@@ -110,19 +103,17 @@ void worker::open(connection& c) {
                   static_cast<std::uint64_t>(&c - conns_.data());
     c.interest = EPOLLOUT;
     if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, c.fd, &ev) < 0) {
-        fail(c, &error_counts::io);
+        fail(c, stream_error::io);
         return;
     }
     if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&target_), target_len_) < 0 &&
         errno != EINPROGRESS)
-        fail(c, &error_counts::connect);
+        fail(c, stream_error::connect);
 }
 
 void worker::on_connected(connection& c) {
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
-        fail(c, &error_counts::connect);
+    if (const auto e = client::verified_stream::connect_result(c.fd); e != stream_error::none) {
+        fail(c, e);
         return;
     }
     --connecting_;
@@ -152,7 +143,7 @@ void worker::next_message(connection& c) {
         return;
     }
     if (c.msgs_left != std::numeric_limits<std::uint64_t>::max()) --c.msgs_left;
-    c.target = c.sent + opts_.size;
+    c.target = c.stream.sent() + opts_.size;
     if (opts_.run_mode == mode::pingpong) c.msg_start_ns = now_ns();
     try_send(c);
 }
@@ -160,9 +151,10 @@ void worker::next_message(connection& c) {
 void worker::try_send(connection& c) {
     if (opts_.run_mode == mode::stream) {
         if (stopping_ || c.msgs_left == 0)
-            c.target = round_up(c.sent, opts_.size);
+            c.target = round_up(c.stream.sent(), opts_.size);
         else
-            c.target = std::max(c.sent, c.recvd + std::max<std::uint64_t>(stream_window, opts_.size));
+            c.target = std::max(c.stream.sent(),
+                                c.stream.window_end(std::max<std::uint64_t>(stream_window, opts_.size)));
         if (c.msgs_left != std::numeric_limits<std::uint64_t>::max() && !stopping_) {
             // Count mode: this connection's stream ends after msgs_left messages.
             const std::uint64_t end = c.msgs_left * opts_.size;
@@ -170,27 +162,23 @@ void worker::try_send(connection& c) {
         }
     }
     c.want_out = false;
-    while (c.sent < c.target) {
-        const std::size_t len = std::min<std::uint64_t>(c.target - c.sent, buffer_size);
-        c.pat.fill(c.sent, sbuf_.get(), len);
-        const ssize_t n = ::send(c.fd, sbuf_.get(), len, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR) {
-                c.want_out = true;
-                break;
-            }
-            fail(c, classify(errno));
+    while (c.stream.sent() < c.target) {
+        const std::size_t len = std::min<std::uint64_t>(c.target - c.stream.sent(), buffer_size);
+        const step s = c.stream.send(c.fd, len, {sbuf_.get(), buffer_size});
+        if (s.what == step::kind::failed) {
+            fail(c, s.error);
             return;
         }
-        c.sent += static_cast<std::uint64_t>(n);
-        if (static_cast<std::size_t>(n) < len) {
-            c.want_out = true; // the socket buffer is full; don't spend a syscall on EAGAIN
+        // A short send means the socket buffer is full: don't spend a syscall on EAGAIN.
+        if (s.what == step::kind::blocked || s.bytes < len) {
+            c.want_out = true;
             break;
         }
     }
-    if (opts_.run_mode == mode::stream && c.sent == c.target && c.sent % opts_.size == 0 &&
+    const std::uint64_t sent = c.stream.sent();
+    if (opts_.run_mode == mode::stream && sent == c.target && sent % opts_.size == 0 &&
         (stopping_ || (c.msgs_left != std::numeric_limits<std::uint64_t>::max() &&
-                       c.sent == c.msgs_left * opts_.size))) {
+                       sent == c.msgs_left * opts_.size))) {
         begin_drain(c);
         return;
     }
@@ -200,8 +188,8 @@ void worker::try_send(connection& c) {
 void worker::begin_drain(connection& c) {
     // Half-close and read to EOF: proves the server echoes everything before it
     // closes and never sends more than it got.
-    if (::shutdown(c.fd, SHUT_WR) < 0) {
-        fail(c, classify(errno));
+    if (const step s = c.stream.half_close(c.fd); s.what == step::kind::failed) {
+        fail(c, s.error);
         return;
     }
     c.st = state::draining;
@@ -211,44 +199,29 @@ void worker::begin_drain(connection& c) {
 }
 
 void worker::on_readable(connection& c) {
-    const ssize_t n = ::recv(c.fd, rbuf_.get(), buffer_size, 0);
-    if (n < 0) {
-        if (errno != EAGAIN && errno != EINTR) fail(c, classify(errno));
-        return;
+    // Bytes in the ready and held states are extra_bytes too: nothing is unechoed then.
+    const std::uint64_t before = c.stream.received();
+    const step s = c.stream.receive(c.fd, {rbuf_.get(), buffer_size});
+    switch (s.what) {
+    case step::kind::blocked: return;
+    case step::kind::ended: close_ok(c); return;
+    case step::kind::failed: fail(c, s.error); return;
+    case step::kind::moved: break;
     }
-    if (n == 0) {
-        if (c.st == state::draining && c.recvd == c.sent)
-            close_ok(c);
-        else
-            fail(c, &error_counts::short_echo);
-        return;
-    }
-    const auto len = static_cast<std::uint64_t>(n);
-    if (c.recvd + len > c.sent || c.st == state::held || c.st == state::ready) {
-        fail(c, &error_counts::extra_bytes);
-        return;
-    }
-    c.pat.fill(c.recvd, expect_.get(), len);
-    if (std::memcmp(expect_.get(), rbuf_.get(), len) != 0) {
-        fail(c, &error_counts::mismatch);
-        return;
-    }
-    const std::uint64_t before = c.recvd;
-    c.recvd += len;
-    result_.bytes += len;
+    result_.bytes += s.bytes;
     c.last_progress_ns = now_ns();
     on_verified(c, before);
 }
 
 void worker::on_verified(connection& c, std::uint64_t before) {
     if (opts_.run_mode == mode::stream) {
-        result_.msgs += c.recvd / opts_.size - before / opts_.size;
+        result_.msgs += c.stream.received() / opts_.size - before / opts_.size;
         progress_.store(result_.msgs, std::memory_order_relaxed);
         if (c.st == state::active) try_send(c); // the window moved
         return;
     }
     if (c.st == state::draining) return;
-    if (c.recvd < c.target) return; // the echo of this message is still partial
+    if (c.stream.received() < c.target) return; // the echo of this message is still partial
     const std::int64_t now = c.last_progress_ns;
     result_.latency.record(static_cast<std::uint64_t>(now - c.msg_start_ns));
     ++result_.msgs;
@@ -289,14 +262,14 @@ void worker::update_interest(connection& c) {
     ev.data.u64 = (static_cast<std::uint64_t>(c.generation) << 32) |
                   static_cast<std::uint64_t>(&c - conns_.data());
     if (::epoll_ctl(epfd_, EPOLL_CTL_MOD, c.fd, &ev) < 0) {
-        fail(c, &error_counts::io);
+        fail(c, stream_error::io);
         return;
     }
     c.interest = wanted;
 }
 
-void worker::fail(connection& c, std::uint64_t error_counts::*kind) {
-    ++(result_.errors.*kind);
+void worker::fail(connection& c, stream_error kind) {
+    result_.errors.add(kind);
     if (c.st == state::connecting) --connecting_;
     if (c.fd >= 0) ::close(c.fd);
     c.fd = -1;
@@ -331,7 +304,7 @@ void worker::on_event(connection& c, std::uint32_t events) {
 void worker::check_timeouts(std::int64_t now) {
     for (auto& c : conns_) {
         const bool waiting = c.st == state::connecting || c.st == state::active || c.st == state::draining;
-        if (waiting && now - c.last_progress_ns > timeout_ns_) fail(c, &error_counts::timeout);
+        if (waiting && now - c.last_progress_ns > timeout_ns_) fail(c, stream_error::timeout);
     }
 }
 

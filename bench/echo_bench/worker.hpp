@@ -1,8 +1,9 @@
 #pragma once
 
 #include "options.hpp"
-#include "pattern.hpp"
 #include "run_result.hpp"
+
+#include "echo/client/verified_stream.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -21,9 +22,10 @@ struct run_control {
     std::atomic<std::uint32_t> ready{0}; ///< workers done connecting (idle: and echoing)
 };
 
-/// One client thread: one epoll loop driving its share of the connections.
-/// Nothing is allocated per message: buffers are per worker, payloads are
-/// regenerated from the connection's pattern on send and on verify.
+/// One client thread: one epoll loop driving its share of the connections through
+/// the mode's message pattern; each connection's sending and verifying is a
+/// client::verified_stream. Nothing is allocated per message: buffers are per worker,
+/// payloads are regenerated from the connection's pattern on send and on verify.
 class worker {
 public:
     worker(const options& opts, const sockaddr_storage& target, socklen_t target_len,
@@ -51,9 +53,7 @@ private:
         state st = state::unused;
         bool want_out = false;
         std::uint32_t interest = 0;
-        pattern pat{0};
-        std::uint64_t sent = 0;      ///< stream offset sent
-        std::uint64_t recvd = 0;     ///< stream offset received and verified
+        client::verified_stream stream{};
         std::uint64_t target = 0;    ///< send up to here (pingpong: end of this message)
         std::uint64_t msgs_left = 0; ///< count mode
         std::int64_t msg_start_ns = 0;
@@ -70,7 +70,7 @@ private:
     void try_send(connection& c);
     void begin_drain(connection& c);
     void update_interest(connection& c);
-    void fail(connection& c, std::uint64_t error_counts::*kind);
+    void fail(connection& c, client::stream_error kind);
     void close_ok(connection& c);
     void check_timeouts(std::int64_t now);
     void begin_stop();
@@ -95,7 +95,6 @@ private:
     bool stopping_ = false;
     std::int64_t timeout_ns_ = 0;
     std::unique_ptr<std::byte[]> rbuf_;
-    std::unique_ptr<std::byte[]> expect_;
     std::unique_ptr<std::byte[]> sbuf_;
     run_result result_;
     std::atomic<std::uint64_t> progress_{0};

@@ -19,7 +19,7 @@
 
 #include "echo_load.hpp"
 #include "echo_svc_process.hpp"
-#include "pattern.hpp"
+#include "rng.hpp"
 #include "stress_server.hpp"
 #include "stress_support.hpp"
 

@@ -20,7 +20,7 @@
 #include "echo_client.hpp"
 #include "echo/logger.hpp"
 #include "echo_svc_process.hpp"
-#include "pattern.hpp"
+#include "rng.hpp"
 #include "server_fixture.hpp"
 #include "stress_server.hpp"
 #include "stress_support.hpp"

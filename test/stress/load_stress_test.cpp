@@ -11,16 +11,17 @@
 #include <unistd.h>
 
 #include <array>
-#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "echo/client/verified_stream.hpp"
 #include "echo_load.hpp"
 #include "echo_svc_process.hpp"
-#include "pattern.hpp"
+#include "rng.hpp"
 #include "stress_server.hpp"
 #include "stress_support.hpp"
 
@@ -96,48 +97,50 @@ BOOST_AUTO_TEST_CASE(giant_stream) {
   const int fd = st::connect_nonblocking("127.0.0.1", svc.port);
   BOOST_REQUIRE(fd >= 0);
   std::vector<std::byte> out(256 * 1024), in(256 * 1024);
-  std::uint64_t sent = 0, received = 0, mismatch_at = ~0ULL;
+  std::uint64_t mismatch_at = ~0ULL;
   std::uint64_t sum_sent = fnv_offset, sum_received = fnv_offset;
-  bool shut = false, eof = false, failed = false;
+  bool eof = false, failed = false;
   std::string problem;
   echo::test::rng sizes(42);
+  // The stream verifies every byte as it comes; the checksums of both directions are an
+  // independent second check over the whole transfer.
+  echo::client::verified_stream stream(echo::client::pattern::connection_seed(7, 0));
+  using step = echo::client::verified_stream::step;
   const auto start = st::clock::now();
   const auto deadline = start + std::chrono::seconds(static_cast<long long>(60 + gib * 60));
   auto next_sample = start;
   while (!eof && !failed && st::clock::now() < deadline) {
-    pollfd p{fd, static_cast<short>(POLLIN | (sent < total ? POLLOUT : 0)), 0};
+    pollfd p{fd, static_cast<short>(POLLIN | (stream.sent() < total ? POLLOUT : 0)), 0};
     ::poll(&p, 1, 100);
     if (p.revents & (POLLIN | POLLERR | POLLHUP)) {
-      const ssize_t n = ::recv(fd, in.data(), in.size(), 0);
-      if (n > 0) {
-        const auto got = std::span(in.data(), static_cast<std::size_t>(n));
-        const auto bad = echo::test::first_mismatch(7, 0, received, got);
-        if (bad != got.size() && mismatch_at == ~0ULL) mismatch_at = received + bad;
-        sum_received = fnv1a(sum_received, got);
-        received += got.size();
-      } else if (n == 0) {
+      const step s = stream.receive(fd, in);
+      if (s.what == step::kind::moved) {
+        sum_received = fnv1a(sum_received, std::span(in.data(), s.bytes));
+      } else if (s.what == step::kind::ended || s.error == echo::client::stream_error::short_echo) {
         eof = true;
-      } else if (errno != EAGAIN && errno != EINTR) {
+      } else if (s.error == echo::client::stream_error::mismatch) {
+        mismatch_at = stream.received() + s.bytes;
         failed = true;
-        problem = std::string("recv: ") + std::strerror(errno);
+      } else if (s.what == step::kind::failed) {
+        failed = true;
+        problem = std::string("recv: ") + (s.sys_error != 0 ? std::strerror(s.sys_error) : echo::client::to_string(s.error));
       }
     }
-    if ((p.revents & POLLOUT) && sent < total) {
-      const auto n = std::min<std::uint64_t>(sizes.between(1, out.size()), total - sent);
-      const auto chunk = std::span(out.data(), static_cast<std::size_t>(n));
-      echo::test::fill_pattern(7, 0, sent, chunk);
-      const ssize_t w = ::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
-      if (w > 0) {
-        sum_sent = fnv1a(sum_sent, chunk.first(static_cast<std::size_t>(w)));
-        sent += static_cast<std::uint64_t>(w);
-      } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+    if ((p.revents & POLLOUT) && stream.sent() < total) {
+      const auto n = std::min<std::uint64_t>(sizes.between(1, out.size()), total - stream.sent());
+      const step s = stream.send(fd, static_cast<std::size_t>(n), out);
+      if (s.what == step::kind::moved) {
+        sum_sent = fnv1a(sum_sent, std::span(out.data(), s.bytes));
+      } else if (s.what == step::kind::failed) {
         failed = true;
-        problem = std::string("send: ") + std::strerror(errno);
+        problem = std::string("send: ") + std::strerror(s.sys_error);
       }
     }
-    if (sent == total && !shut) {
-      ::shutdown(fd, SHUT_WR);
-      shut = true;
+    if (stream.sent() == total && !stream.half_closed()) {
+      if (const step s = stream.half_close(fd); s.what == step::kind::failed) {
+        failed = true;
+        problem = std::string("shutdown: ") + std::strerror(s.sys_error);
+      }
     }
     if (st::clock::now() >= next_sample) {
       rss_max = std::max(rss_max, st::rss_kib(pid));
@@ -145,6 +148,7 @@ BOOST_AUTO_TEST_CASE(giant_stream) {
     }
   }
   ::close(fd);
+  const std::uint64_t sent = stream.sent(), received = stream.received();
   const double wall = st::elapsed_ms(start) / 1000;
   const auto growth_kib = rss_max - rss0;
   STRESS_FIGURE("giant_stream: " << gib << " GiB each way in " << wall << " s ("
@@ -216,37 +220,37 @@ BOOST_AUTO_TEST_CASE(tiny_writes_and_idle_cost) {
 
   constexpr std::uint64_t total = 100'000;
   constexpr std::uint64_t pingpong_part = 50'000;  // then pipelined with up to 16 bytes in flight
-  std::uint64_t sent = 0, received = 0, mismatches = 0;
+  std::uint64_t mismatches = 0;
   std::string problem;
+  // One-byte buffers: every send and every read moves a single byte.
+  echo::client::verified_stream stream(echo::client::pattern::connection_seed(10, 0));
+  using step = echo::client::verified_stream::step;
+  std::array<std::byte, 1> out{}, in{};
   const std::uint64_t cpu0 = st::cpu_ticks(pid);
   const auto start = st::clock::now();
   const auto deadline = start + 90s;
-  while (received < total && problem.empty() && st::clock::now() < deadline) {
-    const std::uint64_t window = received < pingpong_part ? 1 : 16;
-    while (sent < total && sent - received < window) {
-      std::byte b{};
-      echo::test::fill_pattern(10, 0, sent, std::span(&b, 1));
-      const ssize_t w = ::send(fd, &b, 1, MSG_NOSIGNAL);
-      if (w == 1) {
-        ++sent;
-        continue;
-      }
-      if (w < 0 && errno != EAGAIN && errno != EINTR) problem = std::string("send: ") + std::strerror(errno);
+  while (stream.received() < total && problem.empty() && st::clock::now() < deadline) {
+    const std::uint64_t window = stream.received() < pingpong_part ? 1 : 16;
+    while (stream.sent() < total && stream.outstanding() < window) {
+      const step s = stream.send(fd, 1, out);
+      if (s.what == step::kind::moved) continue;
+      if (s.what == step::kind::failed) problem = std::string("send: ") + std::strerror(s.sys_error);
       break;
     }
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, 100) != 1) continue;
-    std::byte b{};
-    const ssize_t n = ::recv(fd, &b, 1, 0);
-    if (n == 1) {
-      if (echo::test::first_mismatch(10, 0, received, std::span(&b, 1)) != 1) ++mismatches;
-      ++received;
-    } else if (n == 0) {
+    const step s = stream.receive(fd, in);
+    if (s.what != step::kind::failed) continue;
+    if (s.error == echo::client::stream_error::mismatch) {
+      ++mismatches;
+      problem = "mismatch at offset " + std::to_string(stream.received());
+    } else if (s.error == echo::client::stream_error::short_echo) {
       problem = "unexpected EOF";
-    } else if (errno != EAGAIN && errno != EINTR) {
-      problem = std::string("recv: ") + std::strerror(errno);
+    } else {
+      problem = std::string("recv: ") + (s.sys_error != 0 ? std::strerror(s.sys_error) : echo::client::to_string(s.error));
     }
   }
+  const std::uint64_t received = stream.received();
   const double wall = st::elapsed_ms(start) / 1000;
   const double busy_cpu = st::ticks_to_seconds(st::cpu_ticks(pid) - cpu0);
 

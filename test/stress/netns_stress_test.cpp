@@ -6,7 +6,6 @@
 #include <boost/test/unit_test.hpp>
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -16,15 +15,14 @@
 #include <cstdlib>
 #include <fstream>
 #include <future>
-#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "child_process.hpp"
+#include "echo_client.hpp"
 #include "echo_load.hpp"
 #include "echo_svc_process.hpp"
-#include "pattern.hpp"
 #include "stress_server.hpp"
 #include "stress_support.hpp"
 
@@ -180,27 +178,11 @@ BOOST_AUTO_TEST_CASE(network_faults) {
   // where netem is missing); the server must end it at its 3 s timeout and free everything.
   const int fd = in_netns(net.client_ns_path(), [port] { return st::connect_nonblocking(server_ip, port); }).get();
   BOOST_REQUIRE(fd >= 0);
-  std::vector<std::byte> buf(1024 * 1024), in(1024 * 1024);
-  echo::test::fill_pattern(14, 0, 0, buf);
-  std::size_t sent = 0, got = 0;
-  bool stream_ok = true;
-  const auto live_deadline = st::clock::now() + 20s;
-  while (got < buf.size() && stream_ok && st::clock::now() < live_deadline) {
-    pollfd p{fd, static_cast<short>(POLLIN | (sent < buf.size() ? POLLOUT : 0)), 0};
-    ::poll(&p, 1, 100);
-    if (p.revents & POLLOUT) {
-      const ssize_t w = ::send(fd, buf.data() + sent, buf.size() - sent, MSG_NOSIGNAL);
-      if (w > 0) sent += static_cast<std::size_t>(w);
-    }
-    if (p.revents & (POLLIN | POLLERR | POLLHUP)) {
-      const ssize_t n = ::recv(fd, in.data() + got, in.size() - got, 0);
-      if (n <= 0) stream_ok = false;
-      else got += static_cast<std::size_t>(n);
-    }
-  }
-  const bool echoed = got == buf.size() && std::equal(buf.begin(), buf.end(), in.begin());
+  echo::test::echo_client live(fd);
+  const bool echoed = live.echo_pattern(14, 1024 * 1024, 20s) == echo::client::stream_error::none;
   // Keep data in flight, then drop the path.
-  for (int k = 0; k < 4; ++k) ::send(fd, buf.data(), buf.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  const std::vector<std::byte> in_flight(1024 * 1024);
+  for (int k = 0; k < 4; ++k) ::send(fd, in_flight.data(), in_flight.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   std::string drop_out;
   const std::string drop_how = have_netem ? "netem loss 100%" : "link down";
   const auto dropped = st::clock::now();
@@ -208,7 +190,7 @@ BOOST_AUTO_TEST_CASE(network_faults) {
   const std::size_t fds_during = st::open_fds(pid);
   const auto gone = st::wait_fds_at_most(pid, baseline_fds, 3s + 3s);
   const double ended_ms = gone ? std::chrono::duration<double, std::milli>(st::clock::now() - dropped).count() : -1;
-  ::close(fd);
+  live.close();
 
   const auto log = svc.stderr_text();
   STRESS_FIGURE("network_faults: impairments '" << impairments << "'; 64 MiB: completed " << r.completed

@@ -17,10 +17,9 @@
 #include <ctime>
 #include <fstream>
 #include <iterator>
-#include <span>
 #include <thread>
 
-#include "pattern.hpp"
+#include "echo/client/verified_stream.hpp"
 #include "socket_util.hpp"
 
 namespace echo::stress {
@@ -240,16 +239,18 @@ void close_probes(std::vector<probe_conn>& conns) {
 pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::size_t connections,
                              std::size_t msg_size, std::chrono::milliseconds window, std::uint64_t seed) {
   pingpong_result result;
+  using step = echo::client::verified_stream::step;
   struct conn {
     int fd = -1;
     bool connected = false;
     bool done = false;
-    std::uint64_t offset = 0;  // stream offset of the current message
-    std::size_t got = 0;       // bytes of the current echo received
+    echo::client::verified_stream stream{};  // a message is echoed once nothing is outstanding
     clock::time_point sent_at{};
   };
   std::vector<conn> conns(connections);
-  for (auto& c : conns) {
+  for (std::size_t i = 0; i < conns.size(); ++i) {
+    auto& c = conns[i];
+    c.stream = echo::client::verified_stream(echo::client::pattern::connection_seed(seed, i));
     c.fd = connect_nonblocking(host, port);
     if (c.fd < 0) {
       ++result.failures;
@@ -278,10 +279,7 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
     ::poll(fds.data(), fds.size(), echo::test::poll_timeout_ms(connect_deadline, 100));
     for (std::size_t k = 0; k < fds.size(); ++k) {
       if (fds[k].revents == 0) continue;
-      int err = 0;
-      socklen_t len = sizeof err;
-      ::getsockopt(fds[k].fd, SOL_SOCKET, SO_ERROR, &err, &len);
-      if (err != 0) {
+      if (echo::client::verified_stream::connect_result(fds[k].fd) != echo::client::stream_error::none) {
         ++result.failures;
         conns[idx[k]].done = true;
       } else {
@@ -289,18 +287,16 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
       }
     }
   }
-  const auto send_msg = [&](conn& c, std::size_t i) {
-    echo::test::fill_pattern(seed, i, c.offset, msg);
-    c.got = 0;
+  const auto send_msg = [&](conn& c) {
     c.sent_at = clock::now();
     // A small message fits an empty send buffer; a partial send is a failure here.
-    if (::send(c.fd, msg.data(), msg.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(msg.size())) {
+    if (const step s = c.stream.send(c.fd, msg_size, msg); s.what != step::kind::moved || s.bytes != msg_size) {
       ++result.failures;
       c.done = true;
     }
   };
   for (std::size_t i = 0; i < conns.size(); ++i)
-    if (!conns[i].done) send_msg(conns[i], i);
+    if (!conns[i].done) send_msg(conns[i]);
   const auto end = clock::now() + window;
   std::vector<pollfd> fds;
   std::vector<std::size_t> idx;
@@ -317,24 +313,16 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
     for (std::size_t k = 0; k < fds.size(); ++k) {
       if (fds[k].revents == 0) continue;
       auto& c = conns[idx[k]];
-      const ssize_t n = ::recv(c.fd, in.data() + c.got, msg_size - c.got, 0);
-      if (n <= 0) {
-        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-        ++result.failures;
+      const step s = c.stream.receive(c.fd, in);
+      if (s.what == step::kind::blocked) continue;
+      if (s.what != step::kind::moved) {
+        ++(s.error == echo::client::stream_error::mismatch ? result.mismatches : result.failures);
         c.done = true;
         continue;
       }
-      const auto got = static_cast<std::size_t>(n);
-      if (echo::test::first_mismatch(seed, idx[k], c.offset + c.got, std::span(in.data() + c.got, got)) != got) {
-        ++result.mismatches;
-        c.done = true;
-        continue;
-      }
-      c.got += got;
-      if (c.got == msg_size) {
+      if (c.stream.outstanding() == 0) {
         result.rtt_us.push_back(std::chrono::duration<double, std::micro>(clock::now() - c.sent_at).count());
-        c.offset += msg_size;
-        if (clock::now() < end) send_msg(c, idx[k]);
+        if (clock::now() < end) send_msg(c);
       }
     }
   }
@@ -405,7 +393,7 @@ bool stall_pump::wait_closed(std::chrono::milliseconds timeout) {
 }
 
 void stall_pump::run() {
-  std::vector<std::byte> chunk(256 * 1024);
+  std::vector<std::byte> chunk(256 * 1024);  // its echo is never read, so any bytes do
   std::vector<pollfd> fds;
   std::vector<std::size_t> idx;
   std::vector<std::uint64_t> sent;
@@ -447,7 +435,6 @@ void stall_pump::run() {
       if (re & POLLOUT) {
         if (c.port == 0) c.port = local_port(c.fd);
         for (;;) {
-          echo::test::fill_pattern(77, i, c.sent, chunk);
           const ssize_t w = ::send(c.fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
           if (w > 0) {
             c.sent += static_cast<std::uint64_t>(w);

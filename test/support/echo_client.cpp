@@ -6,10 +6,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
 
+#include "echo/client/verified_stream.hpp"
 #include "socket_util.hpp"
 
 namespace echo::test {
@@ -120,10 +122,41 @@ echo_client::end echo_client::wait_end(std::chrono::milliseconds timeout) {
     const ssize_t r = ::recv(fd_, &c, 1, 0);
     if (r == 0) return end::eof;
     if (r > 0) return end::data;
-    if (errno == ECONNRESET) return end::reset;
+    if (echo::client::from_errno(errno) == echo::client::stream_error::reset) return end::reset;
     if (errno != EAGAIN && errno != EINTR) fail("recv");
     if (!wait_readable(deadline)) return end::timeout;
   }
+}
+
+echo::client::stream_error echo_client::echo_pattern(std::uint64_t seed, std::size_t n,
+                                                     std::chrono::milliseconds timeout) {
+  using echo::client::stream_error;
+  using step = echo::client::verified_stream::step;
+  echo::client::verified_stream stream(echo::client::pattern::connection_seed(seed, 0));
+  std::vector<std::byte> out(std::min<std::size_t>(n, 64 * 1024)), in(64 * 1024);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool connected = false;
+  while (stream.received() < n) {
+    const bool sending = stream.sent() < n;
+    pollfd p{fd_, static_cast<short>(POLLIN | (sending || !connected ? POLLOUT : 0)), 0};
+    if (::poll(&p, 1, poll_timeout_ms(deadline, 100)) <= 0) {
+      if (std::chrono::steady_clock::now() >= deadline) return stream_error::timeout;
+      continue;
+    }
+    if (!connected) {
+      if (const auto e = echo::client::verified_stream::connect_result(fd_); e != stream_error::none) return e;
+      connected = true;
+    }
+    if (p.revents & (POLLIN | POLLERR | POLLHUP)) {
+      const step s = stream.receive(fd_, in);
+      if (s.what == step::kind::failed) return s.error;
+    }
+    if ((p.revents & POLLOUT) && sending) {
+      const step s = stream.send(fd_, std::min<std::uint64_t>(n - stream.sent(), out.size()), out);
+      if (s.what == step::kind::failed) return s.error;
+    }
+  }
+  return stream_error::none;
 }
 
 }  // namespace echo::test

@@ -9,22 +9,23 @@
 #include <cstring>
 #include <vector>
 
-#include "pattern.hpp"
+#include "echo/client/verified_stream.hpp"
+#include "rng.hpp"
 #include "socket_util.hpp"
 
 namespace echo::test {
 namespace {
 
 using clock = std::chrono::steady_clock;
+using echo::client::stream_error;
+using step = echo::client::verified_stream::step;
 
 struct connection {
   int fd = -1;
   bool connected = false;
-  bool shut = false;
   bool done = false;
-  std::uint64_t sent = 0;
-  std::uint64_t received = 0;
-  std::size_t chunk_left = 0;  // rest of the current random-sized write
+  echo::client::verified_stream stream{};  // offsets, window, verification, half-close
+  std::size_t chunk_left = 0;              // rest of the current random-sized write
 };
 
 }  // namespace
@@ -39,7 +40,9 @@ load_result run_echo_load(const load_options& o) {
 
   std::vector<connection> conns(o.connections);
   std::size_t open = 0;
-  for (auto& c : conns) {
+  for (std::size_t i = 0; i < conns.size(); ++i) {
+    auto& c = conns[i];
+    c.stream = echo::client::verified_stream(echo::client::pattern::connection_seed(o.seed, i));
     c.fd = connect_nonblocking(o.host, o.port);
     if (c.fd < 0) {
       ++result.connect_failures;
@@ -55,8 +58,9 @@ load_result run_echo_load(const load_options& o) {
   std::vector<std::size_t> index;
   const auto problem = [&](std::size_t i, const std::string& what) {
     if (!result.first_problem.empty()) return;
-    result.first_problem = "conn " + std::to_string(i) + ": " + what + " (sent " + std::to_string(conns[i].sent) +
-                           ", received " + std::to_string(conns[i].received) + ")";
+    result.first_problem = "conn " + std::to_string(i) + ": " + what + " (sent " +
+                           std::to_string(conns[i].stream.sent()) + ", received " +
+                           std::to_string(conns[i].stream.received()) + ")";
   };
   const auto finish = [&](connection& c) {
     c.done = true;
@@ -64,11 +68,39 @@ load_result run_echo_load(const load_options& o) {
     ::close(c.fd);
     c.fd = -1;
   };
+  // Counts a connection the engine failed, under the names the tests assert on.
+  const auto failed = [&](std::size_t i, const step& s, const char* call) {
+    auto& c = conns[i];
+    switch (s.error) {
+      case stream_error::extra_bytes:
+        ++result.extra_bytes;
+        problem(i, "more bytes than sent");
+        break;
+      case stream_error::mismatch:
+        ++result.mismatches;
+        problem(i, "mismatch at offset " + std::to_string(c.stream.received() + s.bytes));
+        break;
+      case stream_error::short_echo:
+        if (o.server_closes) {
+          ++result.eof_prefix;
+          c.stream.half_close(c.fd);  // our FIN lets the draining server close
+        } else {
+          ++result.short_echoes;
+          problem(i, "EOF before the whole echo");
+        }
+        break;
+      default:
+        ++result.resets;
+        problem(i, std::string(call) + ": " + std::strerror(s.sys_error));
+        break;
+    }
+    finish(c);
+  };
   // Whether a connection still starts new writes: until its byte count or the send phase
   // is over, and while its unechoed bytes stay under the window.
   const auto wants_to_send = [&](const connection& c, bool sending) {
-    if (by_bytes ? c.sent >= o.bytes_per_connection : !sending) return false;
-    return c.sent - c.received < o.max_outstanding;
+    if (by_bytes ? c.stream.sent() >= o.bytes_per_connection : !sending) return false;
+    return c.stream.sent() < c.stream.window_end(o.max_outstanding);
   };
 
   while (open > 0 && clock::now() < deadline) {
@@ -79,7 +111,8 @@ load_result run_echo_load(const load_options& o) {
       auto& c = conns[i];
       if (c.done) continue;
       short events = POLLIN;
-      if (!c.connected || (!c.shut && (c.chunk_left > 0 || wants_to_send(c, sending)))) events |= POLLOUT;
+      if (!c.connected || (!c.stream.half_closed() && (c.chunk_left > 0 || wants_to_send(c, sending))))
+        events |= POLLOUT;
       fds.push_back({c.fd, events, 0});
       index.push_back(i);
     }
@@ -89,15 +122,13 @@ load_result run_echo_load(const load_options& o) {
     for (std::size_t k = 0; k < fds.size(); ++k) {
       const short re = fds[k].revents;
       if (re == 0) continue;
-      auto& c = conns[index[k]];
-      const std::uint64_t stream = index[k];
+      const std::size_t i = index[k];
+      auto& c = conns[i];
       if (!c.connected) {
         int err = 0;
-        socklen_t len = sizeof err;
-        ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err != 0) {
+        if (echo::client::verified_stream::connect_result(c.fd, &err) != stream_error::none) {
           ++result.connect_failures;
-          problem(index[k], std::string("connect: ") + std::strerror(err));
+          problem(i, std::string("connect: ") + std::strerror(err));
           finish(c);
           continue;
         }
@@ -105,82 +136,49 @@ load_result run_echo_load(const load_options& o) {
       }
       if (re & (POLLIN | POLLERR | POLLHUP)) {
         for (;;) {
-          const ssize_t n = ::recv(c.fd, in.data(), in.size(), 0);
-          if (n > 0) {
-            const auto got = static_cast<std::size_t>(n);
-            if (c.received + got > c.sent) {
-              ++result.extra_bytes;
-              problem(index[k], "more bytes than sent");
-              finish(c);
-              break;
-            }
-            const auto bad = first_mismatch(o.seed, stream, c.received, std::span(in.data(), got));
-            if (bad != got) {
-              ++result.mismatches;
-              problem(index[k], "mismatch at offset " + std::to_string(c.received + bad));
-              finish(c);
-              break;
-            }
-            if (c.received == 0 && o.active) o.active->fetch_add(1, std::memory_order_relaxed);
-            c.received += got;
-            result.bytes_verified += got;
-            if (o.progress) o.progress->fetch_add(got, std::memory_order_relaxed);
-            if (!o.half_close && by_bytes && c.received == o.bytes_per_connection) {
-              ++result.completed;
-              finish(c);
-              break;
-            }
-            continue;
+          const step s = c.stream.receive(c.fd, in);
+          if (s.what == step::kind::blocked) break;
+          if (s.what == step::kind::failed) {
+            failed(i, s, "recv");
+            break;
           }
-          if (n == 0) {
-            if (c.received == c.sent && c.shut) {
-              ++result.completed;
-            } else if (o.server_closes) {
-              ++result.eof_prefix;
-              ::shutdown(c.fd, SHUT_WR);  // our FIN lets the draining server close
-            } else {
-              ++result.short_echoes;
-              problem(index[k], "EOF before the whole echo");
-            }
+          if (s.what == step::kind::ended) {
+            ++result.completed;
             finish(c);
             break;
           }
-          if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-          if (errno == EINTR) continue;
-          ++result.resets;
-          problem(index[k], std::string("recv: ") + std::strerror(errno));
-          finish(c);
-          break;
+          if (c.stream.received() == s.bytes && o.active) o.active->fetch_add(1, std::memory_order_relaxed);
+          result.bytes_verified += s.bytes;
+          if (o.progress) o.progress->fetch_add(s.bytes, std::memory_order_relaxed);
+          if (!o.half_close && by_bytes && c.stream.received() == o.bytes_per_connection) {
+            ++result.completed;
+            finish(c);
+            break;
+          }
         }
         if (c.done) continue;
       }
-      if ((re & POLLOUT) && !c.shut) {
+      if ((re & POLLOUT) && !c.stream.half_closed()) {
         if (c.chunk_left == 0 && wants_to_send(c, still_sending)) {
           c.chunk_left = sizes.between(o.min_write, o.max_write);
           if (by_bytes) c.chunk_left = static_cast<std::size_t>(
-              std::min<std::uint64_t>(c.chunk_left, o.bytes_per_connection - c.sent));
+              std::min<std::uint64_t>(c.chunk_left, o.bytes_per_connection - c.stream.sent()));
         }
         if (c.chunk_left > 0) {
-          auto chunk = std::span(out.data(), c.chunk_left);
-          fill_pattern(o.seed, stream, c.sent, chunk);
-          const ssize_t w = ::send(c.fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
-          if (w > 0) {
-            c.sent += static_cast<std::uint64_t>(w);
-            result.bytes_sent += static_cast<std::uint64_t>(w);
-            c.chunk_left -= static_cast<std::size_t>(w);
-          } else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            ++result.resets;
-            problem(index[k], std::string("send: ") + std::strerror(errno));
-            finish(c);
+          const step s = c.stream.send(c.fd, c.chunk_left, out);
+          if (s.what == step::kind::failed) {
+            failed(i, s, "send");
             continue;
           }
+          result.bytes_sent += s.bytes;
+          c.chunk_left -= s.bytes;
         }
       }
       // Done sending: once the current write is out, half-close and expect the echo.
-      const bool sent_all = by_bytes ? c.sent == o.bytes_per_connection : !still_sending;
-      if (o.half_close && !o.server_closes && !c.shut && c.connected && c.chunk_left == 0 && sent_all) {
-        ::shutdown(c.fd, SHUT_WR);
-        c.shut = true;
+      const bool sent_all = by_bytes ? c.stream.sent() == o.bytes_per_connection : !still_sending;
+      if (o.half_close && !o.server_closes && !c.stream.half_closed() && c.connected && c.chunk_left == 0 &&
+          sent_all) {
+        if (const step s = c.stream.half_close(c.fd); s.what == step::kind::failed) failed(i, s, "shutdown");
       }
     }
   }

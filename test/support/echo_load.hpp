@@ -12,8 +12,10 @@ namespace echo::test {
 
 /// Many verifying echo clients in one poll() loop: each connection writes its own pattern in
 /// random-sized writes while reading the echo concurrently, checks every byte, then (if
-/// asked) shuts down its sending side and expects exactly the echo followed by EOF. The one
-/// client engine of the tests and the stress suite.
+/// asked) shuts down its sending side and expects exactly the echo followed by EOF. The
+/// tests' load harness: the sending and verifying of each connection is
+/// echo::client::verified_stream, the engine echo-bench runs too; this adds byte counts or a
+/// send phase, random write sizes, drain mode and progress counters.
 struct load_options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;

@@ -3,7 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace echo::bench {
+namespace echo::client {
 
 /// The byte stream one connection sends: a pure function of (connection seed,
 /// stream offset), so any echoed range can be regenerated and compared without
@@ -16,7 +16,12 @@ public:
     /// Writes the `len` bytes of the stream that start at `offset` into `out`.
     void fill(std::uint64_t offset, std::byte* out, std::size_t len) const noexcept;
 
-    /// Mixes the run's seed and a connection id into a per-connection seed.
+    /// Index of the first of the `len` bytes at `got` that differs from the stream
+    /// at `offset`, or `len` if they all match. Allocates nothing.
+    [[nodiscard]] std::size_t mismatch(std::uint64_t offset, const std::byte* got,
+                                       std::size_t len) const noexcept;
+
+    /// Mixes a run's seed and a connection id into a per-connection seed.
     static std::uint64_t connection_seed(std::uint64_t run_seed, std::uint64_t id) noexcept;
 
 private:
@@ -26,4 +31,4 @@ private:
     std::uint64_t rotation_;
 };
 
-} // namespace echo::bench
+} // namespace echo::client

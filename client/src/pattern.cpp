@@ -1,10 +1,14 @@
-#include "pattern.hpp"
+#include "echo/client/pattern.hpp"
 
 #include <array>
 #include <cstring>
 
-namespace echo::bench {
+namespace echo::client {
 namespace {
+
+// Compared a slice at a time: big enough that memcmp runs at memory speed, small
+// enough for the stack, so verifying needs no buffer from the caller.
+constexpr std::size_t compare_chunk = 8 * 1024;
 
 // Word w of a stream is table[(w + rotation) % N] ^ key(seed, w / N). The table
 // makes generation a load and an xor per 8 bytes (a few GB/s, so verifying every
@@ -78,4 +82,19 @@ void pattern::fill(std::uint64_t offset, std::byte* out, std::size_t len) const 
     }
 }
 
-} // namespace echo::bench
+std::size_t pattern::mismatch(std::uint64_t offset, const std::byte* got,
+                              std::size_t len) const noexcept {
+    std::byte expected[compare_chunk];
+    for (std::size_t done = 0; done < len;) {
+        const std::size_t n = len - done < compare_chunk ? len - done : compare_chunk;
+        fill(offset + done, expected, n);
+        if (std::memcmp(expected, got + done, n) != 0) {
+            for (std::size_t k = 0;; ++k)
+                if (expected[k] != got[done + k]) return done + k;
+        }
+        done += n;
+    }
+    return len;
+}
+
+} // namespace echo::client
