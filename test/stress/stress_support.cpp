@@ -22,6 +22,7 @@
 
 #include "pattern.hpp"
 #include "socket_util.hpp"
+#include "tcp_diag.hpp"
 
 namespace echo::stress {
 namespace {
@@ -42,24 +43,6 @@ void record_figure(const std::string& line) {
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
   out << stamp << ' ' << line << '\n';
-}
-
-std::map<std::uint16_t, std::uint64_t> send_queues(std::uint16_t port) {
-  std::map<std::uint16_t, std::uint64_t> out;
-  const std::string cmd = "ss -tnH state established '( sport = :" + std::to_string(port) + " )' 2>/dev/null";
-  FILE* f = ::popen(cmd.c_str(), "r");
-  if (f == nullptr) return out;
-  char line[512];
-  while (std::fgets(line, sizeof line, f)) {
-    std::istringstream in(line);
-    std::string recv_q, send_q, local, peer;
-    if (!(in >> recv_q >> send_q >> local >> peer)) continue;
-    const auto colon = peer.rfind(':');
-    if (colon == std::string::npos) continue;
-    out[static_cast<std::uint16_t>(std::stoul(peer.substr(colon + 1)))] = std::stoull(send_q);
-  }
-  ::pclose(f);
-  return out;
 }
 
 std::uint16_t local_port(int fd) {
@@ -470,6 +453,44 @@ void stall_pump::run() {
       c.blocked = !c.closed && in_streak[i] && now - streak_start[i] >= settle;
       if (!c.blocked && !in_streak[i] && (re & POLLOUT) == 0 && now - c.last_send >= settle) c.blocked = true;
     }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+read_progress_sampler::read_progress_sampler(std::uint16_t local_port, std::chrono::milliseconds period)
+    : thread_([this, local_port, period] { run(local_port, period); }) {}
+
+read_progress_sampler::~read_progress_sampler() { stop(); }
+
+read_progress_sampler::result read_progress_sampler::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  return result_;
+}
+
+void read_progress_sampler::run(std::uint16_t local_port, std::chrono::milliseconds period) {
+  std::optional<clock::time_point> previous;
+  while (!stop_.load()) {
+    const auto sockets = tcp_sockets(local_port);
+    const auto now = clock::now();
+    for (const auto& [peer, s] : sockets) {
+      auto& p = result_.peers[peer];
+      if (p.inode != s.inode) {
+        p = {s.inode, s.read, now};  // a new connection (or the first sight of one)
+      } else if (s.read > p.read) {
+        p.read = s.read;
+        p.advanced = now;
+      } else {
+        continue;
+      }
+      latest_ = now.time_since_epoch().count();
+    }
+    ++result_.samples;
+    if (previous)
+      result_.max_interval = std::max(result_.max_interval,
+                                      std::chrono::duration_cast<std::chrono::milliseconds>(now - *previous));
+    previous = now;
+    ::poll(nullptr, 0, static_cast<int>(period.count()));  // the sampling period, not a wait for an event
   }
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 
-// Helpers shared by the stress tests (issue 4): /proc observables of the server process,
+// Helpers shared by the stress tests: /proc observables of the server process,
 // scale knobs from the environment, and poll()-driven client engines that verify every byte.
 // Nothing here uses Boost.Test, so the engines may run on helper threads; tests assert on the
 // main thread only, from the results these return.
@@ -62,9 +62,6 @@ std::optional<std::chrono::milliseconds> wait_fds_at_most(pid_t pid, std::size_t
 /// A TcpExt counter from /proc/net/netstat (e.g. "ListenOverflows"); 0 if absent.
 std::uint64_t netstat_value(const std::string& key);
 std::string read_file(const std::string& path);
-/// Send-Q of each established TCP socket with local port `local_port`, keyed by the peer's
-/// port (read with `ss`, which filters in the kernel). Empty if ss fails.
-std::map<std::uint16_t, std::uint64_t> send_queues(std::uint16_t local_port);
 /// Local port of a connected socket.
 std::uint16_t local_port(int fd);
 std::size_t count_substr(const std::string& haystack, const std::string& needle);
@@ -155,6 +152,41 @@ class stall_pump {
   std::chrono::milliseconds settle_{300};
   std::atomic<bool> stop_{false};
   std::atomic<bool> paused_{false};
+  std::thread thread_;
+};
+
+// ---------------------------------------------------------------------------------------
+/// What the server did on each connection to `local_port`, seen from outside: a helper
+/// thread reads the kernel's counters of the server's sockets (tcp_sockets) every `period`,
+/// never pausing, and keeps per peer port when the server's read count last advanced. An
+/// echo session starts a write right after each read, so that is also when its last write
+/// started, to within one sampling interval (the sample that saw the advance is the bound).
+class read_progress_sampler {
+ public:
+  struct progress {
+    std::uint32_t inode = 0;
+    std::uint64_t read = 0;
+    clock::time_point advanced{};  ///< first sample that saw `read` at this value
+  };
+  struct result {
+    std::map<std::uint16_t, progress> peers;
+    std::size_t samples = 0;
+    std::chrono::milliseconds max_interval{0};  ///< longest time between two samples
+  };
+  read_progress_sampler(std::uint16_t local_port, std::chrono::milliseconds period);
+  read_progress_sampler(const read_progress_sampler&) = delete;
+  read_progress_sampler& operator=(const read_progress_sampler&) = delete;
+  ~read_progress_sampler();
+  /// Stops sampling (once) and returns what it saw.
+  result stop();
+  /// The latest `advanced` over every connection so far (thread-safe, while sampling).
+  clock::time_point latest_advance() const { return clock::time_point(clock::duration(latest_.load())); }
+
+ private:
+  void run(std::uint16_t local_port, std::chrono::milliseconds period);
+  std::atomic<bool> stop_{false};
+  std::atomic<clock::rep> latest_{0};
+  result result_;
   std::thread thread_;
 };
 
