@@ -20,6 +20,7 @@
 #include "pattern.hpp"
 #include "stress_server.hpp"
 #include "stress_support.hpp"
+#include "unique_fd.hpp"
 
 using namespace std::chrono_literals;
 using echo::stress::stop_server;
@@ -194,7 +195,7 @@ BOOST_AUTO_TEST_CASE(slowloris) {
   auto normal_run = std::async(std::launch::async, [normal] { return echo::test::run_echo_load(normal); });
 
   struct conn {
-    int fd = -1;
+    echo::test::unique_fd fd;
     bool trickle = false;
     bool connected = false;
     int sent = 0, echoed = 0;
@@ -204,7 +205,7 @@ BOOST_AUTO_TEST_CASE(slowloris) {
   std::vector<conn> conns(n);
   for (std::size_t i = 0; i < n; ++i) {
     conns[i].trickle = i % 2 == 1;
-    conns[i].fd = st::connect_nonblocking("127.0.0.1", svc.port);
+    conns[i].fd = echo::test::unique_fd(st::connect_nonblocking("127.0.0.1", svc.port));
   }
   const auto deadline = st::clock::now() + trickle_bytes * 1s + idle_timeout + 10s;
   std::vector<pollfd> p;
@@ -215,8 +216,8 @@ BOOST_AUTO_TEST_CASE(slowloris) {
     idx.clear();
     for (std::size_t i = 0; i < n; ++i) {
       auto& c = conns[i];
-      if (c.closed || c.fd < 0) continue;
-      p.push_back({c.fd, static_cast<short>(c.connected ? POLLIN : POLLOUT), 0});
+      if (c.closed || !c.fd) continue;
+      p.push_back({c.fd.get(), static_cast<short>(c.connected ? POLLIN : POLLOUT), 0});
       idx.push_back(i);
     }
     ::poll(p.data(), p.size(), 20);
@@ -226,7 +227,7 @@ BOOST_AUTO_TEST_CASE(slowloris) {
       if (!c.connected && p[k].revents != 0) {
         int err = 0;
         socklen_t len = sizeof err;
-        ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (::getsockopt(c.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
         c.connected = err == 0;
         c.last_progress = now;
         if (err != 0) {
@@ -238,7 +239,7 @@ BOOST_AUTO_TEST_CASE(slowloris) {
       }
       if (p[k].revents != 0) {
         char b = 0;
-        const ssize_t r = ::recv(c.fd, &b, 1, 0);
+        const ssize_t r = ::recv(c.fd.get(), &b, 1, 0);
         if (r == 1) {
           if (b != static_cast<char>('0' + c.echoed)) c.bad_byte = true;
           ++c.echoed;
@@ -255,7 +256,7 @@ BOOST_AUTO_TEST_CASE(slowloris) {
       // One byte a second while trickling; the next only after the previous came back.
       if (c.connected && c.trickle && c.sent < trickle_bytes && c.echoed == c.sent && now - c.last_progress >= 1s) {
         const char b = static_cast<char>('0' + c.sent);
-        if (::send(c.fd, &b, 1, MSG_NOSIGNAL) == 1) ++c.sent;
+        if (::send(c.fd.get(), &b, 1, MSG_NOSIGNAL) == 1) ++c.sent;
       }
     }
   }
@@ -276,7 +277,7 @@ BOOST_AUTO_TEST_CASE(slowloris) {
       hi[g] = std::max(hi[g], d);
       if (d < -1000 || d > 1000) ++out_of_window[g];
     }
-    if (c.fd >= 0) ::close(c.fd);
+    c.fd.reset();
   }
   const auto back = st::wait_fds_at_most(pid, baseline_fds, 2s);
   STRESS_FIGURE("slowloris: " << n << " conns; silent closed " << closed[0] << "/" << n / 2 << " at idle timeout "
@@ -331,12 +332,13 @@ BOOST_AUTO_TEST_CASE(rst_storm) {
   while (aborted < total) {
     const std::size_t n = std::min(wave, total - aborted);
     struct conn {
-      int fd;
+      echo::test::unique_fd fd;
       std::size_t to_send, sent = 0, got = 0;
       bool connected = false;
     };
     std::vector<conn> conns;
-    for (std::size_t i = 0; i < n; ++i) conns.push_back({st::connect_nonblocking("127.0.0.1", svc.port), rnd.between(1, buf.size())});
+    for (std::size_t i = 0; i < n; ++i)
+      conns.push_back({echo::test::unique_fd(st::connect_nonblocking("127.0.0.1", svc.port)), rnd.between(1, buf.size())});
     // Each sends its bytes; abort once some echo came back (mid-stream) or at the wave deadline.
     const auto deadline = st::clock::now() + 3s;
     std::vector<pollfd> p;
@@ -346,8 +348,8 @@ BOOST_AUTO_TEST_CASE(rst_storm) {
       idx.clear();
       for (std::size_t i = 0; i < conns.size(); ++i) {
         auto& c = conns[i];
-        if (c.fd < 0 || c.got > 0) continue;
-        p.push_back({c.fd, static_cast<short>(POLLIN | (c.sent < c.to_send ? POLLOUT : 0)), 0});
+        if (!c.fd || c.got > 0) continue;
+        p.push_back({c.fd.get(), static_cast<short>(POLLIN | (c.sent < c.to_send ? POLLOUT : 0)), 0});
         idx.push_back(i);
       }
       if (p.empty() || st::clock::now() >= deadline) break;
@@ -360,22 +362,22 @@ BOOST_AUTO_TEST_CASE(rst_storm) {
           continue;
         }
         if (p[k].revents & POLLIN) {
-          const ssize_t r = ::recv(c.fd, buf.data(), 1, 0);
+          const ssize_t r = ::recv(c.fd.get(), buf.data(), 1, 0);
           if (r > 0) c.got = 1;
         }
         if ((p[k].revents & POLLOUT) && c.sent < c.to_send) {
-          const ssize_t w = ::send(c.fd, buf.data(), c.to_send - c.sent, MSG_NOSIGNAL);
+          const ssize_t w = ::send(c.fd.get(), buf.data(), c.to_send - c.sent, MSG_NOSIGNAL);
           if (w > 0) c.sent += static_cast<std::size_t>(w);
         }
       }
     }
     for (auto& c : conns) {
-      if (c.fd < 0) {
+      if (!c.fd) {
         ++connect_failures;
         continue;
       }
       if (c.got > 0) ++mid_stream;
-      st::abort_close(c.fd);
+      st::abort_close(std::move(c.fd));
     }
     aborted += n;
   }

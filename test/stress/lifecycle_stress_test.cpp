@@ -24,6 +24,7 @@
 #include "server_fixture.hpp"
 #include "stress_server.hpp"
 #include "stress_support.hpp"
+#include "unique_fd.hpp"
 
 using namespace std::chrono_literals;
 using echo::test::echo_svc_process;
@@ -76,20 +77,21 @@ BOOST_AUTO_TEST_CASE(graceful_drain) {
   double refused_ms = -1;
   std::size_t accepted_after_term = 0;
   while (refused_ms < 0 && st::clock::now() < term + 1s) {
-    const int fd = st::connect_nonblocking("127.0.0.1", svc.port);
-    if (fd == -ECONNREFUSED) {
+    const int rc = st::connect_nonblocking("127.0.0.1", svc.port);
+    if (rc == -ECONNREFUSED) {
       refused_ms = st::elapsed_ms(term);
       break;
     }
-    if (fd < 0) break;
-    pollfd p{fd, POLLOUT, 0};
-    ::poll(&p, 1, 50);
+    if (rc < 0) break;
+    echo::test::unique_fd fd(rc);
+    pollfd p{fd.get(), POLLOUT, 0};
+    ::poll(&p, 1, 50);  // not ready within 50 ms leaves revents 0: neither refused nor accepted
     int err = 0;
     socklen_t len = sizeof err;
-    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
     if (err == ECONNREFUSED) refused_ms = st::elapsed_ms(term);
     else if (err == 0 && (p.revents & POLLOUT)) ++accepted_after_term;
-    ::close(fd);
+    fd.reset();
     // One attempt every 5 ms (the measurement's resolution): a tight loop would be a connect
     // storm of its own, competing with the shutdown it measures.
     if (refused_ms < 0) ::poll(nullptr, 0, 5);

@@ -23,6 +23,7 @@
 #include "pattern.hpp"
 #include "stress_server.hpp"
 #include "stress_support.hpp"
+#include "unique_fd.hpp"
 
 using namespace std::chrono_literals;
 using echo::stress::stop_server;
@@ -93,8 +94,8 @@ BOOST_AUTO_TEST_CASE(giant_stream) {
   const std::uint64_t rss0 = st::rss_kib(pid);
   std::uint64_t rss_max = rss0;
 
-  const int fd = st::connect_nonblocking("127.0.0.1", svc.port);
-  BOOST_REQUIRE(fd >= 0);
+  echo::test::unique_fd fd(st::connect_nonblocking("127.0.0.1", svc.port));
+  BOOST_REQUIRE(fd);
   std::vector<std::byte> out(256 * 1024), in(256 * 1024);
   std::uint64_t sent = 0, received = 0, mismatch_at = ~0ULL;
   std::uint64_t sum_sent = fnv_offset, sum_received = fnv_offset;
@@ -105,10 +106,10 @@ BOOST_AUTO_TEST_CASE(giant_stream) {
   const auto deadline = start + std::chrono::seconds(static_cast<long long>(60 + gib * 60));
   auto next_sample = start;
   while (!eof && !failed && st::clock::now() < deadline) {
-    pollfd p{fd, static_cast<short>(POLLIN | (sent < total ? POLLOUT : 0)), 0};
+    pollfd p{fd.get(), static_cast<short>(POLLIN | (sent < total ? POLLOUT : 0)), 0};
     ::poll(&p, 1, 100);
     if (p.revents & (POLLIN | POLLERR | POLLHUP)) {
-      const ssize_t n = ::recv(fd, in.data(), in.size(), 0);
+      const ssize_t n = ::recv(fd.get(), in.data(), in.size(), 0);
       if (n > 0) {
         const auto got = std::span(in.data(), static_cast<std::size_t>(n));
         const auto bad = echo::test::first_mismatch(7, 0, received, got);
@@ -126,7 +127,7 @@ BOOST_AUTO_TEST_CASE(giant_stream) {
       const auto n = std::min<std::uint64_t>(sizes.between(1, out.size()), total - sent);
       const auto chunk = std::span(out.data(), static_cast<std::size_t>(n));
       echo::test::fill_pattern(7, 0, sent, chunk);
-      const ssize_t w = ::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+      const ssize_t w = ::send(fd.get(), chunk.data(), chunk.size(), MSG_NOSIGNAL);
       if (w > 0) {
         sum_sent = fnv1a(sum_sent, chunk.first(static_cast<std::size_t>(w)));
         sent += static_cast<std::uint64_t>(w);
@@ -136,7 +137,10 @@ BOOST_AUTO_TEST_CASE(giant_stream) {
       }
     }
     if (sent == total && !shut) {
-      ::shutdown(fd, SHUT_WR);
+      if (::shutdown(fd.get(), SHUT_WR) != 0) {
+        failed = true;
+        problem = std::string("shutdown: ") + std::strerror(errno);
+      }
       shut = true;
     }
     if (st::clock::now() >= next_sample) {
@@ -144,7 +148,7 @@ BOOST_AUTO_TEST_CASE(giant_stream) {
       next_sample += 100ms;
     }
   }
-  ::close(fd);
+  fd.reset();
   const double wall = st::elapsed_ms(start) / 1000;
   const auto growth_kib = rss_max - rss0;
   STRESS_FIGURE("giant_stream: " << gib << " GiB each way in " << wall << " s ("
@@ -209,9 +213,9 @@ BOOST_AUTO_TEST_CASE(half_close_matrix) {
 BOOST_AUTO_TEST_CASE(tiny_writes_and_idle_cost) {
   echo_svc_process svc;
   const pid_t pid = svc.child->pid();
-  const int fd = st::connect_nonblocking("127.0.0.1", svc.port);
-  BOOST_REQUIRE(fd >= 0);
-  pollfd cp{fd, POLLOUT, 0};
+  echo::test::unique_fd fd(st::connect_nonblocking("127.0.0.1", svc.port));
+  BOOST_REQUIRE(fd);
+  pollfd cp{fd.get(), POLLOUT, 0};
   BOOST_REQUIRE(::poll(&cp, 1, 5000) == 1);
 
   constexpr std::uint64_t total = 100'000;
@@ -226,7 +230,7 @@ BOOST_AUTO_TEST_CASE(tiny_writes_and_idle_cost) {
     while (sent < total && sent - received < window) {
       std::byte b{};
       echo::test::fill_pattern(10, 0, sent, std::span(&b, 1));
-      const ssize_t w = ::send(fd, &b, 1, MSG_NOSIGNAL);
+      const ssize_t w = ::send(fd.get(), &b, 1, MSG_NOSIGNAL);
       if (w == 1) {
         ++sent;
         continue;
@@ -234,10 +238,10 @@ BOOST_AUTO_TEST_CASE(tiny_writes_and_idle_cost) {
       if (w < 0 && errno != EAGAIN && errno != EINTR) problem = std::string("send: ") + std::strerror(errno);
       break;
     }
-    pollfd p{fd, POLLIN, 0};
+    pollfd p{fd.get(), POLLIN, 0};
     if (::poll(&p, 1, 100) != 1) continue;
     std::byte b{};
-    const ssize_t n = ::recv(fd, &b, 1, 0);
+    const ssize_t n = ::recv(fd.get(), &b, 1, 0);
     if (n == 1) {
       if (echo::test::first_mismatch(10, 0, received, std::span(&b, 1)) != 1) ++mismatches;
       ++received;
@@ -251,18 +255,18 @@ BOOST_AUTO_TEST_CASE(tiny_writes_and_idle_cost) {
   const double busy_cpu = st::ticks_to_seconds(st::cpu_ticks(pid) - cpu0);
 
   // Idle: this connection plus a fresh one, nothing moving, over a 3 s measurement window.
-  const int idle = st::connect_nonblocking("127.0.0.1", svc.port);
-  BOOST_REQUIRE(idle >= 0);
-  pollfd ip{idle, POLLOUT, 0};
+  echo::test::unique_fd idle(st::connect_nonblocking("127.0.0.1", svc.port));
+  BOOST_REQUIRE(idle);
+  pollfd ip{idle.get(), POLLOUT, 0};
   BOOST_REQUIRE(::poll(&ip, 1, 5000) == 1);
   const std::uint64_t idle0 = st::cpu_ticks(pid);
   const auto idle_start = st::clock::now();
-  pollfd both[2] = {{fd, POLLIN, 0}, {idle, POLLIN, 0}};
+  pollfd both[2] = {{fd.get(), POLLIN, 0}, {idle.get(), POLLIN, 0}};
   const int woke = ::poll(both, 2, 3000);  // measurement window: nothing may arrive
   const double idle_window = st::elapsed_ms(idle_start) / 1000;
   const std::uint64_t idle_ticks = st::cpu_ticks(pid) - idle0;
-  ::close(idle);
-  ::close(fd);
+  idle.reset();
+  fd.reset();
 
   STRESS_FIGURE("tiny_writes: " << received << " of " << total << " one-byte echoes in " << wall << " s ("
                 << static_cast<double>(received) / wall << " /s), mismatches " << mismatches << ", server CPU "

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include <iostream>
 #include <span>
 #include <sstream>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,7 @@
 #include "skip.hpp"
 #include "stress_server.hpp"
 #include "stress_support.hpp"
+#include "unique_fd.hpp"
 
 using namespace std::chrono_literals;
 namespace st = echo::stress;
@@ -41,8 +44,10 @@ const std::string client_ip = "10.213.0.2";
 /// Runs a shell command; returns its exit status and (in `output`) what it printed.
 int run(const std::string& cmd, std::string* output = nullptr) {
   char path[] = "/tmp/echo-netns-XXXXXX";
-  const int fd = ::mkstemp(path);
-  if (fd >= 0) ::close(fd);
+  if (!echo::test::unique_fd(::mkstemp(path))) {
+    if (output) *output = std::string("mkstemp: ") + std::strerror(errno);
+    return -1;
+  }
   const int rc = std::system((cmd + " >" + path + " 2>&1").c_str());
   if (output) {
     std::ifstream in(path);
@@ -127,9 +132,8 @@ class netns_pair {
 template <class F>
 auto in_netns(const std::string& ns_path, F fn) {
   return std::async(std::launch::async, [ns_path, fn] {
-    const int fd = ::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) throw std::runtime_error("setns " + ns_path + " failed");
-    ::close(fd);
+    const echo::test::unique_fd ns(::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns || ::setns(ns.get(), CLONE_NEWNET) != 0) throw std::runtime_error("setns " + ns_path + " failed");
     return fn();
   });
 }
@@ -188,29 +192,33 @@ BOOST_AUTO_TEST_CASE(network_faults, *echo::test::skip_if(no_network_namespaces)
 
   // Mid-stream drop: a session mid-transfer loses its path (100 % loss, or the link going down
   // where netem is missing); the server must end it at its 3 s timeout and free everything.
-  const int fd = in_netns(net.client_ns_path(), [port] { return st::connect_nonblocking(server_ip, port); }).get();
-  BOOST_REQUIRE(fd >= 0);
+  echo::test::unique_fd fd(in_netns(net.client_ns_path(), [port] { return st::connect_nonblocking(server_ip, port); }).get());
+  BOOST_REQUIRE(fd);
   std::vector<std::byte> buf(1024 * 1024), in(1024 * 1024);
   echo::test::fill_pattern(14, 0, 0, buf);
   std::size_t sent = 0, got = 0;
   bool stream_ok = true;
   const auto live_deadline = st::clock::now() + 20s;
   while (got < buf.size() && stream_ok && st::clock::now() < live_deadline) {
-    pollfd p{fd, static_cast<short>(POLLIN | (sent < buf.size() ? POLLOUT : 0)), 0};
+    pollfd p{fd.get(), static_cast<short>(POLLIN | (sent < buf.size() ? POLLOUT : 0)), 0};
     ::poll(&p, 1, 100);
     if (p.revents & POLLOUT) {
-      const ssize_t w = ::send(fd, buf.data() + sent, buf.size() - sent, MSG_NOSIGNAL);
+      const ssize_t w = ::send(fd.get(), buf.data() + sent, buf.size() - sent, MSG_NOSIGNAL);
       if (w > 0) sent += static_cast<std::size_t>(w);
     }
     if (p.revents & (POLLIN | POLLERR | POLLHUP)) {
-      const ssize_t n = ::recv(fd, in.data() + got, in.size() - got, 0);
+      const ssize_t n = ::recv(fd.get(), in.data() + got, in.size() - got, 0);
       if (n <= 0) stream_ok = false;
       else got += static_cast<std::size_t>(n);
     }
   }
   const bool echoed = got == buf.size() && std::equal(buf.begin(), buf.end(), in.begin());
   // Keep data in flight, then drop the path.
-  for (int k = 0; k < 4; ++k) ::send(fd, buf.data(), buf.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  std::size_t in_flight = 0;
+  for (int k = 0; k < 4; ++k) {
+    const ssize_t w = ::send(fd.get(), buf.data(), buf.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w > 0) in_flight += static_cast<std::size_t>(w);
+  }
   std::string drop_out;
   const std::string drop_how = have_netem ? "netem loss 100%" : "link down";
   const auto dropped = st::clock::now();
@@ -218,19 +226,20 @@ BOOST_AUTO_TEST_CASE(network_faults, *echo::test::skip_if(no_network_namespaces)
   const std::size_t fds_during = st::open_fds(pid);
   const auto gone = st::wait_fds_at_most(pid, baseline_fds, 3s + 3s);
   const double ended_ms = gone ? std::chrono::duration<double, std::milli>(st::clock::now() - dropped).count() : -1;
-  ::close(fd);
+  fd.reset();
 
   const auto log = svc.stderr_text();
   STRESS_FIGURE("network_faults: impairments '" << impairments << "'; 64 MiB: completed " << r.completed
                 << ", mismatches " << r.mismatches << ", resets " << r.resets << ", short " << r.short_echoes
                 << ", bytes verified " << r.bytes_verified << " in " << transfer_s << " s; drop (" << drop_how
-                << ") after a verified 1 MiB echo: server fds " << fds_during << " -> baseline " << baseline_fds
+                << ") after a verified 1 MiB echo with " << in_flight << " bytes more in flight: server fds " << fds_during << " -> baseline " << baseline_fds
                 << " after " << ended_ms << " ms (idle/write timeout 3000 ms); timeouts logged "
                 << st::count_substr(log, "timeout"));
   BOOST_TEST(r.completed == 1U);
   BOOST_TEST(r.mismatches == 0U);
   BOOST_TEST(r.bytes_verified == o.bytes_per_connection);
   BOOST_TEST(echoed);
+  BOOST_TEST(in_flight > 0U);
   BOOST_TEST(drop_rc == 0, drop_out);
   BOOST_TEST(fds_during > baseline_fds);
   BOOST_TEST(gone.has_value());

@@ -113,11 +113,13 @@ std::string lines_with(const std::string& text, const std::string& needle, std::
   return out;
 }
 
-void abort_close(int fd) {
-  if (fd < 0) return;
+void abort_close(echo::test::unique_fd fd) {
+  if (!fd) return;
   linger l{1, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-  ::close(fd);
+  // Without the linger option the close is an orderly FIN, and a test that means to storm
+  // the server with resets would quietly test something else.
+  if (::setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &l, sizeof l) != 0)
+    throw std::runtime_error(std::string("setsockopt SO_LINGER: ") + std::strerror(errno));
 }
 
 double elapsed_ms(clock::time_point since) {
@@ -136,12 +138,14 @@ void open_probes(std::vector<probe_conn>& conns, std::size_t n, const std::strin
   for (std::size_t i = 0; i < n; ++i) {
     probe_conn c;
     c.tag = static_cast<char>('a' + static_cast<int>((conns.size()) % 26));
-    c.fd = connect_nonblocking(host, port);
-    if (c.fd < 0) {
-      c.result = c.fd == -ECONNREFUSED ? outcome::refused : outcome::error;
+    const int fd = connect_nonblocking(host, port);
+    if (fd < 0) {
+      c.result = fd == -ECONNREFUSED ? outcome::refused : outcome::error;
       c.resolved_at = clock::now();
+    } else {
+      c.fd.reset(fd);
     }
-    conns.push_back(c);
+    conns.push_back(std::move(c));
   }
 }
 
@@ -159,8 +163,8 @@ void run_probes(std::vector<probe_conn>& conns, std::chrono::milliseconds timeou
     index.clear();
     for (std::size_t i = 0; i < conns.size(); ++i) {
       auto& c = conns[i];
-      if (c.result != outcome::pending || c.fd < 0) continue;
-      fds.push_back({c.fd, static_cast<short>(c.connected && c.sent ? POLLIN : POLLOUT), 0});
+      if (c.result != outcome::pending || !c.fd) continue;
+      fds.push_back({c.fd.get(), static_cast<short>(c.connected && c.sent ? POLLIN : POLLOUT), 0});
       index.push_back(i);
     }
     if (fds.empty() || clock::now() >= deadline) return;
@@ -172,7 +176,7 @@ void run_probes(std::vector<probe_conn>& conns, std::chrono::milliseconds timeou
       if (!c.connected) {
         int err = 0;
         socklen_t len = sizeof err;
-        ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (::getsockopt(c.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
         if (err != 0) {
           resolve(c, err == ECONNREFUSED ? outcome::refused : err == ECONNRESET ? outcome::reset : outcome::error);
           continue;
@@ -180,7 +184,7 @@ void run_probes(std::vector<probe_conn>& conns, std::chrono::milliseconds timeou
         c.connected = true;
       }
       if (!c.sent) {
-        const ssize_t w = ::send(c.fd, &c.tag, 1, MSG_NOSIGNAL);
+        const ssize_t w = ::send(c.fd.get(), &c.tag, 1, MSG_NOSIGNAL);
         if (w == 1) {
           c.sent = true;
         } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
@@ -189,7 +193,7 @@ void run_probes(std::vector<probe_conn>& conns, std::chrono::milliseconds timeou
         continue;
       }
       char b = 0;
-      const ssize_t n = ::recv(c.fd, &b, 1, 0);
+      const ssize_t n = ::recv(c.fd.get(), &b, 1, 0);
       if (n == 1) resolve(c, b == c.tag ? outcome::served : outcome::error);
       else if (n == 0) resolve(c, outcome::eof);
       else if (errno == ECONNRESET) resolve(c, outcome::reset);
@@ -210,10 +214,7 @@ std::size_t count_outcome(const std::vector<probe_conn>& conns, outcome o) {
   return static_cast<std::size_t>(std::count_if(conns.begin(), conns.end(), [o](const probe_conn& c) { return c.result == o; }));
 }
 
-void close_probe(probe_conn& c) {
-  if (c.fd >= 0) ::close(c.fd);
-  c.fd = -1;
-}
+void close_probe(probe_conn& c) { c.fd.reset(); }
 
 void close_probes(std::vector<probe_conn>& conns) {
   for (auto& c : conns) close_probe(c);
@@ -224,7 +225,7 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
                              std::size_t msg_size, std::chrono::milliseconds window, std::uint64_t seed) {
   pingpong_result result;
   struct conn {
-    int fd = -1;
+    echo::test::unique_fd fd;
     bool connected = false;
     bool done = false;
     std::uint64_t offset = 0;  // stream offset of the current message
@@ -233,10 +234,12 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
   };
   std::vector<conn> conns(connections);
   for (auto& c : conns) {
-    c.fd = connect_nonblocking(host, port);
-    if (c.fd < 0) {
+    const int fd = connect_nonblocking(host, port);
+    if (fd < 0) {
       ++result.failures;
       c.done = true;
+    } else {
+      c.fd.reset(fd);
     }
   }
   std::vector<std::byte> msg(msg_size), in(msg_size);
@@ -247,7 +250,7 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
     std::vector<std::size_t> idx;
     for (std::size_t i = 0; i < conns.size(); ++i)
       if (!conns[i].done && !conns[i].connected) {
-        fds.push_back({conns[i].fd, POLLOUT, 0});
+        fds.push_back({conns[i].fd.get(), POLLOUT, 0});
         idx.push_back(i);
       }
     if (fds.empty()) break;
@@ -263,7 +266,7 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
       if (fds[k].revents == 0) continue;
       int err = 0;
       socklen_t len = sizeof err;
-      ::getsockopt(fds[k].fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (::getsockopt(fds[k].fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
       if (err != 0) {
         ++result.failures;
         conns[idx[k]].done = true;
@@ -277,7 +280,7 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
     c.got = 0;
     c.sent_at = clock::now();
     // A small message fits an empty send buffer; a partial send is a failure here.
-    if (::send(c.fd, msg.data(), msg.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(msg.size())) {
+    if (::send(c.fd.get(), msg.data(), msg.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(msg.size())) {
       ++result.failures;
       c.done = true;
     }
@@ -292,7 +295,7 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
     idx.clear();
     for (std::size_t i = 0; i < conns.size(); ++i)
       if (!conns[i].done) {
-        fds.push_back({conns[i].fd, POLLIN, 0});
+        fds.push_back({conns[i].fd.get(), POLLIN, 0});
         idx.push_back(i);
       }
     if (fds.empty()) break;
@@ -300,7 +303,7 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
     for (std::size_t k = 0; k < fds.size(); ++k) {
       if (fds[k].revents == 0) continue;
       auto& c = conns[idx[k]];
-      const ssize_t n = ::recv(c.fd, in.data() + c.got, msg_size - c.got, 0);
+      const ssize_t n = ::recv(c.fd.get(), in.data() + c.got, msg_size - c.got, 0);
       if (n <= 0) {
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
         ++result.failures;
@@ -321,29 +324,27 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
       }
     }
   }
-  for (auto& c : conns)
-    if (c.fd >= 0) ::close(c.fd);
   return result;
 }
 
 // ---------------------------------------------------------------------------------------
-stall_pump::stall_pump(const std::string& host, std::uint16_t port, std::size_t n, int sndbuf) : conns_(n) {
-  for (auto& c : conns_) {
-    c.fd = connect_nonblocking(host, port, 4096, sndbuf);
+stall_pump::stall_pump(const std::string& host, std::uint16_t port, std::size_t n, int sndbuf)
+    : conns_(n), fds_(n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    auto& c = conns_[i];
+    const int fd = connect_nonblocking(host, port, 4096, sndbuf);
     c.last_send = clock::now();
-    if (c.fd < 0) {
+    if (fd < 0) {
       c.closed = true;
       c.closed_at = clock::now();
+    } else {
+      fds_[i].reset(fd);
     }
   }
   thread_ = std::thread([this] { run(); });
 }
 
-stall_pump::~stall_pump() {
-  stop();
-  for (auto& c : conns_)
-    if (c.fd >= 0) ::close(c.fd);
-}
+stall_pump::~stall_pump() { stop(); }
 
 void stall_pump::stop() {
   stop_ = true;
@@ -352,10 +353,7 @@ void stall_pump::stop() {
 
 void stall_pump::abort_all() {
   stop();
-  for (auto& c : conns_) {
-    abort_close(c.fd);
-    c.fd = -1;
-  }
+  for (auto& fd : fds_) abort_close(std::move(fd));
 }
 
 std::vector<stalled_conn> stall_pump::snapshot() const {
@@ -410,7 +408,7 @@ void stall_pump::run() {
       settle = settle_;
       for (std::size_t i = 0; i < conns_.size(); ++i) {
         if (conns_[i].closed) continue;
-        fds.push_back({conns_[i].fd, static_cast<short>(paused ? POLLRDHUP : POLLOUT | POLLRDHUP), 0});
+        fds.push_back({fds_[i].get(), static_cast<short>(paused ? POLLRDHUP : POLLOUT | POLLRDHUP), 0});
         idx.push_back(i);
       }
     }
@@ -428,10 +426,10 @@ void stall_pump::run() {
         continue;
       }
       if (re & POLLOUT) {
-        if (c.port == 0) c.port = local_port(c.fd);
+        if (c.port == 0) c.port = local_port(fds_[i].get());
         for (;;) {
           echo::test::fill_pattern(77, i, c.sent, chunk);
-          const ssize_t w = ::send(c.fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+          const ssize_t w = ::send(fds_[i].get(), chunk.data(), chunk.size(), MSG_NOSIGNAL);
           if (w > 0) {
             c.sent += static_cast<std::uint64_t>(w);
             c.last_send = now;

@@ -10,6 +10,7 @@
 #include "echo_load.hpp"
 #include "proc_stats.hpp"
 #include "socket_util.hpp"
+#include "unique_fd.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -71,7 +72,7 @@ std::string lines_with(const std::string& text, const std::string& needle, std::
 /// Starts a non-blocking connect; the fd, or -errno if it failed at once.
 using echo::test::connect_nonblocking;
 /// SO_LINGER {1, 0} then close(): the peer gets an RST.
-void abort_close(int fd);
+void abort_close(echo::test::unique_fd fd);
 double elapsed_ms(clock::time_point since);
 
 /// p in [0, 100] of `v` (sorted in place); 0 for an empty vector.
@@ -82,7 +83,7 @@ double percentile(std::vector<double>& v, double p);
 /// every pending probe until it resolves or the deadline passes.
 enum class outcome { pending, served, eof, reset, refused, error };
 struct probe_conn {
-  int fd = -1;
+  echo::test::unique_fd fd;
   bool connected = false;
   bool sent = false;
   char tag = 'x';
@@ -116,7 +117,6 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
 /// session then waits to read (idle, not write-pending). Pumping until stopped keeps the
 /// server's write pending for as long as the test needs.
 struct stalled_conn {
-  int fd = -1;
   std::uint16_t port = 0;          ///< the client's local port, once connected
   std::uint64_t sent = 0;
   clock::time_point last_send{};   ///< last send that moved bytes (the server read until then)
@@ -149,6 +149,7 @@ class stall_pump {
   void run();
   mutable std::mutex mutex_;
   std::vector<stalled_conn> conns_;
+  std::vector<echo::test::unique_fd> fds_;  ///< conns_[i]'s socket; fixed while the pump runs
   std::chrono::milliseconds settle_{300};
   std::atomic<bool> stop_{false};
   std::atomic<bool> paused_{false};
