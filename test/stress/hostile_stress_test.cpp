@@ -58,7 +58,7 @@ BOOST_AUTO_TEST_CASE(never_read_clients_are_bounded_and_time_out) {
   st::read_progress_sampler server_reads(svc.port, 20ms);
   const auto setup_start = st::clock::now();
   st::stall_pump pump("127.0.0.1", svc.port, stalled_n, 256 * 1024);
-  pump.wait_blocked(500ms, 30s);
+  const bool all_blocked = pump.wait_blocked(500ms, 30s);
   const double setup_s = st::elapsed_ms(setup_start) / 1000;
   std::size_t blocked = 0;
   std::uint64_t sent_total = 0, sent_min = ~0ULL;
@@ -156,6 +156,7 @@ BOOST_AUTO_TEST_CASE(never_read_clients_are_bounded_and_time_out) {
                 << " unsampled; " << reads.samples << " samples, at most "
                 << reads.max_interval.count() << " ms apart; relative to the client's last send "
                 << client_early_ms << " .. +" << client_late_ms << " ms); fds back: " << (back ? std::to_string(back->count()) + " ms" : std::string("NO")));
+  BOOST_TEST(all_blocked, "some stalled clients were still sending after 30 s");
   BOOST_TEST(blocked == stalled_n);
   BOOST_TEST(stalled_fds == baseline_fds + stalled_n);
   BOOST_TEST(loaded_while_stalled, "the loaded measurement ended " << window_overrun_ms << " ms past the first write timeout");
@@ -320,9 +321,10 @@ BOOST_AUTO_TEST_CASE(rst_storm) {
 
   const auto start = st::clock::now();
   std::size_t stalled_blocked = 0;
+  bool all_blocked = false;
   {
     st::stall_pump pump("127.0.0.1", svc.port, stalled_n, 256 * 1024);
-    pump.wait_blocked(300ms, 30s);
+    all_blocked = pump.wait_blocked(300ms, 30s);
     for (const auto& s : pump.snapshot()) stalled_blocked += s.blocked ? 1U : 0U;
     pump.abort_all();
   }
@@ -399,6 +401,7 @@ BOOST_AUTO_TEST_CASE(rst_storm) {
                 << normal_result.completed << "/" << normal.connections << ", mismatches " << normal_result.mismatches
                 << ", resets " << normal_result.resets << "; fresh client served " << fresh_ok);
   BOOST_TEST(alive);
+  BOOST_TEST(all_blocked, "some stalled clients were still sending after 30 s");
   BOOST_TEST(stalled_blocked == stalled_n);
   BOOST_TEST(connect_failures == 0U);
   BOOST_TEST(mid_stream >= total - stalled_n - total / 10);

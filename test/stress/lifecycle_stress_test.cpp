@@ -39,7 +39,7 @@ BOOST_AUTO_TEST_CASE(graceful_drain) {
   echo_svc_process svc({"--threads", "2", "--shutdown-timeout", "3s"});
 
   st::stall_pump nonreaders("127.0.0.1", svc.port, nonreaders_n, 256 * 1024);
-  nonreaders.wait_blocked(300ms, 20s);
+  const bool nonreaders_settled = nonreaders.wait_blocked(300ms, 20s);
   std::size_t nonreaders_blocked = 0;
   for (const auto& s : nonreaders.snapshot()) nonreaders_blocked += s.blocked ? 1U : 0U;
 
@@ -97,7 +97,8 @@ BOOST_AUTO_TEST_CASE(graceful_drain) {
     if (refused_ms < 0) ::poll(nullptr, 0, 5);
   }
 
-  nonreaders.wait_closed(std::chrono::duration_cast<std::chrono::milliseconds>(term + grace + 3s - st::clock::now()));
+  const bool nonreaders_closed =
+      nonreaders.wait_closed(std::chrono::duration_cast<std::chrono::milliseconds>(term + grace + 3s - st::clock::now()));
   std::vector<double> nr_closed_ms;
   for (const auto& s : nonreaders.snapshot())
     if (s.closed) nr_closed_ms.push_back(std::chrono::duration<double, std::milli>(s.closed_at - term).count());
@@ -120,6 +121,7 @@ BOOST_AUTO_TEST_CASE(graceful_drain) {
                 << nr_closed_ms.size() << " at " << nr_first << " .. " << nr_last << " ms after SIGTERM; exit code "
                 << code.value_or(-1) << " at " << exit_ms << " ms (deadline " << std::chrono::milliseconds(grace).count()
                 << " ms)");
+  BOOST_TEST(nonreaders_settled, "some non-readers were still sending after 20 s");
   BOOST_TEST(nonreaders_blocked == nonreaders_n);
   BOOST_TEST(active_at_term == streams_n);
   BOOST_TEST(refused_ms >= 0);
@@ -128,6 +130,7 @@ BOOST_AUTO_TEST_CASE(graceful_drain) {
   BOOST_TEST(r.resets == 0U);
   BOOST_TEST(r.mismatches == 0U);
   BOOST_TEST(r.extra_bytes == 0U);
+  BOOST_TEST(nonreaders_closed, "non-readers still open " << std::chrono::milliseconds(grace + 3s).count() << " ms after SIGTERM");
   BOOST_TEST(nr_closed_ms.size() == nonreaders_n);
   BOOST_TEST(nr_first >= 3000 - 100);  // not before the deadline (100 ms for clock granularity)
   BOOST_TEST(nr_last <= 3000 + 1000);

@@ -18,6 +18,7 @@
 #include <fstream>
 #include <iterator>
 #include <span>
+#include <stdexcept>
 #include <thread>
 
 #include "pattern.hpp"
@@ -63,9 +64,13 @@ double env_number(const char* name, double fallback) {
 
 void raise_nofile() {
   rlimit lim{};
-  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+  // Left at a low soft limit, a test would fail later on EMFILE, far from the cause.
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0)
+    throw std::runtime_error(std::string("getrlimit: ") + std::strerror(errno));
+  if (lim.rlim_cur < lim.rlim_max) {
     lim.rlim_cur = lim.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &lim);
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0)
+      throw std::runtime_error(std::string("setrlimit: ") + std::strerror(errno));
   }
 }
 

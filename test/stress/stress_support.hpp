@@ -58,7 +58,7 @@ using echo::test::open_fds;
 using echo::test::rss_kib;
 using echo::test::ticks_to_seconds;
 /// Polls (every 10 ms) until open_fds(pid) <= target; elapsed time, or nullopt at the deadline.
-std::optional<std::chrono::milliseconds> wait_fds_at_most(pid_t pid, std::size_t target,
+[[nodiscard]] std::optional<std::chrono::milliseconds> wait_fds_at_most(pid_t pid, std::size_t target,
                                                           std::chrono::milliseconds timeout);
 /// A TcpExt counter from /proc/net/netstat (e.g. "ListenOverflows"); 0 if absent.
 std::uint64_t netstat_value(const std::string& key);
@@ -133,9 +133,9 @@ class stall_pump {
   ~stall_pump();
 
   /// Deadline-bounded: true once every connection is blocked for `settle` (or closed).
-  bool wait_blocked(std::chrono::milliseconds settle, std::chrono::milliseconds timeout);
+  [[nodiscard]] bool wait_blocked(std::chrono::milliseconds settle, std::chrono::milliseconds timeout);
   /// Deadline-bounded: true once every connection is closed by the server.
-  bool wait_closed(std::chrono::milliseconds timeout);
+  [[nodiscard]] bool wait_closed(std::chrono::milliseconds timeout);
   std::vector<stalled_conn> snapshot() const;
   /// While paused the pump sends nothing (it still notices closes): a measurement window then
   /// sees the server's load, not the test's own sending.
