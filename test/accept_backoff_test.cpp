@@ -63,6 +63,7 @@ BOOST_AUTO_TEST_CASE(survives_emfile_without_spinning_and_recovers) {
     std::string got;
     try {
       if (c.try_recv_exact(1, 500ms, got)) {
+        BOOST_TEST(got == "p");
         served.push_back(std::move(c));
         continue;
       }

@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <fstream>
-#include <iostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -14,6 +13,7 @@
 #include "echo_client.hpp"
 #include "echo_load.hpp"
 #include "echo_svc_process.hpp"
+#include "skip.hpp"
 
 using namespace std::chrono_literals;
 using echo::test::child_process;
@@ -165,16 +165,29 @@ BOOST_AUTO_TEST_CASE(help_and_version) {
   BOOST_TEST(version.out == std::string("echo-svc ") + echo::version + "\n");
 }
 
-BOOST_AUTO_TEST_CASE(sigterm_as_pid_1_in_a_pid_namespace) {
+namespace {
+
+// Empty if this process may create a PID namespace, else why not.
+std::string no_pid_namespace() {
+  try {
+    child_process probe({"/usr/bin/unshare", "--pid", "--fork", "--kill-child", "/bin/true"});
+    const auto code = probe.wait(10s);
+    if (code == 0) return {};
+    auto err = probe.stderr_text();
+    while (!err.empty() && err.back() == '\n') err.pop_back();
+    return "cannot create a PID namespace here (unshare --pid: " +
+           (code ? "exit " + std::to_string(*code) : std::string("no exit within 10 s")) + ", " + err + ")";
+  } catch (const std::exception& e) {
+    return std::string("cannot run unshare: ") + e.what();
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(sigterm_as_pid_1_in_a_pid_namespace, *echo::test::skip_if(no_pid_namespace)) {
   // As PID 1 the kernel drops signals that have no handler, so a service that relied on
   // default actions would ignore `docker stop`. Run echo-svc as PID 1 of a new PID namespace
   // and signal it from outside.
-  child_process probe({"/usr/bin/unshare", "--pid", "--fork", "--kill-child", "/bin/true"});
-  if (probe.wait(10s).value_or(-1) != 0) {
-    BOOST_TEST_MESSAGE("SKIPPED: cannot create a PID namespace here (unshare failed)");
-    std::cout << "SKIPPED: sigterm_as_pid_1_in_a_pid_namespace: unshare --pid not permitted\n";
-    return;
-  }
   child_process wrapper({"/usr/bin/unshare", "--pid", "--fork", "--kill-child", echo_svc_path(), "--port", "0",
                          "--bind", "127.0.0.1"});
   const auto line = wrapper.read_line(10s);

@@ -1,4 +1,4 @@
-// Stress tests 4, 5 and 9 of issue 4: never-reading clients, slowloris, RST storm.
+// Stress tests: never-reading clients, slowloris, RST storm.
 #define BOOST_TEST_MODULE hostile_stress
 #include <boost/test/unit_test.hpp>
 
@@ -7,12 +7,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <future>
-#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -22,6 +20,7 @@
 #include "rng.hpp"
 #include "stress_server.hpp"
 #include "stress_support.hpp"
+#include "unique_fd.hpp"
 
 using namespace std::chrono_literals;
 using echo::stress::stop_server;
@@ -51,82 +50,72 @@ BOOST_AUTO_TEST_CASE(never_read_clients_are_bounded_and_time_out) {
   const double p99_unloaded = st::percentile(unloaded.rtt_us, 99);
   const double cpu_unloaded = cpu_per_rt(t0, unloaded.rtt_us.size());
 
-  // The server's own progress on each stalled session is observable from outside: its echo
-  // writes grow the socket's Send-Q (the client acknowledges nothing past its 4 KiB window).
-  // A helper thread samples Send-Q (ss) until stopped and keeps, per client port, the last
-  // time it grew: the start of the server's stuck write, give or take the sampling period.
-  std::atomic<bool> sampling{true}, sampling_paused{false};
-  auto last_growth = std::async(std::launch::async, [&sampling, &sampling_paused, port = svc.port] {
-    std::map<std::uint16_t, std::pair<std::uint64_t, st::clock::time_point>> seen;
-    while (sampling.load()) {
-      if (sampling_paused.load()) {
-        ::poll(nullptr, 0, 5);
-        continue;
-      }
-      const auto now = st::clock::now();
-      for (const auto& [peer, q] : st::send_queues(port)) {
-        auto it = seen.find(peer);
-        if (it == seen.end()) seen.emplace(peer, std::pair{q, now});
-        else if (q > it->second.first) it->second = {q, now};
-      }
-      ::poll(nullptr, 0, 20);  // sampling period of a measurement
-    }
-    return seen;
-  });
+  // Each stalled session's deadline is set when the server starts its last echo write, right
+  // after its last read. That read is observable from outside: the kernel counts what the
+  // server has read from each socket. The sampler reads those counters all through the test,
+  // the loaded window included: a sampler that paused there would miss a session that the
+  // server read again (and so restarted its write) meanwhile, and put its deadline too early.
+  st::read_progress_sampler server_reads(svc.port, 20ms);
   const auto setup_start = st::clock::now();
   st::stall_pump pump("127.0.0.1", svc.port, stalled_n, 256 * 1024);
-  pump.wait_blocked(500ms, 30s);
+  const bool all_blocked = pump.wait_blocked(500ms, 30s);
   const double setup_s = st::elapsed_ms(setup_start) / 1000;
   std::size_t blocked = 0;
   std::uint64_t sent_total = 0, sent_min = ~0ULL;
-  auto first_stall = st::clock::now(), last_stall = setup_start;
   for (const auto& s : pump.snapshot()) {
     if (!s.blocked) continue;
     ++blocked;
     sent_total += s.sent;
     sent_min = std::min(sent_min, s.sent);
-    first_stall = std::min(first_stall, s.last_send);
-    last_stall = std::max(last_stall, s.last_send);
   }
   const std::size_t stalled_fds = st::open_fds(pid);
   std::uint64_t rss_max = st::rss_kib(pid);
   std::string sockstat = st::lines_with(st::read_file("/proc/net/sockstat"), "TCP:", 1);
   if (!sockstat.empty()) sockstat.pop_back();
-  // Pump and sampler pause for the window, so the p99 measures the server beside 200 stuck
-  // sessions rather than this process's own work (the server's writes stay stuck meanwhile:
-  // its input queues are full).
+  // The pump pauses for the window, so the p99 measures the server beside 200 stuck sessions
+  // rather than this process's own sending. The server may still finish a write and read
+  // again meanwhile (or when the pump resumes); the read sampler sees that.
   pump.pause(true);
-  sampling_paused = true;
+  const auto window_start = st::clock::now();
   t0 = st::cpu_ticks(pid);
   auto loaded = st::run_pingpong("127.0.0.1", svc.port, normal_n, 64, 1000ms, 42);
   const double cpu_loaded = cpu_per_rt(t0, loaded.rtt_us.size());
-  sampling_paused = false;
   pump.pause(false);
+  const auto window_end = st::clock::now();
   const double p99_loaded = st::percentile(loaded.rtt_us, 99);
   rss_max = std::max(rss_max, st::rss_kib(pid));
-  // The loaded window must end before the first stalled session may time out.
-  const bool loaded_while_stalled = st::clock::now() < first_stall + write_timeout;
-
-  // Each stalled session must close at (the server's last write progress + write timeout)
-  // +- 1 s. The server closes with unread input, so the pumping client sees the RST at once.
-  const bool all_closed = pump.wait_closed(std::chrono::duration_cast<std::chrono::milliseconds>(
-      last_stall + write_timeout + 2s - st::clock::now()));
-  sampling = false;
-  const auto growth = last_growth.get();
+  // Each stalled session must close at (the server's last read, where its last write began,
+  // + write timeout) +- 1 s. The server closes with unread input, so the pumping client sees
+  // the RST at once. The wait ends when all are closed, or 2 s after the latest read the
+  // server made was due to time out (so a read after the window moves the deadline on), and
+  // at most 30 s after the window.
+  bool all_closed = false;
+  while (!(all_closed = pump.wait_closed(100ms))) {
+    const auto now = st::clock::now();
+    if (now > std::max(server_reads.latest_advance(), window_end) + write_timeout + 2s || now > window_end + 30s) break;
+  }
+  const auto reads = server_reads.stop();
   double early_ms = 1e9, late_ms = -1e9, client_early_ms = 1e9, client_late_ms = -1e9;
-  std::size_t closed_n = 0, out_of_window = 0, unsampled = 0;
+  std::size_t closed_n = 0, out_of_window = 0, unsampled = 0, read_after_setup = 0;
+  // The loaded window must end before the first stalled session may time out, which is the
+  // server's earliest last read + write timeout (the client's last send can be seconds off).
+  auto first_due = st::clock::time_point::max();
   for (const auto& s : pump.snapshot()) {
-    if (!s.blocked || !s.closed) continue;
+    if (!s.blocked) continue;
+    if (const auto r = reads.peers.find(s.port); r != reads.peers.end())
+      first_due = std::min(first_due, r->second.advanced + write_timeout);
+    if (!s.closed) continue;
     ++closed_n;
     const double dc = std::chrono::duration<double, std::milli>(s.closed_at - s.last_send - write_timeout).count();
     client_early_ms = std::min(client_early_ms, dc);
     client_late_ms = std::max(client_late_ms, dc);
-    const auto g = growth.find(s.port);
-    if (g == growth.end()) {
+    const auto r = reads.peers.find(s.port);
+    if (r == reads.peers.end()) {
       ++unsampled;
       continue;
     }
-    const double d = std::chrono::duration<double, std::milli>(s.closed_at - g->second.second - write_timeout).count();
+    if (r->second.advanced > window_start) ++read_after_setup;
+    const double d = std::chrono::duration<double, std::milli>(s.closed_at - r->second.advanced - write_timeout).count();
     early_ms = std::min(early_ms, d);
     late_ms = std::max(late_ms, d);
     if (d < -1000 || d > 1000) ++out_of_window;
@@ -141,6 +130,8 @@ BOOST_AUTO_TEST_CASE(never_read_clients_are_bounded_and_time_out) {
       ::pclose(f);
     }
   }
+  const bool loaded_while_stalled = window_end < first_due;
+  const double window_overrun_ms = std::chrono::duration<double, std::milli>(window_end - first_due).count();
   const auto back = st::wait_fds_at_most(pid, baseline_fds, 2s);
   pump.stop();
   // A second unloaded run after the stalled sessions are gone brackets the loaded one in time.
@@ -160,12 +151,15 @@ BOOST_AUTO_TEST_CASE(never_read_clients_are_bounded_and_time_out) {
                 << p99_unloaded_after << " us (" << unloaded_after.rtt_us.size() << " round trips, "
                 << cpu_unloaded_after << " us CPU each"
                 << "); stalled sessions closed " << closed_n << " (server fds " << stalled_fds << " -> baseline "
-                << baseline_fds << "), at the server's last write progress + write timeout " << early_ms << " .. +"
-                << late_ms << " ms (" << unsampled << " unsampled; relative to the client's last send "
+                << baseline_fds << "), at the server's last read + write timeout " << early_ms << " .. +"
+                << late_ms << " ms (" << read_after_setup << " last read after setup, " << unsampled
+                << " unsampled; " << reads.samples << " samples, at most "
+                << reads.max_interval.count() << " ms apart; relative to the client's last send "
                 << client_early_ms << " .. +" << client_late_ms << " ms); fds back: " << (back ? std::to_string(back->count()) + " ms" : std::string("NO")));
+  BOOST_TEST(all_blocked, "some stalled clients were still sending after 30 s");
   BOOST_TEST(blocked == stalled_n);
   BOOST_TEST(stalled_fds == baseline_fds + stalled_n);
-  BOOST_TEST(loaded_while_stalled, "the loaded measurement ran past the first write timeout");
+  BOOST_TEST(loaded_while_stalled, "the loaded measurement ended " << window_overrun_ms << " ms past the first write timeout");
   BOOST_TEST(rss_max <= bound_kib);
   BOOST_TEST(unloaded.failures + unloaded.mismatches == 0U);
   BOOST_TEST(loaded.failures + loaded.mismatches == 0U);
@@ -202,7 +196,7 @@ BOOST_AUTO_TEST_CASE(slowloris) {
   auto normal_run = std::async(std::launch::async, [normal] { return echo::test::run_echo_load(normal); });
 
   struct conn {
-    int fd = -1;
+    echo::test::unique_fd fd;
     bool trickle = false;
     bool connected = false;
     int sent = 0, echoed = 0;
@@ -212,7 +206,7 @@ BOOST_AUTO_TEST_CASE(slowloris) {
   std::vector<conn> conns(n);
   for (std::size_t i = 0; i < n; ++i) {
     conns[i].trickle = i % 2 == 1;
-    conns[i].fd = st::connect_nonblocking("127.0.0.1", svc.port);
+    conns[i].fd = echo::test::unique_fd(st::connect_nonblocking("127.0.0.1", svc.port));
   }
   const auto deadline = st::clock::now() + trickle_bytes * 1s + idle_timeout + 10s;
   std::vector<pollfd> p;
@@ -223,8 +217,8 @@ BOOST_AUTO_TEST_CASE(slowloris) {
     idx.clear();
     for (std::size_t i = 0; i < n; ++i) {
       auto& c = conns[i];
-      if (c.closed || c.fd < 0) continue;
-      p.push_back({c.fd, static_cast<short>(c.connected ? POLLIN : POLLOUT), 0});
+      if (c.closed || !c.fd) continue;
+      p.push_back({c.fd.get(), static_cast<short>(c.connected ? POLLIN : POLLOUT), 0});
       idx.push_back(i);
     }
     ::poll(p.data(), p.size(), 20);
@@ -234,7 +228,7 @@ BOOST_AUTO_TEST_CASE(slowloris) {
       if (!c.connected && p[k].revents != 0) {
         int err = 0;
         socklen_t len = sizeof err;
-        ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (::getsockopt(c.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
         c.connected = err == 0;
         c.last_progress = now;
         if (err != 0) {
@@ -246,7 +240,7 @@ BOOST_AUTO_TEST_CASE(slowloris) {
       }
       if (p[k].revents != 0) {
         char b = 0;
-        const ssize_t r = ::recv(c.fd, &b, 1, 0);
+        const ssize_t r = ::recv(c.fd.get(), &b, 1, 0);
         if (r == 1) {
           if (b != static_cast<char>('0' + c.echoed)) c.bad_byte = true;
           ++c.echoed;
@@ -263,7 +257,7 @@ BOOST_AUTO_TEST_CASE(slowloris) {
       // One byte a second while trickling; the next only after the previous came back.
       if (c.connected && c.trickle && c.sent < trickle_bytes && c.echoed == c.sent && now - c.last_progress >= 1s) {
         const char b = static_cast<char>('0' + c.sent);
-        if (::send(c.fd, &b, 1, MSG_NOSIGNAL) == 1) ++c.sent;
+        if (::send(c.fd.get(), &b, 1, MSG_NOSIGNAL) == 1) ++c.sent;
       }
     }
   }
@@ -284,7 +278,7 @@ BOOST_AUTO_TEST_CASE(slowloris) {
       hi[g] = std::max(hi[g], d);
       if (d < -1000 || d > 1000) ++out_of_window[g];
     }
-    if (c.fd >= 0) ::close(c.fd);
+    c.fd.reset();
   }
   const auto back = st::wait_fds_at_most(pid, baseline_fds, 2s);
   STRESS_FIGURE("slowloris: " << n << " conns; silent closed " << closed[0] << "/" << n / 2 << " at idle timeout "
@@ -327,9 +321,10 @@ BOOST_AUTO_TEST_CASE(rst_storm) {
 
   const auto start = st::clock::now();
   std::size_t stalled_blocked = 0;
+  bool all_blocked = false;
   {
     st::stall_pump pump("127.0.0.1", svc.port, stalled_n, 256 * 1024);
-    pump.wait_blocked(300ms, 30s);
+    all_blocked = pump.wait_blocked(300ms, 30s);
     for (const auto& s : pump.snapshot()) stalled_blocked += s.blocked ? 1U : 0U;
     pump.abort_all();
   }
@@ -339,12 +334,13 @@ BOOST_AUTO_TEST_CASE(rst_storm) {
   while (aborted < total) {
     const std::size_t n = std::min(wave, total - aborted);
     struct conn {
-      int fd;
+      echo::test::unique_fd fd;
       std::size_t to_send, sent = 0, got = 0;
       bool connected = false;
     };
     std::vector<conn> conns;
-    for (std::size_t i = 0; i < n; ++i) conns.push_back({st::connect_nonblocking("127.0.0.1", svc.port), rnd.between(1, buf.size())});
+    for (std::size_t i = 0; i < n; ++i)
+      conns.push_back({echo::test::unique_fd(st::connect_nonblocking("127.0.0.1", svc.port)), rnd.between(1, buf.size())});
     // Each sends its bytes; abort once some echo came back (mid-stream) or at the wave deadline.
     const auto deadline = st::clock::now() + 3s;
     std::vector<pollfd> p;
@@ -354,8 +350,8 @@ BOOST_AUTO_TEST_CASE(rst_storm) {
       idx.clear();
       for (std::size_t i = 0; i < conns.size(); ++i) {
         auto& c = conns[i];
-        if (c.fd < 0 || c.got > 0) continue;
-        p.push_back({c.fd, static_cast<short>(POLLIN | (c.sent < c.to_send ? POLLOUT : 0)), 0});
+        if (!c.fd || c.got > 0) continue;
+        p.push_back({c.fd.get(), static_cast<short>(POLLIN | (c.sent < c.to_send ? POLLOUT : 0)), 0});
         idx.push_back(i);
       }
       if (p.empty() || st::clock::now() >= deadline) break;
@@ -368,22 +364,22 @@ BOOST_AUTO_TEST_CASE(rst_storm) {
           continue;
         }
         if (p[k].revents & POLLIN) {
-          const ssize_t r = ::recv(c.fd, buf.data(), 1, 0);
+          const ssize_t r = ::recv(c.fd.get(), buf.data(), 1, 0);
           if (r > 0) c.got = 1;
         }
         if ((p[k].revents & POLLOUT) && c.sent < c.to_send) {
-          const ssize_t w = ::send(c.fd, buf.data(), c.to_send - c.sent, MSG_NOSIGNAL);
+          const ssize_t w = ::send(c.fd.get(), buf.data(), c.to_send - c.sent, MSG_NOSIGNAL);
           if (w > 0) c.sent += static_cast<std::size_t>(w);
         }
       }
     }
     for (auto& c : conns) {
-      if (c.fd < 0) {
+      if (!c.fd) {
         ++connect_failures;
         continue;
       }
       if (c.got > 0) ++mid_stream;
-      st::abort_close(c.fd);
+      st::abort_close(std::move(c.fd));
     }
     aborted += n;
   }
@@ -405,6 +401,7 @@ BOOST_AUTO_TEST_CASE(rst_storm) {
                 << normal_result.completed << "/" << normal.connections << ", mismatches " << normal_result.mismatches
                 << ", resets " << normal_result.resets << "; fresh client served " << fresh_ok);
   BOOST_TEST(alive);
+  BOOST_TEST(all_blocked, "some stalled clients were still sending after 30 s");
   BOOST_TEST(stalled_blocked == stalled_n);
   BOOST_TEST(connect_failures == 0U);
   BOOST_TEST(mid_stream >= total - stalled_n - total / 10);

@@ -24,6 +24,7 @@
 #include "server_fixture.hpp"
 #include "stress_server.hpp"
 #include "stress_support.hpp"
+#include "unique_fd.hpp"
 
 using namespace std::chrono_literals;
 using echo::test::echo_svc_process;
@@ -38,7 +39,7 @@ BOOST_AUTO_TEST_CASE(graceful_drain) {
   echo_svc_process svc({"--threads", "2", "--shutdown-timeout", "3s"});
 
   st::stall_pump nonreaders("127.0.0.1", svc.port, nonreaders_n, 256 * 1024);
-  nonreaders.wait_blocked(300ms, 20s);
+  const bool nonreaders_settled = nonreaders.wait_blocked(300ms, 20s);
   std::size_t nonreaders_blocked = 0;
   for (const auto& s : nonreaders.snapshot()) nonreaders_blocked += s.blocked ? 1U : 0U;
 
@@ -76,26 +77,28 @@ BOOST_AUTO_TEST_CASE(graceful_drain) {
   double refused_ms = -1;
   std::size_t accepted_after_term = 0;
   while (refused_ms < 0 && st::clock::now() < term + 1s) {
-    const int fd = st::connect_nonblocking("127.0.0.1", svc.port);
-    if (fd == -ECONNREFUSED) {
+    const int rc = st::connect_nonblocking("127.0.0.1", svc.port);
+    if (rc == -ECONNREFUSED) {
       refused_ms = st::elapsed_ms(term);
       break;
     }
-    if (fd < 0) break;
-    pollfd p{fd, POLLOUT, 0};
-    ::poll(&p, 1, 50);
+    if (rc < 0) break;
+    echo::test::unique_fd fd(rc);
+    pollfd p{fd.get(), POLLOUT, 0};
+    ::poll(&p, 1, 50);  // not ready within 50 ms leaves revents 0: neither refused nor accepted
     int err = 0;
     socklen_t len = sizeof err;
-    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
     if (err == ECONNREFUSED) refused_ms = st::elapsed_ms(term);
     else if (err == 0 && (p.revents & POLLOUT)) ++accepted_after_term;
-    ::close(fd);
+    fd.reset();
     // One attempt every 5 ms (the measurement's resolution): a tight loop would be a connect
     // storm of its own, competing with the shutdown it measures.
     if (refused_ms < 0) ::poll(nullptr, 0, 5);
   }
 
-  nonreaders.wait_closed(std::chrono::duration_cast<std::chrono::milliseconds>(term + grace + 3s - st::clock::now()));
+  const bool nonreaders_closed =
+      nonreaders.wait_closed(std::chrono::duration_cast<std::chrono::milliseconds>(term + grace + 3s - st::clock::now()));
   std::vector<double> nr_closed_ms;
   for (const auto& s : nonreaders.snapshot())
     if (s.closed) nr_closed_ms.push_back(std::chrono::duration<double, std::milli>(s.closed_at - term).count());
@@ -118,6 +121,7 @@ BOOST_AUTO_TEST_CASE(graceful_drain) {
                 << nr_closed_ms.size() << " at " << nr_first << " .. " << nr_last << " ms after SIGTERM; exit code "
                 << code.value_or(-1) << " at " << exit_ms << " ms (deadline " << std::chrono::milliseconds(grace).count()
                 << " ms)");
+  BOOST_TEST(nonreaders_settled, "some non-readers were still sending after 20 s");
   BOOST_TEST(nonreaders_blocked == nonreaders_n);
   BOOST_TEST(active_at_term == streams_n);
   BOOST_TEST(refused_ms >= 0);
@@ -126,6 +130,7 @@ BOOST_AUTO_TEST_CASE(graceful_drain) {
   BOOST_TEST(r.resets == 0U);
   BOOST_TEST(r.mismatches == 0U);
   BOOST_TEST(r.extra_bytes == 0U);
+  BOOST_TEST(nonreaders_closed, "non-readers still open " << std::chrono::milliseconds(grace + 3s).count() << " ms after SIGTERM");
   BOOST_TEST(nr_closed_ms.size() == nonreaders_n);
   BOOST_TEST(nr_first >= 3000 - 100);  // not before the deadline (100 ms for clock granularity)
   BOOST_TEST(nr_last <= 3000 + 1000);

@@ -100,8 +100,7 @@ BOOST_AUTO_TEST_CASE(fd_exhaustion) {
   for (auto& c : conns) {
     if (c.result == st::outcome::served) st::close_probe(c);
     else if (c.result == st::outcome::pending) {
-      waiting.push_back(c);
-      c.fd = -1;  // now owned by `waiting`
+      waiting.push_back(std::move(c));
     }
   }
   const auto released = st::clock::now();

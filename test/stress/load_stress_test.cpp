@@ -24,6 +24,7 @@
 #include "rng.hpp"
 #include "stress_server.hpp"
 #include "stress_support.hpp"
+#include "unique_fd.hpp"
 
 using namespace std::chrono_literals;
 using echo::stress::stop_server;
@@ -94,8 +95,8 @@ BOOST_AUTO_TEST_CASE(giant_stream) {
   const std::uint64_t rss0 = st::rss_kib(pid);
   std::uint64_t rss_max = rss0;
 
-  const int fd = st::connect_nonblocking("127.0.0.1", svc.port);
-  BOOST_REQUIRE(fd >= 0);
+  echo::test::unique_fd fd(st::connect_nonblocking("127.0.0.1", svc.port));
+  BOOST_REQUIRE(fd);
   std::vector<std::byte> out(256 * 1024), in(256 * 1024);
   std::uint64_t mismatch_at = ~0ULL;
   std::uint64_t sum_sent = fnv_offset, sum_received = fnv_offset;
@@ -110,10 +111,10 @@ BOOST_AUTO_TEST_CASE(giant_stream) {
   const auto deadline = start + std::chrono::seconds(static_cast<long long>(60 + gib * 60));
   auto next_sample = start;
   while (!eof && !failed && st::clock::now() < deadline) {
-    pollfd p{fd, static_cast<short>(POLLIN | (stream.sent() < total ? POLLOUT : 0)), 0};
+    pollfd p{fd.get(), static_cast<short>(POLLIN | (stream.sent() < total ? POLLOUT : 0)), 0};
     ::poll(&p, 1, 100);
     if (p.revents & (POLLIN | POLLERR | POLLHUP)) {
-      const step s = stream.receive(fd, in);
+      const step s = stream.receive(fd.get(), in);
       if (s.what == step::kind::moved) {
         sum_received = fnv1a(sum_received, std::span(in.data(), s.bytes));
       } else if (s.what == step::kind::ended || s.error == echo::client::stream_error::short_echo) {
@@ -128,7 +129,7 @@ BOOST_AUTO_TEST_CASE(giant_stream) {
     }
     if ((p.revents & POLLOUT) && stream.sent() < total) {
       const auto n = std::min<std::uint64_t>(sizes.between(1, out.size()), total - stream.sent());
-      const step s = stream.send(fd, static_cast<std::size_t>(n), out);
+      const step s = stream.send(fd.get(), static_cast<std::size_t>(n), out);
       if (s.what == step::kind::moved) {
         sum_sent = fnv1a(sum_sent, std::span(out.data(), s.bytes));
       } else if (s.what == step::kind::failed) {
@@ -137,7 +138,7 @@ BOOST_AUTO_TEST_CASE(giant_stream) {
       }
     }
     if (stream.sent() == total && !stream.half_closed()) {
-      if (const step s = stream.half_close(fd); s.what == step::kind::failed) {
+      if (const step s = stream.half_close(fd.get()); s.what == step::kind::failed) {
         failed = true;
         problem = std::string("shutdown: ") + std::strerror(s.sys_error);
       }
@@ -147,7 +148,7 @@ BOOST_AUTO_TEST_CASE(giant_stream) {
       next_sample += 100ms;
     }
   }
-  ::close(fd);
+  fd.reset();
   const std::uint64_t sent = stream.sent(), received = stream.received();
   const double wall = st::elapsed_ms(start) / 1000;
   const auto growth_kib = rss_max - rss0;
@@ -213,9 +214,9 @@ BOOST_AUTO_TEST_CASE(half_close_matrix) {
 BOOST_AUTO_TEST_CASE(tiny_writes_and_idle_cost) {
   echo_svc_process svc;
   const pid_t pid = svc.child->pid();
-  const int fd = st::connect_nonblocking("127.0.0.1", svc.port);
-  BOOST_REQUIRE(fd >= 0);
-  pollfd cp{fd, POLLOUT, 0};
+  echo::test::unique_fd fd(st::connect_nonblocking("127.0.0.1", svc.port));
+  BOOST_REQUIRE(fd);
+  pollfd cp{fd.get(), POLLOUT, 0};
   BOOST_REQUIRE(::poll(&cp, 1, 5000) == 1);
 
   constexpr std::uint64_t total = 100'000;
@@ -232,14 +233,14 @@ BOOST_AUTO_TEST_CASE(tiny_writes_and_idle_cost) {
   while (stream.received() < total && problem.empty() && st::clock::now() < deadline) {
     const std::uint64_t window = stream.received() < pingpong_part ? 1 : 16;
     while (stream.sent() < total && stream.outstanding() < window) {
-      const step s = stream.send(fd, 1, out);
+      const step s = stream.send(fd.get(), 1, out);
       if (s.what == step::kind::moved) continue;
       if (s.what == step::kind::failed) problem = std::string("send: ") + std::strerror(s.sys_error);
       break;
     }
-    pollfd p{fd, POLLIN, 0};
+    pollfd p{fd.get(), POLLIN, 0};
     if (::poll(&p, 1, 100) != 1) continue;
-    const step s = stream.receive(fd, in);
+    const step s = stream.receive(fd.get(), in);
     if (s.what != step::kind::failed) continue;
     if (s.error == echo::client::stream_error::mismatch) {
       ++mismatches;
@@ -255,18 +256,18 @@ BOOST_AUTO_TEST_CASE(tiny_writes_and_idle_cost) {
   const double busy_cpu = st::ticks_to_seconds(st::cpu_ticks(pid) - cpu0);
 
   // Idle: this connection plus a fresh one, nothing moving, over a 3 s measurement window.
-  const int idle = st::connect_nonblocking("127.0.0.1", svc.port);
-  BOOST_REQUIRE(idle >= 0);
-  pollfd ip{idle, POLLOUT, 0};
+  echo::test::unique_fd idle(st::connect_nonblocking("127.0.0.1", svc.port));
+  BOOST_REQUIRE(idle);
+  pollfd ip{idle.get(), POLLOUT, 0};
   BOOST_REQUIRE(::poll(&ip, 1, 5000) == 1);
   const std::uint64_t idle0 = st::cpu_ticks(pid);
   const auto idle_start = st::clock::now();
-  pollfd both[2] = {{fd, POLLIN, 0}, {idle, POLLIN, 0}};
+  pollfd both[2] = {{fd.get(), POLLIN, 0}, {idle.get(), POLLIN, 0}};
   const int woke = ::poll(both, 2, 3000);  // measurement window: nothing may arrive
   const double idle_window = st::elapsed_ms(idle_start) / 1000;
   const std::uint64_t idle_ticks = st::cpu_ticks(pid) - idle0;
-  ::close(idle);
-  ::close(fd);
+  idle.reset();
+  fd.reset();
 
   STRESS_FIGURE("tiny_writes: " << received << " of " << total << " one-byte echoes in " << wall << " s ("
                 << static_cast<double>(received) / wall << " /s), mismatches " << mismatches << ", server CPU "

@@ -21,6 +21,7 @@
 
 #include "echo/client/verified_stream.hpp"
 #include "socket_util.hpp"
+#include "tcp_diag.hpp"
 
 namespace echo::stress {
 namespace {
@@ -43,24 +44,6 @@ void record_figure(const std::string& line) {
   out << stamp << ' ' << line << '\n';
 }
 
-std::map<std::uint16_t, std::uint64_t> send_queues(std::uint16_t port) {
-  std::map<std::uint16_t, std::uint64_t> out;
-  const std::string cmd = "ss -tnH state established '( sport = :" + std::to_string(port) + " )' 2>/dev/null";
-  FILE* f = ::popen(cmd.c_str(), "r");
-  if (f == nullptr) return out;
-  char line[512];
-  while (std::fgets(line, sizeof line, f)) {
-    std::istringstream in(line);
-    std::string recv_q, send_q, local, peer;
-    if (!(in >> recv_q >> send_q >> local >> peer)) continue;
-    const auto colon = peer.rfind(':');
-    if (colon == std::string::npos) continue;
-    out[static_cast<std::uint16_t>(std::stoul(peer.substr(colon + 1)))] = std::stoull(send_q);
-  }
-  ::pclose(f);
-  return out;
-}
-
 std::uint16_t local_port(int fd) {
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
@@ -79,9 +62,13 @@ double env_number(const char* name, double fallback) {
 
 void raise_nofile() {
   rlimit lim{};
-  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+  // Left at a low soft limit, a test would fail later on EMFILE, far from the cause.
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0)
+    throw std::runtime_error(std::string("getrlimit: ") + std::strerror(errno));
+  if (lim.rlim_cur < lim.rlim_max) {
     lim.rlim_cur = lim.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &lim);
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0)
+      throw std::runtime_error(std::string("setrlimit: ") + std::strerror(errno));
   }
 }
 
@@ -129,11 +116,13 @@ std::string lines_with(const std::string& text, const std::string& needle, std::
   return out;
 }
 
-void abort_close(int fd) {
-  if (fd < 0) return;
+void abort_close(echo::test::unique_fd fd) {
+  if (!fd) return;
   linger l{1, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-  ::close(fd);
+  // Without the linger option the close is an orderly FIN, and a test that means to storm
+  // the server with resets would quietly test something else.
+  if (::setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &l, sizeof l) != 0)
+    throw std::runtime_error(std::string("setsockopt SO_LINGER: ") + std::strerror(errno));
 }
 
 double elapsed_ms(clock::time_point since) {
@@ -152,12 +141,14 @@ void open_probes(std::vector<probe_conn>& conns, std::size_t n, const std::strin
   for (std::size_t i = 0; i < n; ++i) {
     probe_conn c;
     c.tag = static_cast<char>('a' + static_cast<int>((conns.size()) % 26));
-    c.fd = connect_nonblocking(host, port);
-    if (c.fd < 0) {
-      c.result = c.fd == -ECONNREFUSED ? outcome::refused : outcome::error;
+    const int fd = connect_nonblocking(host, port);
+    if (fd < 0) {
+      c.result = fd == -ECONNREFUSED ? outcome::refused : outcome::error;
       c.resolved_at = clock::now();
+    } else {
+      c.fd.reset(fd);
     }
-    conns.push_back(c);
+    conns.push_back(std::move(c));
   }
 }
 
@@ -175,8 +166,8 @@ void run_probes(std::vector<probe_conn>& conns, std::chrono::milliseconds timeou
     index.clear();
     for (std::size_t i = 0; i < conns.size(); ++i) {
       auto& c = conns[i];
-      if (c.result != outcome::pending || c.fd < 0) continue;
-      fds.push_back({c.fd, static_cast<short>(c.connected && c.sent ? POLLIN : POLLOUT), 0});
+      if (c.result != outcome::pending || !c.fd) continue;
+      fds.push_back({c.fd.get(), static_cast<short>(c.connected && c.sent ? POLLIN : POLLOUT), 0});
       index.push_back(i);
     }
     if (fds.empty() || clock::now() >= deadline) return;
@@ -188,7 +179,7 @@ void run_probes(std::vector<probe_conn>& conns, std::chrono::milliseconds timeou
       if (!c.connected) {
         int err = 0;
         socklen_t len = sizeof err;
-        ::getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (::getsockopt(c.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
         if (err != 0) {
           resolve(c, err == ECONNREFUSED ? outcome::refused : err == ECONNRESET ? outcome::reset : outcome::error);
           continue;
@@ -196,7 +187,7 @@ void run_probes(std::vector<probe_conn>& conns, std::chrono::milliseconds timeou
         c.connected = true;
       }
       if (!c.sent) {
-        const ssize_t w = ::send(c.fd, &c.tag, 1, MSG_NOSIGNAL);
+        const ssize_t w = ::send(c.fd.get(), &c.tag, 1, MSG_NOSIGNAL);
         if (w == 1) {
           c.sent = true;
         } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
@@ -205,7 +196,7 @@ void run_probes(std::vector<probe_conn>& conns, std::chrono::milliseconds timeou
         continue;
       }
       char b = 0;
-      const ssize_t n = ::recv(c.fd, &b, 1, 0);
+      const ssize_t n = ::recv(c.fd.get(), &b, 1, 0);
       if (n == 1) resolve(c, b == c.tag ? outcome::served : outcome::error);
       else if (n == 0) resolve(c, outcome::eof);
       else if (errno == ECONNRESET) resolve(c, outcome::reset);
@@ -226,10 +217,7 @@ std::size_t count_outcome(const std::vector<probe_conn>& conns, outcome o) {
   return static_cast<std::size_t>(std::count_if(conns.begin(), conns.end(), [o](const probe_conn& c) { return c.result == o; }));
 }
 
-void close_probe(probe_conn& c) {
-  if (c.fd >= 0) ::close(c.fd);
-  c.fd = -1;
-}
+void close_probe(probe_conn& c) { c.fd.reset(); }
 
 void close_probes(std::vector<probe_conn>& conns) {
   for (auto& c : conns) close_probe(c);
@@ -241,7 +229,7 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
   pingpong_result result;
   using step = echo::client::verified_stream::step;
   struct conn {
-    int fd = -1;
+    echo::test::unique_fd fd;
     bool connected = false;
     bool done = false;
     echo::client::verified_stream stream{};  // a message is echoed once nothing is outstanding
@@ -251,8 +239,8 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
   for (std::size_t i = 0; i < conns.size(); ++i) {
     auto& c = conns[i];
     c.stream = echo::client::verified_stream(echo::client::pattern::connection_seed(seed, i));
-    c.fd = connect_nonblocking(host, port);
-    if (c.fd < 0) {
+    c.fd.reset(connect_nonblocking(host, port));
+    if (!c.fd) {
       ++result.failures;
       c.done = true;
     }
@@ -265,7 +253,7 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
     std::vector<std::size_t> idx;
     for (std::size_t i = 0; i < conns.size(); ++i)
       if (!conns[i].done && !conns[i].connected) {
-        fds.push_back({conns[i].fd, POLLOUT, 0});
+        fds.push_back({conns[i].fd.get(), POLLOUT, 0});
         idx.push_back(i);
       }
     if (fds.empty()) break;
@@ -290,7 +278,7 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
   const auto send_msg = [&](conn& c) {
     c.sent_at = clock::now();
     // A small message fits an empty send buffer; a partial send is a failure here.
-    if (const step s = c.stream.send(c.fd, msg_size, msg); s.what != step::kind::moved || s.bytes != msg_size) {
+    if (const step s = c.stream.send(c.fd.get(), msg_size, msg); s.what != step::kind::moved || s.bytes != msg_size) {
       ++result.failures;
       c.done = true;
     }
@@ -305,7 +293,7 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
     idx.clear();
     for (std::size_t i = 0; i < conns.size(); ++i)
       if (!conns[i].done) {
-        fds.push_back({conns[i].fd, POLLIN, 0});
+        fds.push_back({conns[i].fd.get(), POLLIN, 0});
         idx.push_back(i);
       }
     if (fds.empty()) break;
@@ -313,7 +301,7 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
     for (std::size_t k = 0; k < fds.size(); ++k) {
       if (fds[k].revents == 0) continue;
       auto& c = conns[idx[k]];
-      const step s = c.stream.receive(c.fd, in);
+      const step s = c.stream.receive(c.fd.get(), in);
       if (s.what == step::kind::blocked) continue;
       if (s.what != step::kind::moved) {
         ++(s.error == echo::client::stream_error::mismatch ? result.mismatches : result.failures);
@@ -326,29 +314,27 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
       }
     }
   }
-  for (auto& c : conns)
-    if (c.fd >= 0) ::close(c.fd);
   return result;
 }
 
 // ---------------------------------------------------------------------------------------
-stall_pump::stall_pump(const std::string& host, std::uint16_t port, std::size_t n, int sndbuf) : conns_(n) {
-  for (auto& c : conns_) {
-    c.fd = connect_nonblocking(host, port, 4096, sndbuf);
+stall_pump::stall_pump(const std::string& host, std::uint16_t port, std::size_t n, int sndbuf)
+    : conns_(n), fds_(n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    auto& c = conns_[i];
+    const int fd = connect_nonblocking(host, port, 4096, sndbuf);
     c.last_send = clock::now();
-    if (c.fd < 0) {
+    if (fd < 0) {
       c.closed = true;
       c.closed_at = clock::now();
+    } else {
+      fds_[i].reset(fd);
     }
   }
   thread_ = std::thread([this] { run(); });
 }
 
-stall_pump::~stall_pump() {
-  stop();
-  for (auto& c : conns_)
-    if (c.fd >= 0) ::close(c.fd);
-}
+stall_pump::~stall_pump() { stop(); }
 
 void stall_pump::stop() {
   stop_ = true;
@@ -357,10 +343,7 @@ void stall_pump::stop() {
 
 void stall_pump::abort_all() {
   stop();
-  for (auto& c : conns_) {
-    abort_close(c.fd);
-    c.fd = -1;
-  }
+  for (auto& fd : fds_) abort_close(std::move(fd));
 }
 
 std::vector<stalled_conn> stall_pump::snapshot() const {
@@ -415,7 +398,7 @@ void stall_pump::run() {
       settle = settle_;
       for (std::size_t i = 0; i < conns_.size(); ++i) {
         if (conns_[i].closed) continue;
-        fds.push_back({conns_[i].fd, static_cast<short>(paused ? POLLRDHUP : POLLOUT | POLLRDHUP), 0});
+        fds.push_back({fds_[i].get(), static_cast<short>(paused ? POLLRDHUP : POLLOUT | POLLRDHUP), 0});
         idx.push_back(i);
       }
     }
@@ -433,9 +416,9 @@ void stall_pump::run() {
         continue;
       }
       if (re & POLLOUT) {
-        if (c.port == 0) c.port = local_port(c.fd);
+        if (c.port == 0) c.port = local_port(fds_[i].get());
         for (;;) {
-          const ssize_t w = ::send(c.fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+          const ssize_t w = ::send(fds_[i].get(), chunk.data(), chunk.size(), MSG_NOSIGNAL);
           if (w > 0) {
             c.sent += static_cast<std::uint64_t>(w);
             c.last_send = now;
@@ -457,6 +440,44 @@ void stall_pump::run() {
       c.blocked = !c.closed && in_streak[i] && now - streak_start[i] >= settle;
       if (!c.blocked && !in_streak[i] && (re & POLLOUT) == 0 && now - c.last_send >= settle) c.blocked = true;
     }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+read_progress_sampler::read_progress_sampler(std::uint16_t local_port, std::chrono::milliseconds period)
+    : thread_([this, local_port, period] { run(local_port, period); }) {}
+
+read_progress_sampler::~read_progress_sampler() { stop(); }
+
+read_progress_sampler::result read_progress_sampler::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  return result_;
+}
+
+void read_progress_sampler::run(std::uint16_t local_port, std::chrono::milliseconds period) {
+  std::optional<clock::time_point> previous;
+  while (!stop_.load()) {
+    const auto sockets = tcp_sockets(local_port);
+    const auto now = clock::now();
+    for (const auto& [peer, s] : sockets) {
+      auto& p = result_.peers[peer];
+      if (p.inode != s.inode) {
+        p = {s.inode, s.read, now};  // a new connection (or the first sight of one)
+      } else if (s.read > p.read) {
+        p.read = s.read;
+        p.advanced = now;
+      } else {
+        continue;
+      }
+      latest_ = now.time_since_epoch().count();
+    }
+    ++result_.samples;
+    if (previous)
+      result_.max_interval = std::max(result_.max_interval,
+                                      std::chrono::duration_cast<std::chrono::milliseconds>(now - *previous));
+    previous = now;
+    ::poll(nullptr, 0, static_cast<int>(period.count()));  // the sampling period, not a wait for an event
   }
 }
 

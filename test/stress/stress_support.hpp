@@ -1,6 +1,6 @@
 #pragma once
 
-// Helpers shared by the stress tests (issue 4): /proc observables of the server process,
+// Helpers shared by the stress tests: /proc observables of the server process,
 // scale knobs from the environment, and poll()-driven client engines that verify every byte.
 // Nothing here uses Boost.Test, so the engines may run on helper threads; tests assert on the
 // main thread only, from the results these return.
@@ -10,6 +10,7 @@
 #include "echo_load.hpp"
 #include "proc_stats.hpp"
 #include "socket_util.hpp"
+#include "unique_fd.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -57,14 +58,11 @@ using echo::test::open_fds;
 using echo::test::rss_kib;
 using echo::test::ticks_to_seconds;
 /// Polls (every 10 ms) until open_fds(pid) <= target; elapsed time, or nullopt at the deadline.
-std::optional<std::chrono::milliseconds> wait_fds_at_most(pid_t pid, std::size_t target,
+[[nodiscard]] std::optional<std::chrono::milliseconds> wait_fds_at_most(pid_t pid, std::size_t target,
                                                           std::chrono::milliseconds timeout);
 /// A TcpExt counter from /proc/net/netstat (e.g. "ListenOverflows"); 0 if absent.
 std::uint64_t netstat_value(const std::string& key);
 std::string read_file(const std::string& path);
-/// Send-Q of each established TCP socket with local port `local_port`, keyed by the peer's
-/// port (read with `ss`, which filters in the kernel). Empty if ss fails.
-std::map<std::uint16_t, std::uint64_t> send_queues(std::uint16_t local_port);
 /// Local port of a connected socket.
 std::uint16_t local_port(int fd);
 std::size_t count_substr(const std::string& haystack, const std::string& needle);
@@ -74,7 +72,7 @@ std::string lines_with(const std::string& text, const std::string& needle, std::
 /// Starts a non-blocking connect; the fd, or -errno if it failed at once.
 using echo::test::connect_nonblocking;
 /// SO_LINGER {1, 0} then close(): the peer gets an RST.
-void abort_close(int fd);
+void abort_close(echo::test::unique_fd fd);
 double elapsed_ms(clock::time_point since);
 
 /// p in [0, 100] of `v` (sorted in place); 0 for an empty vector.
@@ -85,7 +83,7 @@ double percentile(std::vector<double>& v, double p);
 /// every pending probe until it resolves or the deadline passes.
 enum class outcome { pending, served, eof, reset, refused, error };
 struct probe_conn {
-  int fd = -1;
+  echo::test::unique_fd fd;
   bool connected = false;
   bool sent = false;
   char tag = 'x';
@@ -119,7 +117,6 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
 /// session then waits to read (idle, not write-pending). Pumping until stopped keeps the
 /// server's write pending for as long as the test needs.
 struct stalled_conn {
-  int fd = -1;
   std::uint16_t port = 0;          ///< the client's local port, once connected
   std::uint64_t sent = 0;
   clock::time_point last_send{};   ///< last send that moved bytes (the server read until then)
@@ -136,9 +133,9 @@ class stall_pump {
   ~stall_pump();
 
   /// Deadline-bounded: true once every connection is blocked for `settle` (or closed).
-  bool wait_blocked(std::chrono::milliseconds settle, std::chrono::milliseconds timeout);
+  [[nodiscard]] bool wait_blocked(std::chrono::milliseconds settle, std::chrono::milliseconds timeout);
   /// Deadline-bounded: true once every connection is closed by the server.
-  bool wait_closed(std::chrono::milliseconds timeout);
+  [[nodiscard]] bool wait_closed(std::chrono::milliseconds timeout);
   std::vector<stalled_conn> snapshot() const;
   /// While paused the pump sends nothing (it still notices closes): a measurement window then
   /// sees the server's load, not the test's own sending.
@@ -152,9 +149,45 @@ class stall_pump {
   void run();
   mutable std::mutex mutex_;
   std::vector<stalled_conn> conns_;
+  std::vector<echo::test::unique_fd> fds_;  ///< conns_[i]'s socket; fixed while the pump runs
   std::chrono::milliseconds settle_{300};
   std::atomic<bool> stop_{false};
   std::atomic<bool> paused_{false};
+  std::thread thread_;
+};
+
+// ---------------------------------------------------------------------------------------
+/// What the server did on each connection to `local_port`, seen from outside: a helper
+/// thread reads the kernel's counters of the server's sockets (tcp_sockets) every `period`,
+/// never pausing, and keeps per peer port when the server's read count last advanced. An
+/// echo session starts a write right after each read, so that is also when its last write
+/// started, to within one sampling interval (the sample that saw the advance is the bound).
+class read_progress_sampler {
+ public:
+  struct progress {
+    std::uint32_t inode = 0;
+    std::uint64_t read = 0;
+    clock::time_point advanced{};  ///< first sample that saw `read` at this value
+  };
+  struct result {
+    std::map<std::uint16_t, progress> peers;
+    std::size_t samples = 0;
+    std::chrono::milliseconds max_interval{0};  ///< longest time between two samples
+  };
+  read_progress_sampler(std::uint16_t local_port, std::chrono::milliseconds period);
+  read_progress_sampler(const read_progress_sampler&) = delete;
+  read_progress_sampler& operator=(const read_progress_sampler&) = delete;
+  ~read_progress_sampler();
+  /// Stops sampling (once) and returns what it saw.
+  result stop();
+  /// The latest `advanced` over every connection so far (thread-safe, while sampling).
+  clock::time_point latest_advance() const { return clock::time_point(clock::duration(latest_.load())); }
+
+ private:
+  void run(std::uint16_t local_port, std::chrono::milliseconds period);
+  std::atomic<bool> stop_{false};
+  std::atomic<clock::rep> latest_{0};
+  result result_;
   std::thread thread_;
 };
 

@@ -11,8 +11,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 extern char** environ;
@@ -29,32 +27,69 @@ int remaining_ms(std::chrono::steady_clock::time_point deadline) {
 
 std::string echo_svc_path() { return ECHO_SVC_PATH; }
 
-child_process::child_process(std::vector<std::string> argv) {
-  char tmpl[] = "/tmp/echo-child-stderr-XXXXXX";
-  const int err_fd = ::mkstemp(tmpl);
-  if (err_fd < 0) throw std::runtime_error("mkstemp failed");
-  err_path_ = tmpl;
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+namespace {
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, err_fd, STDERR_FILENO);
+// posix_spawn_file_actions_t with its destroy on every path.
+class spawn_actions {
+ public:
+  spawn_actions() {
+    if (const int rc = ::posix_spawn_file_actions_init(&actions_); rc != 0) fail("posix_spawn_file_actions_init", rc);
+  }
+  spawn_actions(const spawn_actions&) = delete;
+  spawn_actions& operator=(const spawn_actions&) = delete;
+  ~spawn_actions() { ::posix_spawn_file_actions_destroy(&actions_); }
+
+  void dup2(int from, int to) {
+    if (const int rc = ::posix_spawn_file_actions_adddup2(&actions_, from, to); rc != 0)
+      fail("posix_spawn_file_actions_adddup2", rc);
+  }
+  const posix_spawn_file_actions_t* get() const noexcept { return &actions_; }
+
+ private:
+  [[noreturn]] static void fail(const char* what, int rc) {
+    throw std::runtime_error(std::string(what) + " failed: " + std::strerror(rc));
+  }
+  posix_spawn_file_actions_t actions_;
+};
+
+[[noreturn]] void fail_errno(const char* what) {
+  throw std::runtime_error(std::string(what) + " failed: " + std::strerror(errno));
+}
+
+}  // namespace
+
+child_process::child_process(std::vector<std::string> argv) {
+  // The file is reached through descriptors only (the child's stderr, and ours to read it
+  // back), so its name goes at once: nothing is left in /tmp however the test ends.
+  char err_path[] = "/tmp/echo-child-stderr-XXXXXX";
+  err_fd_.reset(::mkostemp(err_path, O_CLOEXEC));
+  if (!err_fd_) fail_errno("mkostemp");
+  ::unlink(err_path);
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) fail_errno("pipe2");
+  unique_fd out_read(out[0]);
+  unique_fd out_write(out[1]);
+
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
-  const int rc = ::posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(out[1]);
-  ::close(err_fd);
-  if (rc != 0) {
-    ::close(out[0]);
-    throw std::runtime_error(std::string("posix_spawn failed: ") + std::strerror(rc));
+  {
+    spawn_actions actions;
+    actions.dup2(out_write.get(), STDOUT_FILENO);
+    actions.dup2(err_fd_.get(), STDERR_FILENO);
+    if (const int rc = ::posix_spawn(&pid_, args[0], actions.get(), nullptr, args.data(), environ); rc != 0)
+      throw std::runtime_error(std::string("posix_spawn failed: ") + std::strerror(rc));
   }
-  out_fd_ = out[0];
-  pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-  if (pidfd_ < 0) throw std::runtime_error("pidfd_open failed");
+  out_write.reset();  // the child holds the only write end: its exit is our EOF
+  out_fd_ = std::move(out_read);
+  pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
+  if (!pidfd_) {
+    const int e = errno;
+    // A constructor that throws gets no destructor call: reap the child here.
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    throw std::runtime_error(std::string("pidfd_open failed: ") + std::strerror(e));
+  }
 }
 
 child_process::~child_process() {
@@ -62,9 +97,6 @@ child_process::~child_process() {
     ::kill(pid_, SIGKILL);
     wait(std::chrono::seconds(5));
   }
-  if (pidfd_ >= 0) ::close(pidfd_);
-  if (out_fd_ >= 0) ::close(out_fd_);
-  ::unlink(err_path_.c_str());
 }
 
 std::optional<std::string> child_process::read_line(std::chrono::milliseconds timeout) {
@@ -76,12 +108,12 @@ std::optional<std::string> child_process::read_line(std::chrono::milliseconds ti
       out_buffer_.erase(0, nl + 1);
       return line;
     }
-    pollfd p{out_fd_, POLLIN, 0};
+    pollfd p{out_fd_.get(), POLLIN, 0};
     const int r = ::poll(&p, 1, remaining_ms(deadline));
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return std::nullopt;
     char buf[4096];
-    const ssize_t n = ::read(out_fd_, buf, sizeof buf);
+    const ssize_t n = ::read(out_fd_.get(), buf, sizeof buf);
     if (n <= 0) return std::nullopt;
     out_buffer_.append(buf, static_cast<std::size_t>(n));
   }
@@ -94,7 +126,7 @@ void child_process::signal(int sig) {
 std::optional<int> child_process::wait(std::chrono::milliseconds timeout) {
   if (status_) return status_;
   // pidfd becomes readable when the child exits: a deadline-bounded wait with no polling loop.
-  pollfd p{pidfd_, POLLIN, 0};
+  pollfd p{pidfd_.get(), POLLIN, 0};
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     const int r = ::poll(&p, 1, remaining_ms(deadline));
@@ -109,10 +141,14 @@ std::optional<int> child_process::wait(std::chrono::milliseconds timeout) {
 }
 
 std::string child_process::stderr_text() const {
-  std::ifstream in(err_path_);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::pread(err_fd_.get(), buf, sizeof buf, static_cast<off_t>(text.size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return text;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
 }
 
 }  // namespace echo::test

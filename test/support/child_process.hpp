@@ -7,10 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "unique_fd.hpp"
+
 namespace echo::test {
 
-/// A child process with stdout on a pipe (to read the ready line) and stderr in a temp file.
-/// Every wait has a deadline; the destructor kills a child that is still running.
+/// A child process with stdout on a pipe (to read the ready line) and stderr in an unlinked
+/// temp file. Every wait has a deadline; the destructor kills a child that is still running.
 class child_process {
  public:
   explicit child_process(std::vector<std::string> argv);
@@ -29,9 +31,9 @@ class child_process {
 
  private:
   pid_t pid_ = -1;
-  int pidfd_ = -1;
-  int out_fd_ = -1;
-  std::string err_path_;
+  unique_fd pidfd_;
+  unique_fd out_fd_;
+  unique_fd err_fd_;
   std::string out_buffer_;
   std::optional<int> status_;
 };

@@ -7,7 +7,8 @@
 
 namespace echo::test {
 
-/// Observables of another process from /proc (the server under test).
+/// Observables of another process from /proc (the server under test). Each throws
+/// std::runtime_error when it cannot be read (the process is gone, say).
 
 /// Entries in /proc/PID/fd.
 std::size_t open_fds(pid_t pid);

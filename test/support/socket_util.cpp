@@ -10,6 +10,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "unique_fd.hpp"
+
 namespace echo::test {
 
 socklen_t make_sockaddr(const std::string& host, std::uint16_t port, sockaddr_storage& addr) {
@@ -32,18 +34,17 @@ socklen_t make_sockaddr(const std::string& host, std::uint16_t port, sockaddr_st
 int connect_nonblocking(const std::string& host, std::uint16_t port, int rcvbuf, int sndbuf) {
   sockaddr_storage addr{};
   const socklen_t len = make_sockaddr(host, port, addr);
-  const int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-  if (sndbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0 && errno != EINPROGRESS) {
-    const int e = errno;
-    ::close(fd);
-    return -e;
-  }
-  return fd;
+  unique_fd fd(::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return -errno;
+  // A buffer size that did not take would quietly change what the caller's test measures.
+  const auto set = [&fd](int level, int name, int value) {
+    return ::setsockopt(fd.get(), level, name, &value, sizeof value) == 0;
+  };
+  if (!set(IPPROTO_TCP, TCP_NODELAY, 1)) return -errno;
+  if (rcvbuf > 0 && !set(SOL_SOCKET, SO_RCVBUF, rcvbuf)) return -errno;
+  if (sndbuf > 0 && !set(SOL_SOCKET, SO_SNDBUF, sndbuf)) return -errno;
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), len) != 0 && errno != EINPROGRESS) return -errno;
+  return fd.release();
 }
 
 int poll_timeout_ms(std::chrono::steady_clock::time_point deadline, int cap_ms) {
