@@ -1,18 +1,18 @@
 #pragma once
 // Internal header of echo::core: not installed, not part of the public API. Included
-// through read_path.hpp, and only where CMake found the Boost this was written against.
+// through read_op.hpp, and only where CMake found the Boost this was written against.
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 
+// Asio's detail headers are not self-contained: the public ones first.
 #include <boost/asio/basic_stream_socket.hpp>
 #include <boost/asio/detail/reactor.hpp>
 #include <boost/asio/detail/reactor_op.hpp>
 #include <boost/asio/detail/scheduler_operation.hpp>
 #include <boost/asio/detail/socket_ops.hpp>
 #include <boost/asio/error.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/version.hpp>
 
 #include "detail/buffer_pool.hpp"
@@ -68,12 +68,11 @@ class pooled_read_op final : boost::asio::detail::reactor_op {
   pooled_read_op(const pooled_read_op&) = delete;
   pooled_read_op& operator=(const pooled_read_op&) = delete;
 
-  /// Queues the read on `socket`. Must not be called while a previous start has not
-  /// completed.
-  template <class Executor>
-  void start(const read_path_context& ctx,
-             boost::asio::basic_stream_socket<boost::asio::ip::tcp, Executor>& socket,
-             std::uint32_t buffer_size, std::shared_ptr<Owner> owner, bool eager = false) {
+  /// Queues the read on `socket`, any Asio stream socket on the reactor (TCP, Unix). Must
+  /// not be called while a previous start has not completed.
+  template <class Socket>
+  void start(const read_path_context& ctx, Socket& socket, std::uint32_t buffer_size,
+             std::shared_ptr<Owner> owner, bool eager = false) {
     release();
     owner_ = std::move(owner);
     ec_ = boost::system::error_code();
@@ -91,8 +90,8 @@ class pooled_read_op final : boost::asio::detail::reactor_op {
   /// native handle as possibly duplicated, so that closing it also pays an EPOLL_CTL_DEL in
   /// case another descriptor keeps the file (and its epoll registration) alive. A freshly
   /// accepted socket has no duplicate, and close(2) alone removes it from the epoll set.
-  template <class Executor>
-  static void adopt_accepted(boost::asio::basic_stream_socket<boost::asio::ip::tcp, Executor>& socket) noexcept {
+  template <class Socket>
+  static void adopt_accepted(Socket& socket) noexcept {
     implementation(socket).state_ &= static_cast<boost::asio::detail::socket_ops::state_type>(
         ~boost::asio::detail::socket_ops::possible_dup);
   }

@@ -1,6 +1,6 @@
 #pragma once
 // Internal header of echo::core: not installed, not part of the public API. Included
-// through read_path.hpp.
+// through read_op.hpp.
 
 #include <cstddef>
 #include <cstdint>

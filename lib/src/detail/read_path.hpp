@@ -1,13 +1,8 @@
 #pragma once
 // Internal header of echo::core: not installed, not part of the public API.
 //
-// TCP sessions read through one of two operations with the same interface (start, buffer,
-// release, adopt_accepted; completion calls owner->on_read_complete(ec, n, owner)):
-// - pooled_read_op: queued on Asio's epoll reactor below its public API, written against
-//   Boost 1.81's reactor; chosen by CMake (ECHO_POOLED_READ) where that is what we build with.
-// - portable_read_op: Asio's public API only (async_wait, then recv), for any other Boost
-//   or reactor, and forced by -DECHO_PORTABLE_READ=ON.
-// Either way a waiting session holds no buffer.
+// What the read operations (read_op.hpp) need from the server and the listener: light
+// enough for session_context to include.
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -38,17 +33,3 @@ inline bool report_queued_bytes([[maybe_unused]] int listener) noexcept {
 }
 
 }  // namespace echo::detail
-
-#if ECHO_POOLED_READ
-#include "detail/pooled_read_op.hpp"
-namespace echo::detail {
-template <class Owner>
-using read_op = pooled_read_op<Owner>;
-}
-#else
-#include "detail/portable_read_op.hpp"
-namespace echo::detail {
-template <class Owner>
-using read_op = portable_read_op<Owner>;
-}
-#endif

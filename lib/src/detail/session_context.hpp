@@ -40,7 +40,7 @@ struct session_context {
   std::atomic<std::uint32_t> now_tick{1};
   /// Per-connection step plans (fault injection); empty: no session has a plan.
   plan_factory plans;
-  /// What TCP sessions read through (see read_path.hpp), set by the server.
+  /// What stream sessions read through (see read_op.hpp), set by the server.
   read_path_context reads;
 };
 

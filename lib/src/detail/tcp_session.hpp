@@ -9,13 +9,13 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "detail/echo_session.hpp"
-#include "detail/read_path.hpp"
+#include "detail/read_op.hpp"
 
 namespace echo::detail {
 
 /// One TCP echo connection: the echo state machine over a TCP socket. This class only
 /// supplies the stream:
-/// - reads go through read_op (read_path.hpp): a waiting session holds no buffer, the bytes
+/// - reads go through read_op (read_op.hpp): a waiting session holds no buffer, the bytes
 ///   land in one of the thread's hot pool buffers, and the buffer goes back as soon as the
 ///   echo is sent;
 /// - the echo is sent with a direct non-blocking send first; only what does not fit goes
