@@ -1,4 +1,4 @@
-// Stress test 13 of issue 4: network faults between two network namespaces this test creates
+// Stress test: network faults between two network namespaces this test creates
 // (veth pair on 10.213.0.0/30; `tc netem` delay, loss, reorder, duplicate where the kernel has
 // sch_netem): 64 MiB byte-exact, then a mid-stream drop that the server must end at its timeout
 // without leaking. Skipped (reported as such by CTest) where namespaces cannot be created.
