@@ -44,6 +44,7 @@ const std::string client_ip = "10.213.0.2";
 /// Runs a shell command; returns its exit status and (in `output`) what it printed.
 int run(const std::string& cmd, std::string* output = nullptr) {
   char path[] = "/tmp/echo-netns-XXXXXX";
+  // Only the name is needed (the shell writes to it), so the descriptor closes at once.
   if (!echo::test::unique_fd(::mkstemp(path))) {
     if (output) *output = std::string("mkstemp: ") + std::strerror(errno);
     return -1;
