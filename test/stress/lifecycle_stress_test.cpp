@@ -1,5 +1,5 @@
-// Stress tests 11 and 12 of issue 4: graceful drain of the real process under load, and the
-// in-process server started and stopped 500 times with live connections and timers.
+// Stress tests: graceful drain of the real process under load, and the in-process server
+// started and stopped 500 times with live connections and timers.
 #define BOOST_TEST_MODULE lifecycle_stress
 #include <boost/test/unit_test.hpp>
 

@@ -1,4 +1,4 @@
-// Stress tests 6, 7 and 8 of issue 4: descriptor exhaustion, --max-connections, connect storm.
+// Stress tests: descriptor exhaustion, --max-connections, connect storm.
 #define BOOST_TEST_MODULE limits_stress
 #include <boost/test/unit_test.hpp>
 

@@ -1,5 +1,5 @@
-// Stress tests 1, 2, 3 and 10 of issue 4: byte-exact load, giant stream, half-close matrix,
-// tiny writes. Every byte is checked against its per-connection pattern.
+// Stress tests: byte-exact load, giant stream, half-close matrix, tiny writes. Every byte is
+// checked against its per-connection pattern.
 #define BOOST_TEST_MODULE load_stress
 #include <boost/test/unit_test.hpp>
 

@@ -1,4 +1,4 @@
-// Stress test 13 of issue 4: network faults between two network namespaces this test creates
+// Stress test: network faults between two network namespaces this test creates
 // (veth pair on 10.213.0.0/30; `tc netem` delay, loss, reorder, duplicate where the kernel has
 // sch_netem): 64 MiB byte-exact, then a mid-stream drop that the server must end at its timeout
 // without leaking. Skipped (reported as such by CTest) where namespaces cannot be created.
@@ -43,6 +43,7 @@ const std::string client_ip = "10.213.0.2";
 /// Runs a shell command; returns its exit status and (in `output`) what it printed.
 int run(const std::string& cmd, std::string* output = nullptr) {
   char path[] = "/tmp/echo-netns-XXXXXX";
+  // Only the name is needed (the shell writes to it), so the descriptor closes at once.
   if (!echo::test::unique_fd(::mkstemp(path))) {
     if (output) *output = std::string("mkstemp: ") + std::strerror(errno);
     return -1;

@@ -449,34 +449,51 @@ read_progress_sampler::read_progress_sampler(std::uint16_t local_port, std::chro
 
 read_progress_sampler::~read_progress_sampler() { stop(); }
 
+read_progress_sampler::result read_progress_sampler::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return result_;
+}
+
 read_progress_sampler::result read_progress_sampler::stop() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
-  return result_;
+  return snapshot();
 }
 
 void read_progress_sampler::run(std::uint16_t local_port, std::chrono::milliseconds period) {
   std::optional<clock::time_point> previous;
+  // The kernel takes Recv-Q and the received-bytes counter at two moments, so data arriving
+  // in between inflates one reading of `read`. An advance therefore counts once the next
+  // sample holds at least that value; a lower one shows it was not a read.
+  std::map<std::uint16_t, std::pair<std::uint64_t, clock::time_point>> unconfirmed;
   while (!stop_.load()) {
     const auto sockets = tcp_sockets(local_port);
     const auto now = clock::now();
+    std::unique_lock lock(mutex_);
     for (const auto& [peer, s] : sockets) {
       auto& p = result_.peers[peer];
       if (p.inode != s.inode) {
         p = {s.inode, s.read, now};  // a new connection (or the first sight of one)
-      } else if (s.read > p.read) {
-        p.read = s.read;
-        p.advanced = now;
-      } else {
+        unconfirmed.erase(peer);
+        latest_ = std::max(latest_.load(), now.time_since_epoch().count());
         continue;
       }
-      latest_ = now.time_since_epoch().count();
+      if (const auto u = unconfirmed.find(peer); u != unconfirmed.end()) {
+        if (s.read >= u->second.first) {
+          p.read = u->second.first;
+          p.advanced = u->second.second;
+          latest_ = std::max(latest_.load(), p.advanced.time_since_epoch().count());
+        }
+        unconfirmed.erase(u);
+      }
+      if (s.read > p.read) unconfirmed[peer] = {s.read, now};
     }
     ++result_.samples;
     if (previous)
       result_.max_interval = std::max(result_.max_interval,
                                       std::chrono::duration_cast<std::chrono::milliseconds>(now - *previous));
     previous = now;
+    lock.unlock();
     ::poll(nullptr, 0, static_cast<int>(period.count()));  // the sampling period, not a wait for an event
   }
 }

@@ -162,12 +162,14 @@ class stall_pump {
 /// never pausing, and keeps per peer port when the server's read count last advanced. An
 /// echo session starts a write right after each read, so that is also when its last write
 /// started, to within one sampling interval (the sample that saw the advance is the bound).
+/// One dump costs about 2 ms of CPU here (the kernel walks its whole connection table), so
+/// `period` trades the precision of that bound against load added to what a test measures.
 class read_progress_sampler {
  public:
   struct progress {
     std::uint32_t inode = 0;
     std::uint64_t read = 0;
-    clock::time_point advanced{};  ///< first sample that saw `read` at this value
+    clock::time_point advanced{};  ///< first sample that saw `read` at this value (confirmed)
   };
   struct result {
     std::map<std::uint16_t, progress> peers;
@@ -178,6 +180,8 @@ class read_progress_sampler {
   read_progress_sampler(const read_progress_sampler&) = delete;
   read_progress_sampler& operator=(const read_progress_sampler&) = delete;
   ~read_progress_sampler();
+  /// What it has seen so far (thread-safe, while sampling).
+  result snapshot() const;
   /// Stops sampling (once) and returns what it saw.
   result stop();
   /// The latest `advanced` over every connection so far (thread-safe, while sampling).
@@ -187,6 +191,7 @@ class read_progress_sampler {
   void run(std::uint16_t local_port, std::chrono::milliseconds period);
   std::atomic<bool> stop_{false};
   std::atomic<clock::rep> latest_{0};
+  mutable std::mutex mutex_;
   result result_;
   std::thread thread_;
 };

@@ -23,12 +23,6 @@ int remaining_ms(std::chrono::steady_clock::time_point deadline) {
   return left.count() < 0 ? 0 : static_cast<int>(left.count());
 }
 
-}  // namespace
-
-std::string echo_svc_path() { return ECHO_SVC_PATH; }
-
-namespace {
-
 // posix_spawn_file_actions_t with its destroy on every path.
 class spawn_actions {
  public:
@@ -57,6 +51,8 @@ class spawn_actions {
 }
 
 }  // namespace
+
+std::string echo_svc_path() { return ECHO_SVC_PATH; }
 
 child_process::child_process(std::vector<std::string> argv) {
   // The file is reached through descriptors only (the child's stderr, and ours to read it
