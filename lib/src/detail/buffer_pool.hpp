@@ -2,6 +2,7 @@
 // Internal header of echo::core: not installed, not part of the public API.
 
 #include <cstddef>
+#include <cstdint>
 
 namespace echo::detail {
 
@@ -24,6 +25,38 @@ class buffer_pool {
 
   /// How many buffers each thread keeps for reuse.
   static constexpr std::size_t cache_limit = 16;
+};
+
+/// The buffer a read operation holds between a read and the end of its echo: taken from the
+/// pool only when there are bytes to read, given back as soon as they are echoed.
+class pool_buffer {
+ public:
+  pool_buffer() = default;
+  ~pool_buffer() { release(); }
+  pool_buffer(const pool_buffer&) = delete;
+  pool_buffer& operator=(const pool_buffer&) = delete;
+
+  /// Gives back any buffer held; buffers taken from now on are `size` bytes.
+  void reset(std::uint32_t size) noexcept {
+    release();
+    size_ = size;
+  }
+  /// Takes a buffer; false when memory is exhausted. Must not hold one already.
+  bool acquire() noexcept {
+    data_ = buffer_pool::try_acquire(size_);
+    return data_ != nullptr;
+  }
+  /// Gives the buffer back to this thread's pool (no-op when none is held).
+  void release() noexcept {
+    buffer_pool::release(data_, size_);
+    data_ = nullptr;
+  }
+  std::byte* data() const noexcept { return data_; }
+  std::uint32_t size() const noexcept { return size_; }
+
+ private:
+  std::byte* data_ = nullptr;
+  std::uint32_t size_ = 0;
 };
 
 }  // namespace echo::detail

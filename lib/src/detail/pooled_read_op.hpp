@@ -64,7 +64,6 @@ class pooled_read_op final : boost::asio::detail::reactor_op {
   using reactor_type = boost::asio::detail::reactor;
 
   pooled_read_op() noexcept : reactor_op(boost::system::error_code(), &do_perform, &do_complete) {}
-  ~pooled_read_op() { release(); }
   pooled_read_op(const pooled_read_op&) = delete;
   pooled_read_op& operator=(const pooled_read_op&) = delete;
 
@@ -73,12 +72,11 @@ class pooled_read_op final : boost::asio::detail::reactor_op {
   template <class Socket>
   void start(const read_path_context& ctx, Socket& socket, std::uint32_t buffer_size,
              std::shared_ptr<Owner> owner, bool eager = false) {
-    release();
+    buffer_.reset(buffer_size);
     owner_ = std::move(owner);
     ec_ = boost::system::error_code();
     bytes_transferred_ = 0;
     fd_ = socket.native_handle();
-    size_ = buffer_size;
     eager_ = eager;
     // Speculative: if the socket is already readable the read happens here and completes
     // through the scheduler; otherwise it waits in the descriptor's queue, without a buffer
@@ -96,12 +94,9 @@ class pooled_read_op final : boost::asio::detail::reactor_op {
         ~boost::asio::detail::socket_ops::possible_dup);
   }
 
-  std::byte* buffer() const noexcept { return buffer_; }
+  std::byte* buffer() const noexcept { return buffer_.data(); }
   /// Gives the buffer back to this thread's pool.
-  void release() noexcept {
-    buffer_pool::release(buffer_, size_);
-    buffer_ = nullptr;
-  }
+  void release() noexcept { buffer_.release(); }
 
  private:
   template <class Socket>
@@ -120,14 +115,11 @@ class pooled_read_op final : boost::asio::detail::reactor_op {
 
   static status do_perform(reactor_op* base) noexcept {
     auto* op = static_cast<pooled_read_op*>(base);
-    if (op->buffer_ == nullptr) {
-      op->buffer_ = buffer_pool::try_acquire(op->size_);
-      if (op->buffer_ == nullptr) {
-        op->ec_ = boost::asio::error::no_memory;
-        return done;
-      }
+    if (op->buffer() == nullptr && !op->buffer_.acquire()) {
+      op->ec_ = boost::asio::error::no_memory;
+      return done;
     }
-    const receive_result r = receive_some(op->fd_, op->buffer_, op->size_);
+    const receive_result r = receive_some(op->fd_, op->buffer(), op->buffer_.size());
     if (r.n > 0) {
       op->bytes_transferred_ = static_cast<std::size_t>(r.n);
       return op->eager_ || r.queued != 0 ? done : done_and_exhausted;
@@ -158,8 +150,7 @@ class pooled_read_op final : boost::asio::detail::reactor_op {
   }
 
   std::shared_ptr<Owner> owner_;
-  std::byte* buffer_ = nullptr;
-  std::uint32_t size_ = 0;
+  pool_buffer buffer_;
   int fd_ = -1;
   bool eager_ = false;
 };

@@ -35,7 +35,6 @@ template <class Owner>
 class portable_read_op {
  public:
   portable_read_op() = default;
-  ~portable_read_op() { release(); }
   portable_read_op(const portable_read_op&) = delete;
   portable_read_op& operator=(const portable_read_op&) = delete;
 
@@ -44,8 +43,7 @@ class portable_read_op {
   template <class Socket>
   void start(const read_path_context&, Socket& socket, std::uint32_t buffer_size,
              std::shared_ptr<Owner> owner, bool eager = false) {
-    release();
-    size_ = buffer_size;
+    buffer_.reset(buffer_size);
     if (queued_ != 0 || eager) {
       if (try_read(socket, owner)) return;
     }
@@ -56,12 +54,9 @@ class portable_read_op {
   template <class Socket>
   static void adopt_accepted(Socket&) noexcept {}
 
-  std::byte* buffer() const noexcept { return buffer_; }
+  std::byte* buffer() const noexcept { return buffer_.data(); }
   /// Gives the buffer back to this thread's pool.
-  void release() noexcept {
-    buffer_pool::release(buffer_, size_);
-    buffer_ = nullptr;
-  }
+  void release() noexcept { buffer_.release(); }
 
  private:
   template <class Socket>
@@ -100,12 +95,11 @@ class portable_read_op {
   bool read_now(Socket& socket) {
     ec_ = {};
     n_ = 0;
-    buffer_ = buffer_pool::try_acquire(size_);
-    if (buffer_ == nullptr) {
+    if (!buffer_.acquire()) {
       ec_ = boost::asio::error::no_memory;
       return true;
     }
-    const receive_result r = receive_some(socket.native_handle(), buffer_, size_);
+    const receive_result r = receive_some(socket.native_handle(), buffer_.data(), buffer_.size());
     if (r.n > 0) {
       queued_ = r.queued;
       n_ = static_cast<std::size_t>(r.n);
@@ -129,8 +123,7 @@ class portable_read_op {
     o->on_read_complete(ec, n, std::move(owner));
   }
 
-  std::byte* buffer_ = nullptr;
-  std::uint32_t size_ = 0;
+  pool_buffer buffer_;
   boost::system::error_code ec_;
   std::size_t n_ = 0;
   int queued_ = 0;  ///< what the last read left queued (TCP_INQ); -1 unknown
