@@ -84,6 +84,8 @@ std::vector<std::string> session_harness::finish(std::size_t limit) {
         fmt::format("the session ended in state {}, not closed", detail::to_string(session->current_state())));
   check(session->stream_closed(), "the stream was left open");
   check(!session->holds_buffer(), "the session still holds the read buffer");
+  check(session->overlapping_operations() == 0,
+        fmt::format("operations started while another was in flight: {}", session->overlapping_operations()));
   const auto& out = session->output();
   check(out.size() <= input.size(), fmt::format("the peer got {} bytes for its {}", out.size(), input.size()));
   check(input.compare(0, out.size(), out) == 0, "the peer did not get a byte-exact prefix of its input");

@@ -41,10 +41,10 @@ struct session_harness {
 
   /// Runs the session to its end, at most `limit` handlers per step, and checks the
   /// invariants: the peer got a byte-exact prefix of its input, the session and its stream
-  /// are closed, no buffer is held, the counters add up and nothing is left registered. A
-  /// session left open (a silent peer nobody drained) is closed first, as the server's
-  /// shutdown deadline would. Returns each broken invariant; empty when all held. The
-  /// session is released: `session` is null afterwards.
+  /// are closed, no buffer is held, no operation ever overlapped another, the counters add
+  /// up and nothing is left registered. A session left open (a silent peer nobody drained)
+  /// is closed first, as the server's shutdown deadline would. Returns each broken
+  /// invariant; empty when all held. The session is released: `session` is null afterwards.
   [[nodiscard]] std::vector<std::string> finish(std::size_t limit = 50'000'000);
 
   boost::asio::io_context io{1};
