@@ -6,22 +6,19 @@
 
 #include <chrono>
 #include <cstddef>
-#include <functional>
 #include <memory>
 #include <set>
 #include <string>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
+#include <boost/asio/error.hpp>
 
-#include "detail/session_context.hpp"
 #include "echo/logger.hpp"
 #include "memory_session.hpp"
+#include "session_harness.hpp"
 #include "test_plans.hpp"
 
 namespace asio = boost::asio;
 using echo::detail::end_reason;
-using echo::detail::session_context;
 using echo::detail::session_state;
 using echo::test::memory_script;
 using echo::test::memory_session;
@@ -41,83 +38,12 @@ std::string input_of(std::size_t n, std::uint64_t seed = 1) {
   return s;
 }
 
-echo::config small_config() {
-  echo::config cfg;
-  cfg.buffer_size = 512;  // the smallest: reads of a few hundred bytes fill it
-  return cfg;
-}
-
-// One session on a single-threaded io_context, driven one handler at a time.
-struct harness {
-  explicit harness(memory_script script, echo::plan_factory plans = {}, echo::config cfg = small_config())
-      : ctx(std::make_shared<session_context>(false, cfg)), input(script.input) {
-    ctx->plans = std::move(plans);
-    BOOST_REQUIRE((ctx->registry.reserve() == echo::detail::session_registry::admission::admitted));
-    session = std::make_shared<memory_session>(io, ctx, 1, std::move(script));
-    BOOST_REQUIRE(ctx->registry.add(*session));
-  }
-
-  void start() { session->start(); }
-  // Runs ready handlers, at most `limit`; returns how many ran.
-  std::size_t run(std::size_t limit = 50'000'000) {
-    std::size_t n = 0;
-    io.restart();  // a poll that found no work left the io_context stopped
-    while (n < limit && io.poll_one() != 0) {
-      ++n;
-      seen.insert(session->current_state());
-    }
-    return n;
-  }
-  // Runs `what` from inside the io_context (so the session acts on it at once) once the
-  // handlers ready now have run; returns the state it found.
-  session_state act(const std::function<void()>& what) {
-    session_state found{};
-    bool done = false;
-    asio::post(io, [&] {
-      found = session->current_state();
-      what();
-      done = true;
-    });
-    io.restart();
-    while (!done && io.poll_one() != 0) seen.insert(session->current_state());
-    BOOST_REQUIRE(done);
-    return found;
-  }
-  session_state drain() { return act([this] { session->drain(); }); }
-  session_state expire() {
-    return act([this] {
-      ctx->now_tick.fetch_add(1'000'000);  // every deadline is long past
-      session->expire();
-    });
-  }
-  session_state close() { return act([this] { session->close(); }); }
-
-  // The invariants every run ends with. A session left open (a silent peer nobody drained)
-  // is closed first, as the server's shutdown deadline would.
+// The shared harness, its broken invariants reported as test failures.
+struct harness : echo::test::session_harness {
+  using session_harness::session_harness;
   void finish() {
-    run();
-    if (session->current_state() != session_state::closed) close();
-    run();
-    BOOST_TEST((session->current_state() == session_state::closed));
-    BOOST_TEST(session->stream_closed());
-    BOOST_TEST(!session->holds_buffer());
-    const auto& out = session->output();
-    BOOST_TEST(out.size() <= input.size());
-    BOOST_TEST(input.compare(0, out.size(), out) == 0, "the peer got a byte-exact prefix");
-    const auto& c = ctx->counters;
-    BOOST_TEST(echo::stats::get(c.bytes_sent) == out.size());
-    BOOST_TEST(echo::stats::get(c.bytes_received) <= input.size());
-    session.reset();  // no handler holds it any more: it is gone now
-    BOOST_TEST(echo::stats::get(c.active) == 0U);
-    BOOST_TEST(echo::stats::get(c.closed) == 1U);
-    BOOST_TEST(ctx->registry.size() == 0U);
+    for (const auto& broken : session_harness::finish()) BOOST_ERROR(broken);
   }
-
-  asio::io_context io{1};
-  std::shared_ptr<session_context> ctx;
-  std::shared_ptr<memory_session> session;
-  std::string input;
-  std::set<session_state> seen;
 };
 
 memory_script chunks_then(ending end, std::size_t chunks = 3, std::size_t size = 100) {

@@ -62,6 +62,8 @@ class memory_session final : public detail::echo_session<memory_session> {
   std::size_t operations() const noexcept { return ops_; }
   /// Bytes of input the session has read.
   std::size_t consumed() const noexcept { return pos_; }
+  /// Operations started while another was still in flight (must stay 0).
+  std::size_t overlapping_operations() const noexcept { return overlaps_; }
 
  private:
   using base = detail::echo_session<memory_session>;
@@ -69,6 +71,7 @@ class memory_session final : public detail::echo_session<memory_session> {
   friend base;
 
   bool fails_now();
+  void begin_operation() noexcept;
   void stream_start(self_ptr self);
   void stream_read(self_ptr self, bool eager);
   std::byte* stream_data() noexcept { return buffer_.data(); }
@@ -88,9 +91,11 @@ class memory_session final : public detail::echo_session<memory_session> {
   std::size_t pos_ = 0;
   std::size_t ops_ = 0;
   std::size_t writes_ = 0;
+  std::size_t overlaps_ = 0;
   self_ptr pending_read_;   ///< a read waiting on a silent peer
   self_ptr pending_write_;  ///< a write stalled on a peer that does not read
   bool holding_ = false;
+  bool busy_ = false;  ///< an operation started and its completion has not run yet
   bool fin_sent_ = false;
   bool reset_sent_ = false;
   bool closed_ = false;
