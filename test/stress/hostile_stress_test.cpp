@@ -41,7 +41,7 @@ BOOST_AUTO_TEST_CASE(never_read_clients_are_bounded_and_time_out) {
   const std::uint64_t rss0 = st::rss_kib(pid);
 
   // Server CPU per round trip beside each p99: on a shared machine latency swings, CPU per
-  // message does not (MEASURING.md), so it tells server slowdown from host noise.
+  // message barely does, so it tells server slowdown from host noise.
   const auto cpu_per_rt = [pid](std::uint64_t ticks0, std::size_t round_trips) {
     return st::ticks_to_seconds(st::cpu_ticks(pid) - ticks0) * 1e6 / static_cast<double>(std::max<std::size_t>(round_trips, 1));
   };
