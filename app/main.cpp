@@ -20,14 +20,9 @@ namespace {
 int main_impl(std::span<const char* const> args) {
   const auto cmd = echo::parse_command_line(args);
   switch (cmd.what) {
-    case echo::command_line::action::help:
-      fmt::print("{}", echo::usage_text());
-      return 0;
-    case echo::command_line::action::version:
-      fmt::print("echo-svc {}\n", echo::version);
-      return 0;
-    case echo::command_line::action::run:
-      break;
+    case echo::command_line::action::help: fmt::print("{}", echo::usage_text()); return 0;
+    case echo::command_line::action::version: fmt::print("echo-svc {}\n", echo::version); return 0;
+    case echo::command_line::action::run: break;
   }
   echo::logger::instance().set_level(cmd.cfg.level);
   echo::service svc(cmd.cfg);

@@ -2,14 +2,14 @@
 #include <boost/test/results_collector.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <dirent.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <dirent.h>
 
 #include <chrono>
 #include <exception>
-#include <iostream>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -20,9 +20,9 @@
 #include "proc_stats.hpp"
 
 using namespace std::chrono_literals;
+using echo::test::cpu_ticks;
 using echo::test::echo_client;
 using echo::test::echo_svc_process;
-using echo::test::cpu_ticks;
 using echo::test::open_fds;
 
 namespace {
@@ -42,7 +42,8 @@ BOOST_AUTO_TEST_CASE(survives_emfile_without_spinning_and_recovers) {
     echo::test::child_process& child;
     ~dump_on_failure() {
       if (std::uncaught_exceptions() > 0 ||
-          !boost::unit_test::results_collector.results(boost::unit_test::framework::current_test_case().p_id).passed())
+          !boost::unit_test::results_collector.results(boost::unit_test::framework::current_test_case().p_id)
+               .passed())
         std::cerr << "echo-svc stderr:\n" << child.stderr_text();
     }
   } dump{*svc.child};
@@ -96,7 +97,8 @@ BOOST_AUTO_TEST_CASE(survives_emfile_without_spinning_and_recovers) {
       ++turned_away;
     }
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
   const double cpu_share = echo::test::ticks_to_seconds(cpu_ticks(pid) - before) / seconds;
   BOOST_TEST_MESSAGE("CPU while saturated: " << cpu_share * 100 << "% over " << seconds << " s; turned away "
                                              << turned_away);
@@ -123,9 +125,10 @@ BOOST_AUTO_TEST_CASE(survives_emfile_without_spinning_and_recovers) {
     }
   }
   BOOST_TEST(ok);
-  BOOST_TEST_MESSAGE("served again after "
-                     << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - freed).count()
-                     << " ms");
+  BOOST_TEST_MESSAGE("served again after " << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  std::chrono::steady_clock::now() - freed)
+                                                  .count()
+                                           << " ms");
   BOOST_TEST((std::chrono::steady_clock::now() - freed < 1s));
 
   echo_client fresh("127.0.0.1", svc.port);

@@ -175,13 +175,12 @@ BOOST_AUTO_TEST_CASE(validate_rejects_what_the_flags_reject) {
 BOOST_AUTO_TEST_CASE(help_defaults_come_from_config) {
   const echo::config d;
   const auto text = echo::usage_text();
-  for (const auto& needle :
-       {"(default " + echo::format_duration(d.shutdown_timeout) + ")",
-        "(default " + echo::format_duration(d.idle_timeout) + ")",
-        "(default " + echo::format_duration(d.write_timeout) + ")",
-        "(default " + echo::format_size(d.buffer_size) + ")",
-        "(default " + std::to_string(d.listeners.front().port) + ")",
-        "(default " + std::to_string(d.backlog) + ")"})
+  for (const auto& needle : {"(default " + echo::format_duration(d.shutdown_timeout) + ")",
+                             "(default " + echo::format_duration(d.idle_timeout) + ")",
+                             "(default " + echo::format_duration(d.write_timeout) + ")",
+                             "(default " + echo::format_size(d.buffer_size) + ")",
+                             "(default " + std::to_string(d.listeners.front().port) + ")",
+                             "(default " + std::to_string(d.backlog) + ")"})
     BOOST_TEST(text.find(needle) != std::string::npos, "usage text shows " << needle);
   BOOST_TEST((echo::parse_duration(echo::format_duration(d.idle_timeout)) == d.idle_timeout));
   BOOST_TEST((echo::parse_size(echo::format_size(d.buffer_size)) == d.buffer_size));

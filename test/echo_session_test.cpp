@@ -54,11 +54,11 @@ memory_script chunks_then(ending end, std::size_t chunks = 3, std::size_t size =
   return s;
 }
 
-const std::set<session_state> all_states = {
-    session_state::created,       session_state::starting,      session_state::reading,
-    session_state::writing,       session_state::drain_reading, session_state::drain_writing,
-    session_state::answering_fin, session_state::finishing,     session_state::lingering,
-    session_state::closed};
+const std::set<session_state> all_states = {session_state::created,       session_state::starting,
+                                            session_state::reading,       session_state::writing,
+                                            session_state::drain_reading, session_state::drain_writing,
+                                            session_state::answering_fin, session_state::finishing,
+                                            session_state::lingering,     session_state::closed};
 
 }  // namespace
 
@@ -303,7 +303,8 @@ BOOST_AUTO_TEST_CASE(plan_ends_the_connection_after_n_bytes) {
 // the session cleanly.
 BOOST_AUTO_TEST_CASE(plan_delay_holds_the_echo_back) {
   using namespace std::chrono_literals;
-  harness h(chunks_then(ending::fin), [](std::uint64_t) { return std::make_unique<echo::test::delay_plan>(5ms); });
+  harness h(chunks_then(ending::fin),
+            [](std::uint64_t) { return std::make_unique<echo::test::delay_plan>(5ms); });
   const auto t0 = std::chrono::steady_clock::now();
   h.start();
   h.io.run_for(10s);
@@ -312,7 +313,8 @@ BOOST_AUTO_TEST_CASE(plan_delay_holds_the_echo_back) {
   BOOST_TEST(took >= 15ms, "three reads, each echo held back 5 ms");
   h.finish();
 
-  harness c(chunks_then(ending::silence), [](std::uint64_t) { return std::make_unique<echo::test::delay_plan>(10s); });
+  harness c(chunks_then(ending::silence),
+            [](std::uint64_t) { return std::make_unique<echo::test::delay_plan>(10s); });
   c.start();
   c.run();
   BOOST_TEST((c.session->current_state() == session_state::writing));  // waiting out the delay

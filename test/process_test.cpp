@@ -18,8 +18,8 @@
 using namespace std::chrono_literals;
 using echo::test::child_process;
 using echo::test::echo_client;
-using echo::test::echo_svc_process;
 using echo::test::echo_svc_path;
+using echo::test::echo_svc_process;
 
 namespace {
 
@@ -128,9 +128,10 @@ BOOST_AUTO_TEST_CASE(second_signal_exits_at_once) {
 
 BOOST_AUTO_TEST_CASE(bad_flags_exit_64_with_one_line) {
   const std::vector<std::vector<std::string>> cases{
-      {"--bogus"},          {"--port"},         {"--port", "65536"}, {"--port", "-1"},
-      {"--threads", "-1"},  {"--threads", "5000"}, {"--bind", "nope"}, {"--log-level", "x"},
-      {"--shutdown-timeout", "never"}, {"stray"}};
+      {"--bogus"},        {"--port"},           {"--port", "65536"},
+      {"--port", "-1"},   {"--threads", "-1"},  {"--threads", "5000"},
+      {"--bind", "nope"}, {"--log-level", "x"}, {"--shutdown-timeout", "never"},
+      {"stray"}};
   for (const auto& args : cases) {
     const auto r = run_to_exit(args);
     BOOST_TEST(r.code == 64, "args " << args.front());
@@ -188,8 +189,8 @@ BOOST_AUTO_TEST_CASE(sigterm_as_pid_1_in_a_pid_namespace, *echo::test::skip_if(n
   // As PID 1 the kernel drops signals that have no handler, so a service that relied on
   // default actions would ignore `docker stop`. Run echo-svc as PID 1 of a new PID namespace
   // and signal it from outside.
-  child_process wrapper({"/usr/bin/unshare", "--pid", "--fork", "--kill-child", echo_svc_path(), "--port", "0",
-                         "--bind", "127.0.0.1"});
+  child_process wrapper({"/usr/bin/unshare", "--pid", "--fork", "--kill-child", echo_svc_path(), "--port",
+                         "0", "--bind", "127.0.0.1"});
   const auto line = wrapper.read_line(10s);
   BOOST_REQUIRE(line.has_value());
   std::string address;
@@ -201,7 +202,8 @@ BOOST_AUTO_TEST_CASE(sigterm_as_pid_1_in_a_pid_namespace, *echo::test::skip_if(n
   c.close();
 
   // The service is unshare's only child; in its namespace it is PID 1.
-  const auto children_path = "/proc/" + std::to_string(wrapper.pid()) + "/task/" + std::to_string(wrapper.pid()) + "/children";
+  const auto children_path =
+      "/proc/" + std::to_string(wrapper.pid()) + "/task/" + std::to_string(wrapper.pid()) + "/children";
   std::ifstream children(children_path);
   pid_t inner = 0;
   BOOST_REQUIRE(children >> inner);

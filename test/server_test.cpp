@@ -280,8 +280,9 @@ BOOST_AUTO_TEST_CASE(idle_timeout_closes_quiet_sessions_only) {
   }
   BOOST_TEST((quiet.wait_end(2s) == echo_client::end::eof));
   const auto took = std::chrono::steady_clock::now() - start;
-  BOOST_TEST_MESSAGE("quiet session closed after ~" << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
-                                                   << " ms (limit 700 ms); chatty rounds " << rounds);
+  BOOST_TEST_MESSAGE("quiet session closed after ~"
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                     << " ms (limit 700 ms); chatty rounds " << rounds);
   chatty.send_all("still here");
   BOOST_TEST(chatty.recv_exact(10) == "still here");
   BOOST_TEST(echo::stats::get(f.server().counters().idle_timeouts) == 1U);
@@ -295,7 +296,8 @@ BOOST_AUTO_TEST_CASE(idle_timeout_fires_on_time) {
   const auto start = std::chrono::steady_clock::now();
   BOOST_TEST((c.wait_end(5s) == echo_client::end::eof));
   const auto took = std::chrono::steady_clock::now() - start;
-  BOOST_TEST_MESSAGE("closed after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  BOOST_TEST_MESSAGE("closed after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                                     << " ms");
   BOOST_TEST((took >= 1s));
   BOOST_TEST((took < 1s + 600ms));
 }
@@ -342,7 +344,8 @@ BOOST_AUTO_TEST_CASE(ends_arriving_with_the_last_bytes_are_seen) {
       echo_client aborted("127.0.0.1", f.port());
       aborted.send_all(std::string(1 + i, 'r'));
       const linger reset_on_close{1, 0};
-      BOOST_REQUIRE(::setsockopt(aborted.fd(), SOL_SOCKET, SO_LINGER, &reset_on_close, sizeof reset_on_close) == 0);
+      BOOST_REQUIRE(
+          ::setsockopt(aborted.fd(), SOL_SOCKET, SO_LINGER, &reset_on_close, sizeof reset_on_close) == 0);
       aborted.close();
     }
     for (auto& c : finished) {
@@ -427,7 +430,8 @@ BOOST_AUTO_TEST_CASE(step_plan_ends_the_connection_after_n_bytes) {
     echo_client c("127.0.0.1", f.port());
     c.send_all(message);
     BOOST_TEST(c.recv_exact(n) == message.substr(0, n), "reset=" << reset);
-    BOOST_TEST((c.wait_end() == (reset ? echo_client::end::reset : echo_client::end::eof)), "reset=" << reset);
+    BOOST_TEST((c.wait_end() == (reset ? echo_client::end::reset : echo_client::end::eof)),
+               "reset=" << reset);
     c.close();
     BOOST_TEST(sessions_drop_to(f, 0, 5s));
     BOOST_TEST(echo::stats::get(f.server().counters().bytes_sent) == n);
@@ -485,8 +489,8 @@ BOOST_AUTO_TEST_CASE(two_listeners_share_the_connection_cap) {
   sampling = false;
   sampler.join();
   const auto& s = f.server().counters();
-  BOOST_TEST_MESSAGE("admitted " << echoed << ", rejected " << echo::stats::get(s.rejected) << ", most at once "
-                                 << max_seen.load());
+  BOOST_TEST_MESSAGE("admitted " << echoed << ", rejected " << echo::stats::get(s.rejected)
+                                 << ", most at once " << max_seen.load());
   BOOST_TEST(echoed == cap);
   BOOST_TEST(echo::stats::get(s.accepted) == cap);
   BOOST_TEST(echo::stats::get(s.rejected) == 2 * per_listener - cap);

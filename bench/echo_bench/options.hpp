@@ -11,26 +11,26 @@ enum class mode { pingpong, stream, churn, idle };
 
 /// Everything one echo-bench run needs, validated; plain data.
 struct options {
-    mode run_mode = mode::pingpong;
-    std::string host = "127.0.0.1";
-    std::uint16_t port = 0;
-    std::uint32_t connections = 1;
-    std::uint32_t size = 64;
-    double duration_s = 5.0;          ///< ignored when count is set (except idle: hold time)
-    std::optional<std::uint64_t> count; ///< total messages (churn: total connections)
-    std::uint32_t threads = 1;
-    double timeout_s = 5.0;           ///< connect / no-progress limit per connection
-    std::uint64_t seed = 1;
-    std::uint32_t source_addrs = 0;   ///< churn: 127.0.0.x sources to rotate; 0 = auto
-    bool json = false;
-    bool ready_line = false;          ///< print "established N" once all are connected
-    int progress = -1;                ///< -1 auto (terminal and run > 2 s), 0 off, 1 on
+  mode run_mode = mode::pingpong;
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;
+  std::uint32_t connections = 1;
+  std::uint32_t size = 64;
+  double duration_s = 5.0;             ///< ignored when count is set (except idle: hold time)
+  std::optional<std::uint64_t> count;  ///< total messages (churn: total connections)
+  std::uint32_t threads = 1;
+  double timeout_s = 5.0;  ///< connect / no-progress limit per connection
+  std::uint64_t seed = 1;
+  std::uint32_t source_addrs = 0;  ///< churn: 127.0.0.x sources to rotate; 0 = auto
+  bool json = false;
+  bool ready_line = false;  ///< print "established N" once all are connected
+  int progress = -1;        ///< -1 auto (terminal and run > 2 s), 0 off, 1 on
 };
 
 /// A command line that cannot be run; main prints it on one line and exits 2.
 class usage_error : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 /// Parses argv. Returns nullopt after printing --help or --version to stdout.
@@ -38,4 +38,4 @@ std::optional<options> parse_options(int argc, const char* const argv[]);
 
 const char* to_string(mode m) noexcept;
 
-} // namespace echo::bench
+}  // namespace echo::bench

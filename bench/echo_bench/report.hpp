@@ -9,21 +9,21 @@ namespace echo::bench {
 
 /// The figures of one finished run, formatted for people or for machines.
 class report {
-public:
-    report(const options& opts, const run_result& result, double elapsed_s);
+ public:
+  report(const options& opts, const run_result& result, double elapsed_s);
 
-    /// One JSON object on one line (the schema bench/run reads).
-    [[nodiscard]] std::string json() const;
-    /// A small human-readable table.
-    [[nodiscard]] std::string table() const;
+  /// One JSON object on one line (the schema bench/run reads).
+  [[nodiscard]] std::string json() const;
+  /// A small human-readable table.
+  [[nodiscard]] std::string table() const;
 
-private:
-    const options& opts_;
-    const run_result& result_;
-    double elapsed_s_;
-    double msgs_per_s_;
-    double mb_per_s_;
-    double conns_per_s_;
+ private:
+  const options& opts_;
+  const run_result& result_;
+  double elapsed_s_;
+  double msgs_per_s_;
+  double mb_per_s_;
+  double conns_per_s_;
 };
 
-} // namespace echo::bench
+}  // namespace echo::bench

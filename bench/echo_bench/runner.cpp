@@ -28,122 +28,121 @@ volatile std::sig_atomic_t interrupted = 0;
 extern "C" void on_interrupt(int) { interrupted = 1; }
 
 void raise_fd_limit() {
-    // 10k idle connections need more than the usual soft limit of 1024.
-    rlimit rl{};
-    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        ::setrlimit(RLIMIT_NOFILE, &rl);
-    }
+  // 10k idle connections need more than the usual soft limit of 1024.
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
 }
 
 socklen_t resolve(const options& o, sockaddr_storage& out) {
-    out = {};
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
-    if (::inet_pton(AF_INET, o.host.c_str(), &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(o.port);
-        return sizeof(sockaddr_in);
-    }
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&out);
-    if (::inet_pton(AF_INET6, o.host.c_str(), &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(o.port);
-        return sizeof(sockaddr_in6);
-    }
-    throw usage_error("--host: expected an IPv4 or IPv6 literal, got '" + o.host + "'");
+  out = {};
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
+  if (::inet_pton(AF_INET, o.host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(o.port);
+    return sizeof(sockaddr_in);
+  }
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&out);
+  if (::inet_pton(AF_INET6, o.host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(o.port);
+    return sizeof(sockaddr_in6);
+  }
+  throw usage_error("--host: expected an IPv4 or IPv6 literal, got '" + o.host + "'");
 }
 
-} // namespace
+}  // namespace
 
 runner::runner(const options& opts) : opts_(opts) {
-    if (opts_.run_mode == mode::churn && opts_.source_addrs == 0)
-        opts_.source_addrs = opts_.host.rfind("127.", 0) == 0 ? 64 : 1;
-    if (opts_.host.rfind("127.", 0) != 0) opts_.source_addrs = 1; // only loopback has spares
+  if (opts_.run_mode == mode::churn && opts_.source_addrs == 0)
+    opts_.source_addrs = opts_.host.rfind("127.", 0) == 0 ? 64 : 1;
+  if (opts_.host.rfind("127.", 0) != 0) opts_.source_addrs = 1;  // only loopback has spares
 }
 
 run_result runner::run() {
-    sockaddr_storage target{};
-    const socklen_t target_len = resolve(opts_, target);
-    raise_fd_limit();
-    struct sigaction sa {};
-    sa.sa_handler = on_interrupt;
-    ::sigaction(SIGINT, &sa, nullptr);
-    ::sigaction(SIGTERM, &sa, nullptr);
-    std::signal(SIGPIPE, SIG_IGN);
+  sockaddr_storage target{};
+  const socklen_t target_len = resolve(opts_, target);
+  raise_fd_limit();
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
 
-    run_control control;
-    std::vector<std::unique_ptr<worker>> workers;
-    const std::uint32_t n = opts_.threads;
-    const std::uint64_t count = opts_.count.value_or(0);
-    for (std::uint32_t i = 0; i < n; ++i) {
-        const std::uint32_t conns = opts_.connections / n + (i < opts_.connections % n ? 1 : 0);
-        const std::uint64_t share = count / n + (i < count % n ? 1 : 0);
-        workers.push_back(std::make_unique<worker>(opts_, target, target_len, i, conns, share, control));
-    }
+  run_control control;
+  std::vector<std::unique_ptr<worker>> workers;
+  const std::uint32_t n = opts_.threads;
+  const std::uint64_t count = opts_.count.value_or(0);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const std::uint32_t conns = opts_.connections / n + (i < opts_.connections % n ? 1 : 0);
+    const std::uint64_t share = count / n + (i < count % n ? 1 : 0);
+    workers.push_back(std::make_unique<worker>(opts_, target, target_len, i, conns, share, control));
+  }
 
-    std::atomic<std::uint32_t> finished{0};
-    std::exception_ptr failure;
-    std::atomic<bool> failed{false};
-    std::vector<std::thread> threads;
-    for (auto& w : workers) {
-        threads.emplace_back([&, wp = w.get()] {
-            try {
-                wp->run();
-            } catch (...) {
-                if (!failed.exchange(true)) failure = std::current_exception();
-                control.ready.fetch_add(1);
-                control.ready.notify_all();
-            }
-            finished.fetch_add(1);
-        });
-    }
+  std::atomic<std::uint32_t> finished{0};
+  std::exception_ptr failure;
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> threads;
+  for (auto& w : workers) {
+    threads.emplace_back([&, wp = w.get()] {
+      try {
+        wp->run();
+      } catch (...) {
+        if (!failed.exchange(true)) failure = std::current_exception();
+        control.ready.fetch_add(1);
+        control.ready.notify_all();
+      }
+      finished.fetch_add(1);
+    });
+  }
 
-    using clock = std::chrono::steady_clock;
-    const auto tick = std::chrono::milliseconds(10);
-    while (control.ready.load() < n) {
-        if (interrupted) control.stop = true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    if (opts_.ready_line) {
-        std::printf("established %u\n", opts_.connections);
-        std::fflush(stdout);
-    }
-    const auto start = clock::now();
-    control.go = true;
-    control.go.notify_all();
+  using clock = std::chrono::steady_clock;
+  const auto tick = std::chrono::milliseconds(10);
+  while (control.ready.load() < n) {
+    if (interrupted) control.stop = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (opts_.ready_line) {
+    std::printf("established %u\n", opts_.connections);
+    std::fflush(stdout);
+  }
+  const auto start = clock::now();
+  control.go = true;
+  control.go.notify_all();
 
-    const bool timed = !opts_.count.has_value() || opts_.run_mode == mode::idle;
-    const auto deadline = start + std::chrono::duration_cast<clock::duration>(
-                                      std::chrono::duration<double>(opts_.duration_s));
-    const bool progress =
-        opts_.progress == 1 ||
-        (opts_.progress == -1 && ::isatty(STDERR_FILENO) && timed && opts_.duration_s > 2.0);
-    auto next_progress = start + std::chrono::seconds(1);
-    std::uint64_t last_msgs = 0;
-    while (finished.load() < n) {
-        std::this_thread::sleep_for(tick);
-        const auto now = clock::now();
-        if (interrupted || (timed && now >= deadline)) control.stop = true;
-        if (progress && now >= next_progress) {
-            std::uint64_t msgs = 0;
-            for (const auto& w : workers) msgs += w->progress();
-            std::fprintf(stderr, "\r  %5.1fs  msgs %12llu  %10.0f msgs/s ",
-                         std::chrono::duration<double>(now - start).count(),
-                         static_cast<unsigned long long>(msgs), static_cast<double>(msgs - last_msgs));
-            last_msgs = msgs;
-            next_progress += std::chrono::seconds(1);
-        }
+  const bool timed = !opts_.count.has_value() || opts_.run_mode == mode::idle;
+  const auto deadline =
+      start + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(opts_.duration_s));
+  const bool progress = opts_.progress == 1 ||
+                        (opts_.progress == -1 && ::isatty(STDERR_FILENO) && timed && opts_.duration_s > 2.0);
+  auto next_progress = start + std::chrono::seconds(1);
+  std::uint64_t last_msgs = 0;
+  while (finished.load() < n) {
+    std::this_thread::sleep_for(tick);
+    const auto now = clock::now();
+    if (interrupted || (timed && now >= deadline)) control.stop = true;
+    if (progress && now >= next_progress) {
+      std::uint64_t msgs = 0;
+      for (const auto& w : workers) msgs += w->progress();
+      std::fprintf(stderr, "\r  %5.1fs  msgs %12llu  %10.0f msgs/s ",
+                   std::chrono::duration<double>(now - start).count(), static_cast<unsigned long long>(msgs),
+                   static_cast<double>(msgs - last_msgs));
+      last_msgs = msgs;
+      next_progress += std::chrono::seconds(1);
     }
-    const auto end = clock::now();
-    if (progress) std::fputs("\n", stderr);
-    for (auto& t : threads) t.join();
-    if (failure) std::rethrow_exception(failure);
+  }
+  const auto end = clock::now();
+  if (progress) std::fputs("\n", stderr);
+  for (auto& t : threads) t.join();
+  if (failure) std::rethrow_exception(failure);
 
-    elapsed_s_ = opts_.run_mode == mode::idle ? opts_.duration_s
-                                              : std::chrono::duration<double>(end - start).count();
-    run_result total;
-    for (const auto& w : workers) total += w->result();
-    return total;
+  elapsed_s_ =
+      opts_.run_mode == mode::idle ? opts_.duration_s : std::chrono::duration<double>(end - start).count();
+  run_result total;
+  for (const auto& w : workers) total += w->result();
+  return total;
 }
 
-} // namespace echo::bench
+}  // namespace echo::bench

@@ -30,371 +30,365 @@ constexpr int max_events = 256;
 constexpr int loop_tick_ms = 50;
 
 std::int64_t now_ns() noexcept {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return std::int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
 }
 
-std::uint64_t round_up(std::uint64_t v, std::uint64_t unit) noexcept {
-    return (v + unit - 1) / unit * unit;
-}
+std::uint64_t round_up(std::uint64_t v, std::uint64_t unit) noexcept { return (v + unit - 1) / unit * unit; }
 
-} // namespace
+}  // namespace
 
-worker::worker(const options& opts, const sockaddr_storage& target, socklen_t target_len,
-               std::uint32_t index, std::uint32_t connections, std::uint64_t count_share,
-               run_control& control)
-    : opts_(opts), target_(target), target_len_(target_len), index_(index), control_(control),
-      conns_(connections), rbuf_(new std::byte[buffer_size]), sbuf_(new std::byte[buffer_size]) {
-    epfd_ = epoll_create1(EPOLL_CLOEXEC);
-    if (epfd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
-    timeout_ns_ = static_cast<std::int64_t>(opts.timeout_s * 1e9);
-    // Ids interleave across workers so every connection of the run has its own stream.
-    next_id_ = index;
-    churn_left_ = opts.count ? count_share : std::numeric_limits<std::uint64_t>::max();
-    if (opts.run_mode != mode::churn) {
-        // Spread the messages of this worker over its connections.
-        const std::uint64_t n = connections;
-        for (std::uint64_t i = 0; i < n; ++i)
-            conns_[i].msgs_left = opts.count ? count_share / n + (i < count_share % n ? 1 : 0)
-                                             : std::numeric_limits<std::uint64_t>::max();
-    }
+worker::worker(const options& opts, const sockaddr_storage& target, socklen_t target_len, std::uint32_t index,
+               std::uint32_t connections, std::uint64_t count_share, run_control& control)
+    : opts_(opts),
+      target_(target),
+      target_len_(target_len),
+      index_(index),
+      control_(control),
+      conns_(connections),
+      rbuf_(new std::byte[buffer_size]),
+      sbuf_(new std::byte[buffer_size]) {
+  epfd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
+  timeout_ns_ = static_cast<std::int64_t>(opts.timeout_s * 1e9);
+  // Ids interleave across workers so every connection of the run has its own stream.
+  next_id_ = index;
+  churn_left_ = opts.count ? count_share : std::numeric_limits<std::uint64_t>::max();
+  if (opts.run_mode != mode::churn) {
+    // Spread the messages of this worker over its connections.
+    const std::uint64_t n = connections;
+    for (std::uint64_t i = 0; i < n; ++i)
+      conns_[i].msgs_left = opts.count ? count_share / n + (i < count_share % n ? 1 : 0)
+                                       : std::numeric_limits<std::uint64_t>::max();
+  }
 }
 
 worker::~worker() {
-    for (auto& c : conns_)
-        if (c.fd >= 0) ::close(c.fd);
-    if (epfd_ >= 0) ::close(epfd_);
+  for (auto& c : conns_)
+    if (c.fd >= 0) ::close(c.fd);
+  if (epfd_ >= 0) ::close(epfd_);
 }
 
 void worker::open(connection& c) {
-    c = connection{.fd = -1, .generation = c.generation + 1, .st = state::connecting,
-                   .msgs_left = c.msgs_left};
-    ++connecting_; // before anything can fail(): fail() undoes it for connecting slots
-    if (opts_.run_mode == mode::churn || opts_.run_mode == mode::idle) c.msgs_left = 1;
-    c.stream = client::verified_stream(client::pattern::connection_seed(opts_.seed, next_id_));
-    next_id_ += opts_.threads;
-    c.last_progress_ns = c.msg_start_ns = now_ns();
-    c.fd = ::socket(target_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c.fd < 0) {
-        fail(c, stream_error::connect);
-        return;
+  c = connection{.fd = -1, .generation = c.generation + 1, .st = state::connecting, .msgs_left = c.msgs_left};
+  ++connecting_;  // before anything can fail(): fail() undoes it for connecting slots
+  if (opts_.run_mode == mode::churn || opts_.run_mode == mode::idle) c.msgs_left = 1;
+  c.stream = client::verified_stream(client::pattern::connection_seed(opts_.seed, next_id_));
+  next_id_ += opts_.threads;
+  c.last_progress_ns = c.msg_start_ns = now_ns();
+  c.fd = ::socket(target_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (c.fd < 0) {
+    fail(c, stream_error::connect);
+    return;
+  }
+  const int one = 1;
+  ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (opts_.run_mode == mode::churn && opts_.source_addrs > 1 && target_.ss_family == AF_INET) {
+    // Churn leaves every closed connection in TIME_WAIT on our side (we close
+    // first). Rotating the source address multiplies the 4-tuples available;
+    // IP_BIND_ADDRESS_NO_PORT defers the port choice to connect(), which then
+    // only needs the full 4-tuple to be unique.
+    ::setsockopt(c.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    const std::uint32_t k = next_source_++ % opts_.source_addrs;
+    src.sin_addr.s_addr = htonl(0x7F000001u + k + (index_ * 0x10000u));  // 127.<worker>.x.y
+    if (::bind(c.fd, reinterpret_cast<const sockaddr*>(&src), sizeof src) < 0) {
+      fail(c, stream_error::connect);
+      return;
     }
-    const int one = 1;
-    ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (opts_.run_mode == mode::churn && opts_.source_addrs > 1 && target_.ss_family == AF_INET) {
-        // Churn leaves every closed connection in TIME_WAIT on our side (we close
-        // first). Rotating the source address multiplies the 4-tuples available;
-        // IP_BIND_ADDRESS_NO_PORT defers the port choice to connect(), which then
-        // only needs the full 4-tuple to be unique.
-        ::setsockopt(c.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-        sockaddr_in src{};
-        src.sin_family = AF_INET;
-        const std::uint32_t k = next_source_++ % opts_.source_addrs;
-        src.sin_addr.s_addr = htonl(0x7F000001u + k + (index_ * 0x10000u)); // 127.<worker>.x.y
-        if (::bind(c.fd, reinterpret_cast<const sockaddr*>(&src), sizeof src) < 0) {
-            fail(c, stream_error::connect);
-            return;
-        }
-    }
-    epoll_event ev{};
-    ev.events = EPOLLOUT;
-    ev.data.u64 = (static_cast<std::uint64_t>(c.generation) << 32) |
-                  static_cast<std::uint64_t>(&c - conns_.data());
-    c.interest = EPOLLOUT;
-    if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, c.fd, &ev) < 0) {
-        fail(c, stream_error::io);
-        return;
-    }
-    if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&target_), target_len_) < 0 &&
-        errno != EINPROGRESS)
-        fail(c, stream_error::connect);
+  }
+  epoll_event ev{};
+  ev.events = EPOLLOUT;
+  ev.data.u64 =
+      (static_cast<std::uint64_t>(c.generation) << 32) | static_cast<std::uint64_t>(&c - conns_.data());
+  c.interest = EPOLLOUT;
+  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, c.fd, &ev) < 0) {
+    fail(c, stream_error::io);
+    return;
+  }
+  if (::connect(c.fd, reinterpret_cast<const sockaddr*>(&target_), target_len_) < 0 && errno != EINPROGRESS)
+    fail(c, stream_error::connect);
 }
 
 void worker::on_connected(connection& c) {
-    if (const auto e = client::verified_stream::connect_result(c.fd); e != stream_error::none) {
-        fail(c, e);
-        return;
-    }
-    --connecting_;
-    c.last_progress_ns = now_ns();
-    if (opts_.run_mode == mode::pingpong || opts_.run_mode == mode::stream) {
-        // Wait for the others: the load starts for all connections at once.
-        c.st = state::ready;
-        c.want_out = false;
-        update_interest(c);
-        return;
-    }
-    start(c); // churn and idle: echo one message right away
+  if (const auto e = client::verified_stream::connect_result(c.fd); e != stream_error::none) {
+    fail(c, e);
+    return;
+  }
+  --connecting_;
+  c.last_progress_ns = now_ns();
+  if (opts_.run_mode == mode::pingpong || opts_.run_mode == mode::stream) {
+    // Wait for the others: the load starts for all connections at once.
+    c.st = state::ready;
+    c.want_out = false;
+    update_interest(c);
+    return;
+  }
+  start(c);  // churn and idle: echo one message right away
 }
 
 void worker::start(connection& c) {
-    c.st = state::active;
-    if (opts_.run_mode == mode::stream) {
-        try_send(c);
-        return;
-    }
-    next_message(c);
+  c.st = state::active;
+  if (opts_.run_mode == mode::stream) {
+    try_send(c);
+    return;
+  }
+  next_message(c);
 }
 
 void worker::next_message(connection& c) {
-    if (c.msgs_left == 0 || (stopping_ && opts_.run_mode == mode::pingpong)) {
-        begin_drain(c);
-        return;
-    }
-    if (c.msgs_left != std::numeric_limits<std::uint64_t>::max()) --c.msgs_left;
-    c.target = c.stream.sent() + opts_.size;
-    if (opts_.run_mode == mode::pingpong) c.msg_start_ns = now_ns();
-    try_send(c);
+  if (c.msgs_left == 0 || (stopping_ && opts_.run_mode == mode::pingpong)) {
+    begin_drain(c);
+    return;
+  }
+  if (c.msgs_left != std::numeric_limits<std::uint64_t>::max()) --c.msgs_left;
+  c.target = c.stream.sent() + opts_.size;
+  if (opts_.run_mode == mode::pingpong) c.msg_start_ns = now_ns();
+  try_send(c);
 }
 
 void worker::try_send(connection& c) {
-    if (opts_.run_mode == mode::stream) {
-        if (stopping_ || c.msgs_left == 0)
-            c.target = round_up(c.stream.sent(), opts_.size);
-        else
-            c.target = std::max(c.stream.sent(),
-                                c.stream.window_end(std::max<std::uint64_t>(stream_window, opts_.size)));
-        if (c.msgs_left != std::numeric_limits<std::uint64_t>::max() && !stopping_) {
-            // Count mode: this connection's stream ends after msgs_left messages.
-            const std::uint64_t end = c.msgs_left * opts_.size;
-            c.target = std::min(c.target, end);
-        }
+  if (opts_.run_mode == mode::stream) {
+    if (stopping_ || c.msgs_left == 0) c.target = round_up(c.stream.sent(), opts_.size);
+    else
+      c.target =
+          std::max(c.stream.sent(), c.stream.window_end(std::max<std::uint64_t>(stream_window, opts_.size)));
+    if (c.msgs_left != std::numeric_limits<std::uint64_t>::max() && !stopping_) {
+      // Count mode: this connection's stream ends after msgs_left messages.
+      const std::uint64_t end = c.msgs_left * opts_.size;
+      c.target = std::min(c.target, end);
     }
-    c.want_out = false;
-    while (c.stream.sent() < c.target) {
-        const std::size_t len = std::min<std::uint64_t>(c.target - c.stream.sent(), buffer_size);
-        const step s = c.stream.send(c.fd, len, {sbuf_.get(), buffer_size});
-        if (s.what == step::kind::failed) {
-            fail(c, s.error);
-            return;
-        }
-        // A short send means the socket buffer is full: don't spend a syscall on EAGAIN.
-        if (s.what == step::kind::blocked || s.bytes < len) {
-            c.want_out = true;
-            break;
-        }
+  }
+  c.want_out = false;
+  while (c.stream.sent() < c.target) {
+    const std::size_t len = std::min<std::uint64_t>(c.target - c.stream.sent(), buffer_size);
+    const step s = c.stream.send(c.fd, len, {sbuf_.get(), buffer_size});
+    if (s.what == step::kind::failed) {
+      fail(c, s.error);
+      return;
     }
-    const std::uint64_t sent = c.stream.sent();
-    if (opts_.run_mode == mode::stream && sent == c.target && sent % opts_.size == 0 &&
-        (stopping_ || (c.msgs_left != std::numeric_limits<std::uint64_t>::max() &&
-                       sent == c.msgs_left * opts_.size))) {
-        begin_drain(c);
-        return;
+    // A short send means the socket buffer is full: don't spend a syscall on EAGAIN.
+    if (s.what == step::kind::blocked || s.bytes < len) {
+      c.want_out = true;
+      break;
     }
-    update_interest(c);
+  }
+  const std::uint64_t sent = c.stream.sent();
+  if (opts_.run_mode == mode::stream && sent == c.target && sent % opts_.size == 0 &&
+      (stopping_ ||
+       (c.msgs_left != std::numeric_limits<std::uint64_t>::max() && sent == c.msgs_left * opts_.size))) {
+    begin_drain(c);
+    return;
+  }
+  update_interest(c);
 }
 
 void worker::begin_drain(connection& c) {
-    // Half-close and read to EOF: proves the server echoes everything before it
-    // closes and never sends more than it got.
-    if (const step s = c.stream.half_close(c.fd); s.what == step::kind::failed) {
-        fail(c, s.error);
-        return;
-    }
-    c.st = state::draining;
-    c.want_out = false;
-    c.last_progress_ns = now_ns();
-    update_interest(c);
+  // Half-close and read to EOF: proves the server echoes everything before it
+  // closes and never sends more than it got.
+  if (const step s = c.stream.half_close(c.fd); s.what == step::kind::failed) {
+    fail(c, s.error);
+    return;
+  }
+  c.st = state::draining;
+  c.want_out = false;
+  c.last_progress_ns = now_ns();
+  update_interest(c);
 }
 
 void worker::on_readable(connection& c) {
-    // Bytes in the ready and held states are extra_bytes too: nothing is unechoed then.
-    const std::uint64_t before = c.stream.received();
-    const step s = c.stream.receive(c.fd, {rbuf_.get(), buffer_size});
-    switch (s.what) {
+  // Bytes in the ready and held states are extra_bytes too: nothing is unechoed then.
+  const std::uint64_t before = c.stream.received();
+  const step s = c.stream.receive(c.fd, {rbuf_.get(), buffer_size});
+  switch (s.what) {
     case step::kind::blocked: return;
     case step::kind::ended: close_ok(c); return;
     case step::kind::failed: fail(c, s.error); return;
     case step::kind::moved: break;
-    }
-    result_.bytes += s.bytes;
-    c.last_progress_ns = now_ns();
-    on_verified(c, before);
+  }
+  result_.bytes += s.bytes;
+  c.last_progress_ns = now_ns();
+  on_verified(c, before);
 }
 
 void worker::on_verified(connection& c, std::uint64_t before) {
-    if (opts_.run_mode == mode::stream) {
-        result_.msgs += c.stream.received() / opts_.size - before / opts_.size;
-        progress_.store(result_.msgs, std::memory_order_relaxed);
-        if (c.st == state::active) try_send(c); // the window moved
-        return;
-    }
-    if (c.st == state::draining) return;
-    if (c.stream.received() < c.target) return; // the echo of this message is still partial
-    const std::int64_t now = c.last_progress_ns;
-    result_.latency.record(static_cast<std::uint64_t>(now - c.msg_start_ns));
-    ++result_.msgs;
+  if (opts_.run_mode == mode::stream) {
+    result_.msgs += c.stream.received() / opts_.size - before / opts_.size;
     progress_.store(result_.msgs, std::memory_order_relaxed);
-    switch (opts_.run_mode) {
-    case mode::pingpong:
-        next_message(c);
-        break;
+    if (c.st == state::active) try_send(c);  // the window moved
+    return;
+  }
+  if (c.st == state::draining) return;
+  if (c.stream.received() < c.target) return;  // the echo of this message is still partial
+  const std::int64_t now = c.last_progress_ns;
+  result_.latency.record(static_cast<std::uint64_t>(now - c.msg_start_ns));
+  ++result_.msgs;
+  progress_.store(result_.msgs, std::memory_order_relaxed);
+  switch (opts_.run_mode) {
+    case mode::pingpong: next_message(c); break;
     case mode::churn: {
-        ++result_.conns;
-        // The client closes first, gracefully (FIN, not RST via SO_LINGER 0): the
-        // server then pays for a normal connection lifecycle, and TIME_WAIT stays
-        // on our side where source-address rotation absorbs it.
-        close_ok(c);
-        const bool more = !stopping_ && churn_left_ > 0;
-        if (more) {
-            if (churn_left_ != std::numeric_limits<std::uint64_t>::max()) --churn_left_;
-            open(c);
-        }
-        break;
+      ++result_.conns;
+      // The client closes first, gracefully (FIN, not RST via SO_LINGER 0): the
+      // server then pays for a normal connection lifecycle, and TIME_WAIT stays
+      // on our side where source-address rotation absorbs it.
+      close_ok(c);
+      const bool more = !stopping_ && churn_left_ > 0;
+      if (more) {
+        if (churn_left_ != std::numeric_limits<std::uint64_t>::max()) --churn_left_;
+        open(c);
+      }
+      break;
     }
     case mode::idle:
-        ++result_.conns;
-        c.st = state::held;
-        c.want_out = false;
-        update_interest(c);
-        break;
+      ++result_.conns;
+      c.st = state::held;
+      c.want_out = false;
+      update_interest(c);
+      break;
     case mode::stream: break;
-    }
+  }
 }
 
 void worker::update_interest(connection& c) {
-    std::uint32_t wanted = EPOLLIN | (c.want_out ? static_cast<std::uint32_t>(EPOLLOUT) : 0u);
-    if (c.st == state::connecting) wanted = EPOLLOUT;
-    if (wanted == c.interest) return;
-    epoll_event ev{};
-    ev.events = wanted;
-    ev.data.u64 = (static_cast<std::uint64_t>(c.generation) << 32) |
-                  static_cast<std::uint64_t>(&c - conns_.data());
-    if (::epoll_ctl(epfd_, EPOLL_CTL_MOD, c.fd, &ev) < 0) {
-        fail(c, stream_error::io);
-        return;
-    }
-    c.interest = wanted;
+  std::uint32_t wanted = EPOLLIN | (c.want_out ? static_cast<std::uint32_t>(EPOLLOUT) : 0u);
+  if (c.st == state::connecting) wanted = EPOLLOUT;
+  if (wanted == c.interest) return;
+  epoll_event ev{};
+  ev.events = wanted;
+  ev.data.u64 =
+      (static_cast<std::uint64_t>(c.generation) << 32) | static_cast<std::uint64_t>(&c - conns_.data());
+  if (::epoll_ctl(epfd_, EPOLL_CTL_MOD, c.fd, &ev) < 0) {
+    fail(c, stream_error::io);
+    return;
+  }
+  c.interest = wanted;
 }
 
 void worker::fail(connection& c, stream_error kind) {
-    result_.errors.add(kind);
-    if (c.st == state::connecting) --connecting_;
-    if (c.fd >= 0) ::close(c.fd);
-    c.fd = -1;
-    c.st = state::done;
+  result_.errors.add(kind);
+  if (c.st == state::connecting) --connecting_;
+  if (c.fd >= 0) ::close(c.fd);
+  c.fd = -1;
+  c.st = state::done;
 }
 
 void worker::close_ok(connection& c) {
-    if (c.st == state::connecting) --connecting_;
-    if (c.fd >= 0) ::close(c.fd);
-    c.fd = -1;
-    c.st = state::done;
+  if (c.st == state::connecting) --connecting_;
+  if (c.fd >= 0) ::close(c.fd);
+  c.fd = -1;
+  c.st = state::done;
 }
 
 void worker::on_event(connection& c, std::uint32_t events) {
-    switch (c.st) {
-    case state::connecting:
-        on_connected(c);
-        return;
+  switch (c.st) {
+    case state::connecting: on_connected(c); return;
     case state::unused:
-    case state::done:
-        return;
-    default:
-        break;
-    }
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-        on_readable(c);
-        if (c.st == state::done) return;
-    }
-    if ((events & EPOLLOUT) && c.want_out && c.st == state::active) try_send(c);
+    case state::done: return;
+    default: break;
+  }
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+    on_readable(c);
+    if (c.st == state::done) return;
+  }
+  if ((events & EPOLLOUT) && c.want_out && c.st == state::active) try_send(c);
 }
 
 void worker::check_timeouts(std::int64_t now) {
-    for (auto& c : conns_) {
-        const bool waiting = c.st == state::connecting || c.st == state::active || c.st == state::draining;
-        if (waiting && now - c.last_progress_ns > timeout_ns_) fail(c, stream_error::timeout);
-    }
+  for (auto& c : conns_) {
+    const bool waiting = c.st == state::connecting || c.st == state::active || c.st == state::draining;
+    if (waiting && now - c.last_progress_ns > timeout_ns_) fail(c, stream_error::timeout);
+  }
 }
 
 bool worker::has_connecting_capacity() const { return connecting_ < max_connecting; }
 
 void worker::open_pending() {
-    while (next_to_open_ < conns_.size() && has_connecting_capacity()) {
-        auto& c = conns_[next_to_open_++];
-        if (opts_.run_mode == mode::churn) {
-            if (churn_left_ == 0) continue;
-            if (churn_left_ != std::numeric_limits<std::uint64_t>::max()) --churn_left_;
-        }
-        open(c);
+  while (next_to_open_ < conns_.size() && has_connecting_capacity()) {
+    auto& c = conns_[next_to_open_++];
+    if (opts_.run_mode == mode::churn) {
+      if (churn_left_ == 0) continue;
+      if (churn_left_ != std::numeric_limits<std::uint64_t>::max()) --churn_left_;
     }
+    open(c);
+  }
 }
 
 bool worker::all_settled() const {
-    if (next_to_open_ < conns_.size()) return false;
-    return std::none_of(conns_.begin(), conns_.end(), [](const connection& c) {
-        return c.st == state::connecting || c.st == state::active || c.st == state::unused;
-    });
+  if (next_to_open_ < conns_.size()) return false;
+  return std::none_of(conns_.begin(), conns_.end(), [](const connection& c) {
+    return c.st == state::connecting || c.st == state::active || c.st == state::unused;
+  });
 }
 
 bool worker::all_done() const {
-    if (next_to_open_ < conns_.size()) return false;
-    return std::all_of(conns_.begin(), conns_.end(),
-                       [](const connection& c) { return c.st == state::done || c.st == state::unused; });
+  if (next_to_open_ < conns_.size()) return false;
+  return std::all_of(conns_.begin(), conns_.end(),
+                     [](const connection& c) { return c.st == state::done || c.st == state::unused; });
 }
 
 void worker::begin_stop() {
-    stopping_ = true;
-    for (auto& c : conns_) {
-        switch (c.st) {
-        case state::ready:
-        case state::held:
-            if (opts_.run_mode == mode::idle) close_ok(c);
-            else begin_drain(c);
-            break;
-        case state::active:
-            // Stream: stop at the next message boundary (try_send decides);
-            // pingpong and churn finish the message in flight.
-            if (opts_.run_mode == mode::stream && !c.want_out) try_send(c);
-            break;
-        default: break;
-        }
+  stopping_ = true;
+  for (auto& c : conns_) {
+    switch (c.st) {
+      case state::ready:
+      case state::held:
+        if (opts_.run_mode == mode::idle) close_ok(c);
+        else begin_drain(c);
+        break;
+      case state::active:
+        // Stream: stop at the next message boundary (try_send decides);
+        // pingpong and churn finish the message in flight.
+        if (opts_.run_mode == mode::stream && !c.want_out) try_send(c);
+        break;
+      default: break;
     }
+  }
 }
 
 void worker::event_loop_until(bool (worker::*done)() const) {
-    epoll_event events[max_events];
-    std::int64_t next_scan = now_ns() + 100'000'000;
-    while (!(this->*done)()) {
-        if (!stopping_ && control_.stop.load(std::memory_order_relaxed)) begin_stop();
-        if (stopping_ && next_to_open_ < conns_.size()) next_to_open_ = conns_.size();
-        open_pending();
-        const int n = ::epoll_wait(epfd_, events, max_events, loop_tick_ms);
-        if (n < 0 && errno != EINTR) throw std::runtime_error(std::string("epoll_wait: ") + std::strerror(errno));
-        for (int i = 0; i < n; ++i) {
-            const std::uint64_t data = events[i].data.u64;
-            auto& c = conns_[data & 0xFFFFFFFFu];
-            if (c.generation != static_cast<std::uint32_t>(data >> 32)) continue; // stale slot
-            on_event(c, events[i].events);
-        }
-        const std::int64_t now = now_ns();
-        if (now >= next_scan) {
-            check_timeouts(now);
-            next_scan = now + 100'000'000;
-        }
+  epoll_event events[max_events];
+  std::int64_t next_scan = now_ns() + 100'000'000;
+  while (!(this->*done)()) {
+    if (!stopping_ && control_.stop.load(std::memory_order_relaxed)) begin_stop();
+    if (stopping_ && next_to_open_ < conns_.size()) next_to_open_ = conns_.size();
+    open_pending();
+    const int n = ::epoll_wait(epfd_, events, max_events, loop_tick_ms);
+    if (n < 0 && errno != EINTR) throw std::runtime_error(std::string("epoll_wait: ") + std::strerror(errno));
+    for (int i = 0; i < n; ++i) {
+      const std::uint64_t data = events[i].data.u64;
+      auto& c = conns_[data & 0xFFFFFFFFu];
+      if (c.generation != static_cast<std::uint32_t>(data >> 32)) continue;  // stale slot
+      on_event(c, events[i].events);
     }
+    const std::int64_t now = now_ns();
+    if (now >= next_scan) {
+      check_timeouts(now);
+      next_scan = now + 100'000'000;
+    }
+  }
 }
 
 void worker::run() {
-    if (opts_.run_mode != mode::churn) {
-        // Connect (idle: and echo once) everything first, so the measured load
-        // starts with all connections up at the same time.
-        event_loop_until(&worker::all_settled);
-        control_.ready.fetch_add(1);
-        control_.ready.notify_all();
-        if (opts_.run_mode == mode::idle) {
-            event_loop_until(&worker::all_done);
-            return;
-        }
-    } else {
-        control_.ready.fetch_add(1);
-        control_.ready.notify_all();
+  if (opts_.run_mode != mode::churn) {
+    // Connect (idle: and echo once) everything first, so the measured load
+    // starts with all connections up at the same time.
+    event_loop_until(&worker::all_settled);
+    control_.ready.fetch_add(1);
+    control_.ready.notify_all();
+    if (opts_.run_mode == mode::idle) {
+      event_loop_until(&worker::all_done);
+      return;
     }
-    control_.go.wait(false);
-    for (auto& c : conns_)
-        if (c.st == state::ready) start(c);
-    event_loop_until(&worker::all_done);
+  } else {
+    control_.ready.fetch_add(1);
+    control_.ready.notify_all();
+  }
+  control_.go.wait(false);
+  for (auto& c : conns_)
+    if (c.st == state::ready) start(c);
+  event_loop_until(&worker::all_done);
 }
 
-} // namespace echo::bench
+}  // namespace echo::bench

@@ -5,16 +5,16 @@
 namespace echo::client {
 
 stream_error from_errno(int err) noexcept {
-    switch (err) {
+  switch (err) {
     case ECONNRESET:
     case EPIPE: return stream_error::reset;
     case ETIMEDOUT: return stream_error::timeout;
     default: return stream_error::io;
-    }
+  }
 }
 
 const char* to_string(stream_error e) noexcept {
-    switch (e) {
+  switch (e) {
     case stream_error::none: return "none";
     case stream_error::connect: return "connect";
     case stream_error::reset: return "reset";
@@ -23,8 +23,8 @@ const char* to_string(stream_error e) noexcept {
     case stream_error::short_echo: return "short_echo";
     case stream_error::extra_bytes: return "extra_bytes";
     case stream_error::io: return "io";
-    }
-    return "unknown";
+  }
+  return "unknown";
 }
 
-} // namespace echo::client
+}  // namespace echo::client

@@ -11,67 +11,67 @@ namespace {
 using step = verified_stream::step;
 
 step failed(stream_error error, int sys_error = 0) noexcept {
-    return step{.what = step::kind::failed, .error = error, .sys_error = sys_error};
+  return step{.what = step::kind::failed, .error = error, .sys_error = sys_error};
 }
 
 step failed_call(int err) noexcept { return failed(from_errno(err), err); }
 
 bool would_block(int err) noexcept { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
 
-} // namespace
+}  // namespace
 
 verified_stream::verified_stream(std::uint64_t seed) noexcept : pattern_(seed) {}
 
 stream_error verified_stream::connect_result(int fd, int* sys_error) noexcept {
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
-    if (sys_error != nullptr) *sys_error = err;
-    return err == 0 ? stream_error::none : stream_error::connect;
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+  if (sys_error != nullptr) *sys_error = err;
+  return err == 0 ? stream_error::none : stream_error::connect;
 }
 
 step verified_stream::send(int fd, std::size_t len, std::span<std::byte> scratch) noexcept {
-    if (len > scratch.size()) len = scratch.size();
-    pattern_.fill(sent_, scratch.data(), len);
-    const ssize_t n = ::send(fd, scratch.data(), len, MSG_NOSIGNAL);
-    if (n < 0) return would_block(errno) ? step{} : failed_call(errno);
-    sent_ += static_cast<std::uint64_t>(n);
-    return step{.what = step::kind::moved, .bytes = static_cast<std::size_t>(n)};
+  if (len > scratch.size()) len = scratch.size();
+  pattern_.fill(sent_, scratch.data(), len);
+  const ssize_t n = ::send(fd, scratch.data(), len, MSG_NOSIGNAL);
+  if (n < 0) return would_block(errno) ? step{} : failed_call(errno);
+  sent_ += static_cast<std::uint64_t>(n);
+  return step{.what = step::kind::moved, .bytes = static_cast<std::size_t>(n)};
 }
 
 step verified_stream::receive(int fd, std::span<std::byte> buffer) noexcept {
-    const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), 0);
-    if (n < 0) return would_block(errno) ? step{} : failed_call(errno);
-    if (n == 0) {
-        // EOF before our own FIN means the peer closed first: whatever it echoed, it
-        // cut the conversation short.
-        if (half_closed_ && received_ == sent_) return step{.what = step::kind::ended};
-        return failed(stream_error::short_echo);
-    }
-    return verify(buffer.first(static_cast<std::size_t>(n)));
+  const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), 0);
+  if (n < 0) return would_block(errno) ? step{} : failed_call(errno);
+  if (n == 0) {
+    // EOF before our own FIN means the peer closed first: whatever it echoed, it
+    // cut the conversation short.
+    if (half_closed_ && received_ == sent_) return step{.what = step::kind::ended};
+    return failed(stream_error::short_echo);
+  }
+  return verify(buffer.first(static_cast<std::size_t>(n)));
 }
 
 step verified_stream::verify(std::span<const std::byte> got) noexcept {
-    if (got.size() > sent_ - received_) return failed(stream_error::extra_bytes);
-    const std::size_t good = pattern_.mismatch(received_, got.data(), got.size());
-    if (good != got.size()) {
-        step s = failed(stream_error::mismatch);
-        s.bytes = good;
-        return s;
-    }
-    received_ += got.size();
-    return step{.what = step::kind::moved, .bytes = got.size()};
+  if (got.size() > sent_ - received_) return failed(stream_error::extra_bytes);
+  const std::size_t good = pattern_.mismatch(received_, got.data(), got.size());
+  if (good != got.size()) {
+    step s = failed(stream_error::mismatch);
+    s.bytes = good;
+    return s;
+  }
+  received_ += got.size();
+  return step{.what = step::kind::moved, .bytes = got.size()};
 }
 
 step verified_stream::half_close(int fd) noexcept {
-    if (::shutdown(fd, SHUT_WR) < 0) return failed_call(errno);
-    half_closed_ = true;
-    return step{.what = step::kind::moved};
+  if (::shutdown(fd, SHUT_WR) < 0) return failed_call(errno);
+  half_closed_ = true;
+  return step{.what = step::kind::moved};
 }
 
 std::uint64_t verified_stream::window_end(std::uint64_t window) const noexcept {
-    const std::uint64_t room = std::numeric_limits<std::uint64_t>::max() - received_;
-    return window > room ? std::numeric_limits<std::uint64_t>::max() : received_ + window;
+  const std::uint64_t room = std::numeric_limits<std::uint64_t>::max() - received_;
+  return window > room ? std::numeric_limits<std::uint64_t>::max() : received_ + window;
 }
 
-} // namespace echo::client
+}  // namespace echo::client

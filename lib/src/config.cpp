@@ -25,9 +25,8 @@ void validate(const config& cfg) {
     throw config_error("threads", fmt::format("invalid thread count '{}': expected a number from 0 to {}",
                                               cfg.threads, config::max_threads));
   if (cfg.buffer_size < config::min_buffer_size || cfg.buffer_size > config::max_buffer_size)
-    throw config_error("buffer-size",
-                       fmt::format("invalid buffer size {}: expected bytes from {} to 16MiB",
-                                   cfg.buffer_size, config::min_buffer_size));
+    throw config_error("buffer-size", fmt::format("invalid buffer size {}: expected bytes from {} to 16MiB",
+                                                  cfg.buffer_size, config::min_buffer_size));
   if (cfg.max_connections > config::max_max_connections)
     throw config_error("max-connections",
                        fmt::format("invalid connection limit '{}': expected a number from 0 to {}",
@@ -42,9 +41,7 @@ void validate(const config& cfg) {
     throw config_error("log-level", "invalid log level");
 }
 
-unsigned effective_threads(const config& cfg) {
-  return cfg.threads == 0 ? available_cpus() : cfg.threads;
-}
+unsigned effective_threads(const config& cfg) { return cfg.threads == 0 ? available_cpus() : cfg.threads; }
 
 std::size_t effective_max_connections(const config& cfg) {
   if (cfg.max_connections != 0) return cfg.max_connections;

@@ -5,8 +5,8 @@
 #include <optional>
 #include <sstream>
 
-#include <boost/program_options.hpp>
 #include <fmt/format.h>
+#include <boost/program_options.hpp>
 
 #include "echo/config_error.hpp"
 #include "echo/usage_error.hpp"
@@ -78,9 +78,7 @@ po::options_description option_descriptions() {
   return desc;
 }
 
-std::string value_of(const po::variables_map& vm, const char* name) {
-  return vm[name].as<std::string>();
-}
+std::string value_of(const po::variables_map& vm, const char* name) { return vm[name].as<std::string>(); }
 
 unsigned long long parse_count(std::string_view text, const char* what) {
   const auto v = parse_decimal(text);
@@ -100,8 +98,8 @@ std::uint16_t parse_port(std::string_view text) {
 unsigned parse_threads(std::string_view text) {
   const auto v = parse_decimal(text);
   if (!v || *v > std::numeric_limits<unsigned>::max())
-    throw usage_error(fmt::format("invalid thread count '{}': expected a number from 0 to {}",
-                                  text, config::max_threads));
+    throw usage_error(
+        fmt::format("invalid thread count '{}': expected a number from 0 to {}", text, config::max_threads));
   return static_cast<unsigned>(*v);
 }
 
@@ -109,8 +107,8 @@ std::chrono::milliseconds parse_duration(std::string_view text) {
   const auto [digits, unit] = split_unit(text);
   const auto v = parse_decimal(digits);
   const auto bad = [&] {
-    return usage_error(fmt::format(
-        "invalid duration '{}': expected e.g. 500ms, 5s or 1m, at most 24h", text));
+    return usage_error(
+        fmt::format("invalid duration '{}': expected e.g. 500ms, 5s or 1m, at most 24h", text));
   };
   const auto max_ms = static_cast<unsigned long long>(config::max_duration.count());
   if (!v || *v > max_ms) throw bad();
@@ -129,9 +127,9 @@ std::size_t parse_size(std::string_view text) {
   const auto [digits, unit] = split_unit(text);
   const auto v = parse_decimal(digits);
   const auto bad = [&] {
-    return usage_error(fmt::format(
-        "invalid size '{}': expected bytes from {} to 16MiB, e.g. 16384, 64KiB, 1MiB", text,
-        config::min_buffer_size));
+    return usage_error(
+        fmt::format("invalid size '{}': expected bytes from {} to 16MiB, e.g. 16384, 64KiB, 1MiB", text,
+                    config::min_buffer_size));
   };
   if (!v || *v > config::max_buffer_size) throw bad();
   std::size_t scale = 1;
@@ -152,8 +150,8 @@ boost::asio::ip::address parse_address(std::string_view text) {
   boost::system::error_code ec;
   const auto address = boost::asio::ip::make_address(std::string(inner), ec);
   if (ec)
-    throw usage_error(fmt::format(
-        "invalid bind address '{}': expected a numeric IPv4 or IPv6 address", text));
+    throw usage_error(
+        fmt::format("invalid bind address '{}': expected a numeric IPv4 or IPv6 address", text));
   return address;
 }
 
@@ -205,8 +203,7 @@ command_line parse_command_line(std::span<const char* const> args) {
   if (vm.count("port")) tcp.port = parse_port(value_of(vm, "port"));
   if (vm.count("bind")) tcp.address = parse_address(value_of(vm, "bind"));
   if (vm.count("threads")) cfg.threads = parse_threads(value_of(vm, "threads"));
-  if (vm.count("shutdown-timeout"))
-    cfg.shutdown_timeout = parse_duration(value_of(vm, "shutdown-timeout"));
+  if (vm.count("shutdown-timeout")) cfg.shutdown_timeout = parse_duration(value_of(vm, "shutdown-timeout"));
   if (vm.count("idle-timeout")) cfg.idle_timeout = parse_duration(value_of(vm, "idle-timeout"));
   if (vm.count("write-timeout")) cfg.write_timeout = parse_duration(value_of(vm, "write-timeout"));
   if (vm.count("max-connections")) {
@@ -222,8 +219,8 @@ command_line parse_command_line(std::span<const char* const> args) {
     const auto text = value_of(vm, "log-level");
     const auto level = parse_log_level(text);
     if (!level)
-      throw usage_error(fmt::format(
-          "invalid log level '{}': expected trace, debug, info, warn, error or off", text));
+      throw usage_error(
+          fmt::format("invalid log level '{}': expected trace, debug, info, warn, error or off", text));
     cfg.level = *level;
   }
   try {

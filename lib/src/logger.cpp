@@ -10,8 +10,8 @@
 namespace echo {
 
 std::optional<log_level> parse_log_level(std::string_view name) noexcept {
-  for (auto level : {log_level::trace, log_level::debug, log_level::info, log_level::warn,
-                     log_level::error, log_level::off}) {
+  for (auto level : {log_level::trace, log_level::debug, log_level::info, log_level::warn, log_level::error,
+                     log_level::off}) {
     if (name == to_string(level)) return level;
   }
   if (name == "warning") return log_level::warn;
@@ -43,8 +43,8 @@ void logger::write_line(log_level level, std::string_view message) noexcept {
     ::gmtime_r(&now.tv_sec, &utc);
     fmt::memory_buffer line;
     fmt::format_to(std::back_inserter(line), "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z {:<5} {}\n",
-                   utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
-                   utc.tm_sec, now.tv_nsec / 1'000'000, to_string(level), message);
+                   utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                   now.tv_nsec / 1'000'000, to_string(level), message);
     const int configured = fd_.load(std::memory_order_relaxed);
     const int fd = configured >= 0 ? configured : STDERR_FILENO;
     // One write per line keeps lines whole across threads; a short write (pipe full,

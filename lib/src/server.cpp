@@ -1,9 +1,9 @@
 #include "echo/server.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
-#include <fmt/format.h>
 
 #include "detail/make_listener.hpp"
 #include "detail/object_executor.hpp"
@@ -95,8 +95,7 @@ void server::abort() {
 void server::begin_shutdown() {
   state_ = state::draining;
   for (auto& l : listeners_) l->stop();
-  auto live = context_->registry.close_admission(
-      [this] { asio::post(executor_, [this] { on_drained(); }); });
+  auto live = context_->registry.close_admission([this] { asio::post(executor_, [this] { on_drained(); }); });
   for (auto& s : live) s->drain();
 }
 
@@ -119,10 +118,11 @@ void server::do_sweep() {
 void server::on_sweep(const error_code& ec) {
   if (ec == asio::error::operation_aborted || state_ == state::stopped) return;
   const auto now = context_->now_tick.fetch_add(1, std::memory_order_relaxed) + 1;
-  context_->registry.select([&](const detail::session_base& s) -> std::vector<std::shared_ptr<detail::session_base>>* {
-    const auto due = s.deadline();
-    return due != 0 && now >= due ? &due_ : nullptr;
-  });
+  context_->registry.select(
+      [&](const detail::session_base& s) -> std::vector<std::shared_ptr<detail::session_base>>* {
+        const auto due = s.deadline();
+        return due != 0 && now >= due ? &due_ : nullptr;
+      });
   for (auto& s : due_) s->expire();
   due_.clear();
   // A sweep that expired thousands of sessions at once must not pin that much capacity.

@@ -2,9 +2,9 @@
 
 #include <csignal>
 
+#include <fmt/format.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
-#include <fmt/format.h>
 
 #include "detail/object_executor.hpp"
 #include "echo/exit_code.hpp"

@@ -29,8 +29,8 @@
 #include <string_view>
 #include <vector>
 
-#include <boost/asio/error.hpp>
 #include <fmt/format.h>
+#include <boost/asio/error.hpp>
 
 #include "detail/session_state.hpp"
 #include "echo/logger.hpp"
@@ -52,15 +52,15 @@ constexpr std::size_t max_groups = 64;
 
 // Expected ends and one that is not: each takes a different branch of end().
 const std::array<boost::system::error_code, 5> errors = {
-    asio::error::connection_reset, asio::error::eof, asio::error::operation_aborted,
-    asio::error::broken_pipe,      asio::error::no_buffer_space,
+    asio::error::connection_reset, asio::error::eof, asio::error::operation_aborted, asio::error::broken_pipe,
+    asio::error::no_buffer_space,
 };
 constexpr std::size_t unexpected_error = 4;
 
 enum class plan_kind : std::uint8_t { none, split, end_fin, end_reset };
 
 enum class action : std::uint8_t {
-  none,          ///< only a scheduling point
+  none,  ///< only a scheduling point
   drain,
   expire,        ///< past every deadline
   expire_write,  ///< past a write deadline set now, not an idle one
@@ -177,9 +177,9 @@ std::size_t split_size(const scenario& sc) { return sc.plan_param % 1024 + 1; }
 std::string describe(const scenario& sc) {
   const auto& s = sc.script;
   const std::string fail_at = s.fail_at == memory_script::never ? "never" : std::to_string(s.fail_at);
-  std::string text = fmt::format("input={} read_size={} end={} stall_writes={} fail_at={} error={}",
-                                 s.input.size(), s.read_size, name(s.end), s.stall_writes, fail_at,
-                                 s.fail_error.message());
+  std::string text =
+      fmt::format("input={} read_size={} end={} stall_writes={} fail_at={} error={}", s.input.size(),
+                  s.read_size, name(s.end), s.stall_writes, fail_at, s.fail_error.message());
   switch (sc.plan) {
     case plan_kind::none: break;
     case plan_kind::split: text += fmt::format(" plan=split({})", split_size(sc)); break;
@@ -201,7 +201,8 @@ echo::plan_factory make_plans(const scenario& sc) {
   switch (sc.plan) {
     case plan_kind::none: return {};
     case plan_kind::split:
-      return [size = split_size(sc)](std::uint64_t) { return std::make_unique<echo::test::split_plan>(size); };
+      return
+          [size = split_size(sc)](std::uint64_t) { return std::make_unique<echo::test::split_plan>(size); };
     case plan_kind::end_fin:
     case plan_kind::end_reset: {
       const bool reset = sc.plan == plan_kind::end_reset;

@@ -43,7 +43,8 @@ BOOST_AUTO_TEST_CASE(never_read_clients_are_bounded_and_time_out) {
   // Server CPU per round trip beside each p99: on a shared machine latency swings, CPU per
   // message barely does, so it tells server slowdown from host noise.
   const auto cpu_per_rt = [pid](std::uint64_t ticks0, std::size_t round_trips) {
-    return st::ticks_to_seconds(st::cpu_ticks(pid) - ticks0) * 1e6 / static_cast<double>(std::max<std::size_t>(round_trips, 1));
+    return st::ticks_to_seconds(st::cpu_ticks(pid) - ticks0) * 1e6 /
+           static_cast<double>(std::max<std::size_t>(round_trips, 1));
   };
   // Each stalled session's deadline is set when the server starts its last echo write, right
   // after its last read. That read is observable from outside: the kernel counts what the
@@ -94,7 +95,9 @@ BOOST_AUTO_TEST_CASE(never_read_clients_are_bounded_and_time_out) {
   bool all_closed = false;
   while (!(all_closed = pump.wait_closed(100ms))) {
     const auto now = st::clock::now();
-    if (now > std::max(server_reads.latest_advance(), window_end) + write_timeout + 2s || now > window_end + 30s) break;
+    if (now > std::max(server_reads.latest_advance(), window_end) + write_timeout + 2s ||
+        now > window_end + 30s)
+      break;
   }
   const auto reads = server_reads.snapshot();
   double early_ms = 1e9, late_ms = -1e9, client_early_ms = 1e9, client_late_ms = -1e9;
@@ -108,7 +111,8 @@ BOOST_AUTO_TEST_CASE(never_read_clients_are_bounded_and_time_out) {
       first_due = std::min(first_due, r->second.advanced + write_timeout);
     if (!s.closed) continue;
     ++closed_n;
-    const double dc = std::chrono::duration<double, std::milli>(s.closed_at - s.last_send - write_timeout).count();
+    const double dc =
+        std::chrono::duration<double, std::milli>(s.closed_at - s.last_send - write_timeout).count();
     client_early_ms = std::min(client_early_ms, dc);
     client_late_ms = std::max(client_late_ms, dc);
     const auto r = reads.peers.find(s.port);
@@ -117,7 +121,8 @@ BOOST_AUTO_TEST_CASE(never_read_clients_are_bounded_and_time_out) {
       continue;
     }
     if (r->second.advanced > window_start) ++read_after_setup;
-    const double d = std::chrono::duration<double, std::milli>(s.closed_at - r->second.advanced - write_timeout).count();
+    const double d =
+        std::chrono::duration<double, std::milli>(s.closed_at - r->second.advanced - write_timeout).count();
     early_ms = std::min(early_ms, d);
     late_ms = std::max(late_ms, d);
     if (d < -1000 || d > 1000) ++out_of_window;
@@ -125,7 +130,8 @@ BOOST_AUTO_TEST_CASE(never_read_clients_are_bounded_and_time_out) {
   // Diagnostics for sessions the server still holds: their socket queues (ss), for the report.
   std::string still_open;
   if (!all_closed) {
-    const std::string cmd = "ss -tnoi state established '( sport = :" + std::to_string(svc.port) + " )' 2>&1 | head -12";
+    const std::string cmd =
+        "ss -tnoi state established '( sport = :" + std::to_string(svc.port) + " )' 2>&1 | head -12";
     if (FILE* f = ::popen(cmd.c_str(), "r")) {
       char line[512];
       while (std::fgets(line, sizeof line, f)) still_open += line;
@@ -144,25 +150,27 @@ BOOST_AUTO_TEST_CASE(never_read_clients_are_bounded_and_time_out) {
   server_reads.stop();
   const std::uint64_t bound_kib = rss0 + (stalled_n + normal_n) * buffer_bound_kib * 5 / 4;
 
-  STRESS_FIGURE("never_read: " << blocked << "/" << stalled_n << " clients blocked in " << setup_s
-                << " s (sent " << sent_total / (1024 * 1024) << " MiB in all, min " << sent_min / 1024
-                << " KiB each); server RSS " << rss0 << " KiB -> max " << rss_max << " KiB (bound " << bound_kib
-                << " KiB); kernel " << sockstat << " pages; normal p99 unloaded before " << p99_unloaded << " us (" << unloaded.rtt_us.size()
-                << " round trips, server CPU " << cpu_unloaded << " us each), loaded " << p99_loaded << " us ("
-                << loaded.rtt_us.size() << " round trips, " << cpu_loaded << " us CPU each, failures "
-                << loaded.failures << ", mismatches " << loaded.mismatches << "), unloaded after "
-                << p99_unloaded_after << " us (" << unloaded_after.rtt_us.size() << " round trips, "
-                << cpu_unloaded_after << " us CPU each"
-                << "); stalled sessions closed " << closed_n << " (server fds " << stalled_fds << " -> baseline "
-                << baseline_fds << "), at the server's last read + write timeout " << early_ms << " .. +"
-                << late_ms << " ms (" << read_after_setup << " last read after setup, " << unsampled
-                << " unsampled; " << reads.samples << " samples, at most "
-                << reads.max_interval.count() << " ms apart; relative to the client's last send "
-                << client_early_ms << " .. +" << client_late_ms << " ms); fds back: " << (back ? std::to_string(back->count()) + " ms" : std::string("NO")));
+  STRESS_FIGURE(
+      "never_read: "
+      << blocked << "/" << stalled_n << " clients blocked in " << setup_s << " s (sent "
+      << sent_total / (1024 * 1024) << " MiB in all, min " << sent_min / 1024 << " KiB each); server RSS "
+      << rss0 << " KiB -> max " << rss_max << " KiB (bound " << bound_kib << " KiB); kernel " << sockstat
+      << " pages; normal p99 unloaded before " << p99_unloaded << " us (" << unloaded.rtt_us.size()
+      << " round trips, server CPU " << cpu_unloaded << " us each), loaded " << p99_loaded << " us ("
+      << loaded.rtt_us.size() << " round trips, " << cpu_loaded << " us CPU each, failures "
+      << loaded.failures << ", mismatches " << loaded.mismatches << "), unloaded after " << p99_unloaded_after
+      << " us (" << unloaded_after.rtt_us.size() << " round trips, " << cpu_unloaded_after << " us CPU each"
+      << "); stalled sessions closed " << closed_n << " (server fds " << stalled_fds << " -> baseline "
+      << baseline_fds << "), at the server's last read + write timeout " << early_ms << " .. +" << late_ms
+      << " ms (" << read_after_setup << " last read after setup, " << unsampled << " unsampled; "
+      << reads.samples << " samples, at most " << reads.max_interval.count()
+      << " ms apart; relative to the client's last send " << client_early_ms << " .. +" << client_late_ms
+      << " ms); fds back: " << (back ? std::to_string(back->count()) + " ms" : std::string("NO")));
   BOOST_TEST(all_blocked, "some stalled clients were still sending after 30 s");
   BOOST_TEST(blocked == stalled_n);
   BOOST_TEST(stalled_fds == baseline_fds + stalled_n);
-  BOOST_TEST(loaded_while_stalled, "the loaded measurement ended " << window_overrun_ms << " ms past the first write timeout");
+  BOOST_TEST(loaded_while_stalled,
+             "the loaded measurement ended " << window_overrun_ms << " ms past the first write timeout");
   BOOST_TEST(rss_max <= bound_kib);
   BOOST_TEST(unloaded.failures + unloaded.mismatches == 0U);
   BOOST_TEST(loaded.failures + loaded.mismatches == 0U);
@@ -258,7 +266,8 @@ BOOST_AUTO_TEST_CASE(slowloris) {
         }
       }
       // One byte a second while trickling; the next only after the previous came back.
-      if (c.connected && c.trickle && c.sent < trickle_bytes && c.echoed == c.sent && now - c.last_progress >= 1s) {
+      if (c.connected && c.trickle && c.sent < trickle_bytes && c.echoed == c.sent &&
+          now - c.last_progress >= 1s) {
         const char b = static_cast<char>('0' + c.sent);
         if (::send(c.fd.get(), &b, 1, MSG_NOSIGNAL) == 1) ++c.sent;
       }
@@ -266,7 +275,8 @@ BOOST_AUTO_TEST_CASE(slowloris) {
   }
   const auto normal_result = normal_run.get();
 
-  std::size_t closed[2] = {0, 0}, out_of_window[2] = {0, 0}, early = 0, resets = 0, bad = 0, short_trickle = 0;
+  std::size_t closed[2] = {0, 0}, out_of_window[2] = {0, 0}, early = 0, resets = 0, bad = 0,
+              short_trickle = 0;
   double lo[2] = {1e9, 1e9}, hi[2] = {-1e9, -1e9};
   for (auto& c : conns) {
     const int g = c.trickle ? 1 : 0;
@@ -276,7 +286,8 @@ BOOST_AUTO_TEST_CASE(slowloris) {
     if (c.trickle && c.echoed != trickle_bytes) ++short_trickle;
     if (c.closed) {
       ++closed[g];
-      const double d = std::chrono::duration<double, std::milli>(c.closed_at - c.last_progress - idle_timeout).count();
+      const double d =
+          std::chrono::duration<double, std::milli>(c.closed_at - c.last_progress - idle_timeout).count();
       lo[g] = std::min(lo[g], d);
       hi[g] = std::max(hi[g], d);
       if (d < -1000 || d > 1000) ++out_of_window[g];
@@ -284,14 +295,16 @@ BOOST_AUTO_TEST_CASE(slowloris) {
     c.fd.reset();
   }
   const auto back = st::wait_fds_at_most(pid, baseline_fds, 2s);
-  STRESS_FIGURE("slowloris: " << n << " conns; silent closed " << closed[0] << "/" << n / 2 << " at idle timeout "
-                << lo[0] << " .. " << hi[0] << " ms; trickle closed " << closed[1] << "/" << n / 2 << " at "
-                << lo[1] << " .. " << hi[1] << " ms after last echo; closed while trickling " << early
-                << ", resets " << resets << ", wrong bytes " << bad << ", trickles short " << short_trickle
-                << "; normal clients: completed " << normal_result.completed << "/" << normal.connections
-                << ", mismatches " << normal_result.mismatches << ", resets " << normal_result.resets << ", "
-                << normal_result.bytes_verified / (1024 * 1024) << " MiB verified; fds back: "
-                << (back ? std::to_string(back->count()) + " ms" : std::string("NO")));
+  STRESS_FIGURE("slowloris: " << n << " conns; silent closed " << closed[0] << "/" << n / 2
+                              << " at idle timeout " << lo[0] << " .. " << hi[0] << " ms; trickle closed "
+                              << closed[1] << "/" << n / 2 << " at " << lo[1] << " .. " << hi[1]
+                              << " ms after last echo; closed while trickling " << early << ", resets "
+                              << resets << ", wrong bytes " << bad << ", trickles short " << short_trickle
+                              << "; normal clients: completed " << normal_result.completed << "/"
+                              << normal.connections << ", mismatches " << normal_result.mismatches
+                              << ", resets " << normal_result.resets << ", "
+                              << normal_result.bytes_verified / (1024 * 1024) << " MiB verified; fds back: "
+                              << (back ? std::to_string(back->count()) + " ms" : std::string("NO")));
   BOOST_TEST(closed[0] == n / 2);
   BOOST_TEST(closed[1] == n / 2);
   BOOST_TEST(out_of_window[0] == 0U);
@@ -343,7 +356,8 @@ BOOST_AUTO_TEST_CASE(rst_storm) {
     };
     std::vector<conn> conns;
     for (std::size_t i = 0; i < n; ++i)
-      conns.push_back({echo::test::unique_fd(st::connect_nonblocking("127.0.0.1", svc.port)), rnd.between(1, buf.size())});
+      conns.push_back({echo::test::unique_fd(st::connect_nonblocking("127.0.0.1", svc.port)),
+                       rnd.between(1, buf.size())});
     // Each sends its bytes; abort once some echo came back (mid-stream) or at the wave deadline.
     const auto deadline = st::clock::now() + 3s;
     std::vector<pollfd> p;
@@ -396,13 +410,15 @@ BOOST_AUTO_TEST_CASE(rst_storm) {
   const bool fresh_ok = st::count_outcome(fresh, st::outcome::served) == 1;
   st::close_probes(fresh);
 
-  STRESS_FIGURE("rst_storm: " << aborted << " aborts in " << storm_s << " s (" << stalled_blocked << "/" << stalled_n
-                << " with the server's write pending, " << mid_stream << " after their first echo byte, "
-                << connect_failures << " connect failures); server alive " << alive << ", fds " << st::open_fds(pid)
-                << " vs baseline " << baseline_fds << " (back: "
-                << (back ? std::to_string(back->count()) + " ms" : std::string("NO")) << "); normal clients completed "
-                << normal_result.completed << "/" << normal.connections << ", mismatches " << normal_result.mismatches
-                << ", resets " << normal_result.resets << "; fresh client served " << fresh_ok);
+  STRESS_FIGURE("rst_storm: " << aborted << " aborts in " << storm_s << " s (" << stalled_blocked << "/"
+                              << stalled_n << " with the server's write pending, " << mid_stream
+                              << " after their first echo byte, " << connect_failures
+                              << " connect failures); server alive " << alive << ", fds " << st::open_fds(pid)
+                              << " vs baseline " << baseline_fds << " (back: "
+                              << (back ? std::to_string(back->count()) + " ms" : std::string("NO"))
+                              << "); normal clients completed " << normal_result.completed << "/"
+                              << normal.connections << ", mismatches " << normal_result.mismatches
+                              << ", resets " << normal_result.resets << "; fresh client served " << fresh_ok);
   BOOST_TEST(alive);
   BOOST_TEST(all_blocked, "some stalled clients were still sending after 30 s");
   BOOST_TEST(stalled_blocked == stalled_n);

@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "echo_client.hpp"
 #include "echo/logger.hpp"
+#include "echo_client.hpp"
 #include "echo_svc_process.hpp"
 #include "rng.hpp"
 #include "server_fixture.hpp"
@@ -64,7 +64,8 @@ BOOST_AUTO_TEST_CASE(graceful_drain) {
   const auto ramp_start = st::clock::now();
   const auto ramp_deadline = ramp_start + 20s;
   double all_active_ms = -1;
-  while ((active.load() < streams_n || progress.load() < 64ULL * 1024 * 1024) && st::clock::now() < ramp_deadline) {
+  while ((active.load() < streams_n || progress.load() < 64ULL * 1024 * 1024) &&
+         st::clock::now() < ramp_deadline) {
     if (all_active_ms < 0 && active.load() == streams_n) all_active_ms = st::elapsed_ms(ramp_start);
     ::poll(nullptr, 0, 10);
   }
@@ -97,11 +98,12 @@ BOOST_AUTO_TEST_CASE(graceful_drain) {
     if (refused_ms < 0) ::poll(nullptr, 0, 5);
   }
 
-  const bool nonreaders_closed =
-      nonreaders.wait_closed(std::chrono::duration_cast<std::chrono::milliseconds>(term + grace + 3s - st::clock::now()));
+  const bool nonreaders_closed = nonreaders.wait_closed(
+      std::chrono::duration_cast<std::chrono::milliseconds>(term + grace + 3s - st::clock::now()));
   std::vector<double> nr_closed_ms;
   for (const auto& s : nonreaders.snapshot())
-    if (s.closed) nr_closed_ms.push_back(std::chrono::duration<double, std::milli>(s.closed_at - term).count());
+    if (s.closed)
+      nr_closed_ms.push_back(std::chrono::duration<double, std::milli>(s.closed_at - term).count());
   const auto code = svc.child->wait(grace + 5s);
   const double exit_ms = st::elapsed_ms(term);
   const auto r = streams.get();
@@ -112,15 +114,19 @@ BOOST_AUTO_TEST_CASE(graceful_drain) {
   const auto log = svc.child->stderr_text();
 
   STRESS_FIGURE("graceful_drain: " << streams_n << " streams (" << active_at_term << " served, all within "
-                << all_active_ms << " ms; " << before_term / (1024 * 1024) << " MiB verified before SIGTERM), " << nonreaders_blocked << "/" << nonreaders_n
-                << " non-readers blocked; new connect refused after " << refused_ms << " ms (" << accepted_after_term
-                << " accepted after SIGTERM); streams: FIN after verified prefix " << r.eof_prefix << ", complete "
-                << r.completed << ", resets " << r.resets << ", mismatches " << r.mismatches << ", extra "
-                << r.extra_bytes << ", timeouts " << r.timeouts << ", connect failures " << r.connect_failures
-                << ", " << r.bytes_verified / (1024 * 1024) << " MiB verified; non-readers closed "
-                << nr_closed_ms.size() << " at " << nr_first << " .. " << nr_last << " ms after SIGTERM; exit code "
-                << code.value_or(-1) << " at " << exit_ms << " ms (deadline " << std::chrono::milliseconds(grace).count()
-                << " ms)");
+                                   << all_active_ms << " ms; " << before_term / (1024 * 1024)
+                                   << " MiB verified before SIGTERM), " << nonreaders_blocked << "/"
+                                   << nonreaders_n << " non-readers blocked; new connect refused after "
+                                   << refused_ms << " ms (" << accepted_after_term
+                                   << " accepted after SIGTERM); streams: FIN after verified prefix "
+                                   << r.eof_prefix << ", complete " << r.completed << ", resets " << r.resets
+                                   << ", mismatches " << r.mismatches << ", extra " << r.extra_bytes
+                                   << ", timeouts " << r.timeouts << ", connect failures "
+                                   << r.connect_failures << ", " << r.bytes_verified / (1024 * 1024)
+                                   << " MiB verified; non-readers closed " << nr_closed_ms.size() << " at "
+                                   << nr_first << " .. " << nr_last << " ms after SIGTERM; exit code "
+                                   << code.value_or(-1) << " at " << exit_ms << " ms (deadline "
+                                   << std::chrono::milliseconds(grace).count() << " ms)");
   BOOST_TEST(nonreaders_settled, "some non-readers were still sending after 20 s");
   BOOST_TEST(nonreaders_blocked == nonreaders_n);
   BOOST_TEST(active_at_term == streams_n);
@@ -130,7 +136,8 @@ BOOST_AUTO_TEST_CASE(graceful_drain) {
   BOOST_TEST(r.resets == 0U);
   BOOST_TEST(r.mismatches == 0U);
   BOOST_TEST(r.extra_bytes == 0U);
-  BOOST_TEST(nonreaders_closed, "non-readers still open " << std::chrono::milliseconds(grace + 3s).count() << " ms after SIGTERM");
+  BOOST_TEST(nonreaders_closed, "non-readers still open " << std::chrono::milliseconds(grace + 3s).count()
+                                                          << " ms after SIGTERM");
   BOOST_TEST(nr_closed_ms.size() == nonreaders_n);
   BOOST_TEST(nr_first >= 3000 - 100);  // not before the deadline (100 ms for clock granularity)
   BOOST_TEST(nr_last <= 3000 + 1000);
@@ -189,9 +196,11 @@ BOOST_AUTO_TEST_CASE(start_stop_race) {
   const std::size_t fds_end = st::open_fds(self);
   const std::uint64_t rss_end = st::rss_kib(self);
   STRESS_FIGURE("start_stop_race: " << iterations << " start/stop cycles in " << wall << " s; hangs " << hangs
-                << ", echo failures " << echo_failures << ", exceptions " << errors << " " << first_error
-                << "; process fds " << baseline_fds << " -> " << fds_end << "; RSS " << rss_warm << " -> " << rss_end
-                << " KiB (growth " << static_cast<long long>(rss_end) - static_cast<long long>(rss_warm) << " KiB)");
+                                    << ", echo failures " << echo_failures << ", exceptions " << errors << " "
+                                    << first_error << "; process fds " << baseline_fds << " -> " << fds_end
+                                    << "; RSS " << rss_warm << " -> " << rss_end << " KiB (growth "
+                                    << static_cast<long long>(rss_end) - static_cast<long long>(rss_warm)
+                                    << " KiB)");
   BOOST_TEST(hangs == 0);
   BOOST_TEST(echo_failures == 0);
   BOOST_TEST(errors == 0, first_error);

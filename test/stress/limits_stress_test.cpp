@@ -27,10 +27,11 @@ namespace {
 
 std::string outcomes(const std::vector<st::probe_conn>& c) {
   std::ostringstream os;
-  os << "served " << st::count_outcome(c, st::outcome::served) << ", eof " << st::count_outcome(c, st::outcome::eof)
-     << ", reset " << st::count_outcome(c, st::outcome::reset) << ", refused "
-     << st::count_outcome(c, st::outcome::refused) << ", error " << st::count_outcome(c, st::outcome::error)
-     << ", pending " << st::count_outcome(c, st::outcome::pending);
+  os << "served " << st::count_outcome(c, st::outcome::served) << ", eof "
+     << st::count_outcome(c, st::outcome::eof) << ", reset " << st::count_outcome(c, st::outcome::reset)
+     << ", refused " << st::count_outcome(c, st::outcome::refused) << ", error "
+     << st::count_outcome(c, st::outcome::error) << ", pending "
+     << st::count_outcome(c, st::outcome::pending);
   return os.str();
 }
 
@@ -110,23 +111,27 @@ BOOST_AUTO_TEST_CASE(fd_exhaustion) {
     std::vector<st::probe_conn> one;
     st::open_probes(one, 1, "127.0.0.1", svc.port);
     st::run_probes(one, 250ms);
-    if (one[0].result == st::outcome::served) fresh_ms = std::chrono::duration<double, std::milli>(one[0].resolved_at - released).count();
+    if (one[0].result == st::outcome::served)
+      fresh_ms = std::chrono::duration<double, std::milli>(one[0].resolved_at - released).count();
     st::close_probes(one);
   }
   st::run_probes(waiting, 2s);
   double waiting_worst_ms = 0;
   for (const auto& c : waiting)
     if (c.result != st::outcome::pending)
-      waiting_worst_ms = std::max(waiting_worst_ms, std::chrono::duration<double, std::milli>(c.resolved_at - released).count());
+      waiting_worst_ms = std::max(
+          waiting_worst_ms, std::chrono::duration<double, std::milli>(c.resolved_at - released).count());
   const std::string after = outcomes(waiting);
   st::close_probes(waiting);
   st::close_probes(conns);
 
-  STRESS_FIGURE("fd_exhaustion: RLIMIT_NOFILE 256, 400 clients: " << first << "; server fds " << fds_saturated
-                << " (baseline " << baseline_fds << "); CPU while saturated " << cpu_share * 100 << " % over "
-                << window << " s with 20 arrivals (" << arrivals_seen << "); 'pausing accepts' lines " << pause_lines << " in " << saturated_s
-                << " s saturated; after release: new connection served in " << fresh_ms << " ms, "
-                << waiting.size() << " waiting clients -> " << after << " (slowest " << waiting_worst_ms << " ms)");
+  STRESS_FIGURE("fd_exhaustion: RLIMIT_NOFILE 256, 400 clients: "
+                << first << "; server fds " << fds_saturated << " (baseline " << baseline_fds
+                << "); CPU while saturated " << cpu_share * 100 << " % over " << window
+                << " s with 20 arrivals (" << arrivals_seen << "); 'pausing accepts' lines " << pause_lines
+                << " in " << saturated_s << " s saturated; after release: new connection served in "
+                << fresh_ms << " ms, " << waiting.size() << " waiting clients -> " << after << " (slowest "
+                << waiting_worst_ms << " ms)");
   BOOST_TEST(served >= 150U);
   BOOST_TEST(served <= 256U);
   BOOST_TEST(cpu_share < 0.05);
@@ -157,7 +162,8 @@ BOOST_AUTO_TEST_CASE(max_connections) {
   st::run_probes(conns, 10s);
   const std::string first = outcomes(conns);
   const std::size_t served = st::count_outcome(conns, st::outcome::served);
-  const std::size_t rejected = st::count_outcome(conns, st::outcome::eof) + st::count_outcome(conns, st::outcome::reset);
+  const std::size_t rejected =
+      st::count_outcome(conns, st::outcome::eof) + st::count_outcome(conns, st::outcome::reset);
 
   // Existing sessions untouched: every served client still echoes.
   st::rearm_served(conns);
@@ -182,8 +188,9 @@ BOOST_AUTO_TEST_CASE(max_connections) {
   st::close_probes(conns);
   const auto log = svc.child->stderr_text();
 
-  STRESS_FIGURE("max_connections: cap " << cap << ", " << clients << " clients: " << first << "; still echoing "
-                << still_served << "; server fds max " << max_fds << " = baseline " << baseline_fds << " + "
+  STRESS_FIGURE("max_connections: cap "
+                << cap << ", " << clients << " clients: " << first << "; still echoing " << still_served
+                << "; server fds max " << max_fds << " = baseline " << baseline_fds << " + "
                 << max_fds - baseline_fds << "; after closing " << closed << ": " << more_served
                 << "/100 new served; log: " << st::lines_with(log, "max-connections", 2));
   BOOST_TEST(served == cap);
@@ -223,12 +230,14 @@ BOOST_AUTO_TEST_CASE(connect_storm) {
   const auto log = svc.child->stderr_text();
 
   STRESS_FIGURE("connect_storm: " << n << " connects issued in " << connect_ms << " ms ("
-                << static_cast<double>(n) / connect_ms * 1000 << " /s), all resolved in " << all_ms << " ms: "
-                << result << "; server fds at peak hold " << server_fds << "; ListenOverflows +" << overflows
-                << ", ListenDrops +" << drops << " (machine-wide); fds back: "
-                << (back ? std::to_string(back->count()) + " ms" : std::string("NO")) << "; server warnings "
-                << st::count_substr(log, "Z warn"));
-  BOOST_TEST(st::count_outcome(conns, st::outcome::served) + st::count_outcome(conns, st::outcome::refused) == n);
+                                  << static_cast<double>(n) / connect_ms * 1000 << " /s), all resolved in "
+                                  << all_ms << " ms: " << result << "; server fds at peak hold " << server_fds
+                                  << "; ListenOverflows +" << overflows << ", ListenDrops +" << drops
+                                  << " (machine-wide); fds back: "
+                                  << (back ? std::to_string(back->count()) + " ms" : std::string("NO"))
+                                  << "; server warnings " << st::count_substr(log, "Z warn"));
+  BOOST_TEST(st::count_outcome(conns, st::outcome::served) + st::count_outcome(conns, st::outcome::refused) ==
+             n);
   BOOST_TEST(st::count_outcome(conns, st::outcome::pending) == 0U);
   BOOST_TEST(st::count_outcome(conns, st::outcome::error) == 0U);
   BOOST_TEST(back.has_value());

@@ -72,13 +72,15 @@ BOOST_AUTO_TEST_CASE(byte_exact_load) {
   const auto back = st::wait_fds_at_most(pid, baseline_fds, 1s);
 
   STRESS_FIGURE("byte_exact_load: " << o.connections << " conns, " << wall << " s, "
-                << r.bytes_verified / (1024 * 1024) << " MiB verified each way ("
-                << static_cast<double>(r.bytes_verified) / (1024.0 * 1024.0) / wall << " MiB/s), completed "
-                << r.completed << ", mismatches " << r.mismatches << ", resets " << r.resets << ", short "
-                << r.short_echoes << ", extra " << r.extra_bytes << ", connect failures " << r.connect_failures
-                << ", timeouts " << r.timeouts << "; server CPU " << cpu << " s, RSS " << rss0 << " -> "
-                << rss1 << " KiB; fds back to baseline " << baseline_fds << ": "
-                << (back ? std::to_string(back->count()) + " ms" : std::string("NO")));
+                                    << r.bytes_verified / (1024 * 1024) << " MiB verified each way ("
+                                    << static_cast<double>(r.bytes_verified) / (1024.0 * 1024.0) / wall
+                                    << " MiB/s), completed " << r.completed << ", mismatches " << r.mismatches
+                                    << ", resets " << r.resets << ", short " << r.short_echoes << ", extra "
+                                    << r.extra_bytes << ", connect failures " << r.connect_failures
+                                    << ", timeouts " << r.timeouts << "; server CPU " << cpu << " s, RSS "
+                                    << rss0 << " -> " << rss1 << " KiB; fds back to baseline " << baseline_fds
+                                    << ": "
+                                    << (back ? std::to_string(back->count()) + " ms" : std::string("NO")));
   BOOST_TEST(r.mismatches == 0U);
   BOOST_TEST(r.completed == o.connections, r.first_problem);
   BOOST_TEST(r.bytes_verified == r.bytes_sent);
@@ -124,7 +126,8 @@ BOOST_AUTO_TEST_CASE(giant_stream) {
         failed = true;
       } else if (s.what == step::kind::failed) {
         failed = true;
-        problem = std::string("recv: ") + (s.sys_error != 0 ? std::strerror(s.sys_error) : echo::client::to_string(s.error));
+        problem = std::string("recv: ") +
+                  (s.sys_error != 0 ? std::strerror(s.sys_error) : echo::client::to_string(s.error));
       }
     }
     if ((p.revents & POLLOUT) && stream.sent() < total) {
@@ -153,11 +156,13 @@ BOOST_AUTO_TEST_CASE(giant_stream) {
   const double wall = st::elapsed_ms(start) / 1000;
   const auto growth_kib = rss_max - rss0;
   STRESS_FIGURE("giant_stream: " << gib << " GiB each way in " << wall << " s ("
-                << static_cast<double>(received) / (1024.0 * 1024.0) / wall << " MiB/s); sent " << sent
-                << " received " << received << "; fnv1a sent " << std::hex << sum_sent << " received "
-                << sum_received << std::dec << "; first mismatch "
-                << (mismatch_at == ~0ULL ? std::string("none") : std::to_string(mismatch_at)) << "; server RSS "
-                << rss0 << " KiB -> max " << rss_max << " KiB (growth " << growth_kib << " KiB)");
+                                 << static_cast<double>(received) / (1024.0 * 1024.0) / wall
+                                 << " MiB/s); sent " << sent << " received " << received << "; fnv1a sent "
+                                 << std::hex << sum_sent << " received " << sum_received << std::dec
+                                 << "; first mismatch "
+                                 << (mismatch_at == ~0ULL ? std::string("none") : std::to_string(mismatch_at))
+                                 << "; server RSS " << rss0 << " KiB -> max " << rss_max << " KiB (growth "
+                                 << growth_kib << " KiB)");
   BOOST_TEST(problem.empty(), problem);
   BOOST_TEST(eof);
   BOOST_TEST(sent == total);
@@ -191,8 +196,9 @@ BOOST_AUTO_TEST_CASE(half_close_matrix) {
   }
   for (std::size_t i = 0; i < sizes.size(); ++i) {
     const auto r = runs[i].get();
-    STRESS_FIGURE("half_close_matrix N=" << sizes[i] << ": " << per_size << " conns, completed " << r.completed
-                  << ", resets " << r.resets << ", short " << r.short_echoes << ", extra " << r.extra_bytes
+    STRESS_FIGURE("half_close_matrix N="
+                  << sizes[i] << ": " << per_size << " conns, completed " << r.completed << ", resets "
+                  << r.resets << ", short " << r.short_echoes << ", extra " << r.extra_bytes
                   << ", mismatches " << r.mismatches << ", connect failures " << r.connect_failures
                   << ", timeouts " << r.timeouts << ", bytes verified " << r.bytes_verified);
     BOOST_TEST(r.completed == per_size);
@@ -203,7 +209,8 @@ BOOST_AUTO_TEST_CASE(half_close_matrix) {
     BOOST_TEST(r.bytes_verified == sizes[i] * per_size);
   }
   const auto back = st::wait_fds_at_most(pid, baseline_fds, 1s);
-  STRESS_FIGURE("half_close_matrix: total " << st::elapsed_ms(start) / 1000 << " s; fds back to baseline: "
+  STRESS_FIGURE("half_close_matrix: total "
+                << st::elapsed_ms(start) / 1000 << " s; fds back to baseline: "
                 << (back ? std::to_string(back->count()) + " ms" : std::string("NO")));
   BOOST_TEST(back.has_value());
   stop_server(svc);
@@ -248,7 +255,8 @@ BOOST_AUTO_TEST_CASE(tiny_writes_and_idle_cost) {
     } else if (s.error == echo::client::stream_error::short_echo) {
       problem = "unexpected EOF";
     } else {
-      problem = std::string("recv: ") + (s.sys_error != 0 ? std::strerror(s.sys_error) : echo::client::to_string(s.error));
+      problem = std::string("recv: ") +
+                (s.sys_error != 0 ? std::strerror(s.sys_error) : echo::client::to_string(s.error));
     }
   }
   const std::uint64_t received = stream.received();
@@ -270,10 +278,11 @@ BOOST_AUTO_TEST_CASE(tiny_writes_and_idle_cost) {
   fd.reset();
 
   STRESS_FIGURE("tiny_writes: " << received << " of " << total << " one-byte echoes in " << wall << " s ("
-                << static_cast<double>(received) / wall << " /s), mismatches " << mismatches << ", server CPU "
-                << busy_cpu * 1e6 / static_cast<double>(total) << " us/byte; idle: " << idle_ticks
-                << " CPU ticks (" << st::ticks_to_seconds(idle_ticks) * 1000 << " ms) over " << idle_window
-                << " s with 2 idle connections");
+                                << static_cast<double>(received) / wall << " /s), mismatches " << mismatches
+                                << ", server CPU " << busy_cpu * 1e6 / static_cast<double>(total)
+                                << " us/byte; idle: " << idle_ticks << " CPU ticks ("
+                                << st::ticks_to_seconds(idle_ticks) * 1000 << " ms) over " << idle_window
+                                << " s with 2 idle connections");
   BOOST_TEST(problem.empty(), problem);
   BOOST_TEST(received == total);
   BOOST_TEST(mismatches == 0U);

@@ -14,12 +14,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <future>
 #include <iostream>
 #include <span>
 #include <sstream>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -163,13 +163,15 @@ BOOST_AUTO_TEST_CASE(network_faults, *echo::test::skip_if(no_network_namespaces)
   const auto netem_err = net.netem("add", impairments);
   const bool have_netem = netem_err.empty();
   if (!have_netem) {
-    BOOST_TEST_MESSAGE("netem impairments (delay, loss, reorder, duplicate) unavailable, plain veth only: " << netem_err);
+    BOOST_TEST_MESSAGE(
+        "netem impairments (delay, loss, reorder, duplicate) unavailable, plain veth only: " << netem_err);
     std::cout << "netem unavailable, plain veth only: " << netem_err << std::endl;
     impairments = "none";
   }
 
-  echo::test::child_process svc({"/usr/sbin/ip", "netns", "exec", net.server_ns(), echo::test::echo_svc_path(),
-                                 "--port", "0", "--bind", server_ip, "--idle-timeout", "3s", "--write-timeout", "3s"});
+  echo::test::child_process svc({"/usr/sbin/ip", "netns", "exec", net.server_ns(),
+                                 echo::test::echo_svc_path(), "--port", "0", "--bind", server_ip,
+                                 "--idle-timeout", "3s", "--write-timeout", "3s"});
   const auto line = svc.read_line(10s);
   std::string address;
   std::uint16_t port = 0;
@@ -192,7 +194,8 @@ BOOST_AUTO_TEST_CASE(network_faults, *echo::test::skip_if(no_network_namespaces)
 
   // Mid-stream drop: a session mid-transfer loses its path (100 % loss, or the link going down
   // where netem is missing); the server must end it at its 3 s timeout and free everything.
-  const int fd = in_netns(net.client_ns_path(), [port] { return st::connect_nonblocking(server_ip, port); }).get();
+  const int fd =
+      in_netns(net.client_ns_path(), [port] { return st::connect_nonblocking(server_ip, port); }).get();
   BOOST_REQUIRE(fd >= 0);
   echo::test::echo_client live(fd);
   const bool echoed = live.echo_pattern(14, 1024 * 1024, 20s) == echo::client::stream_error::none;
@@ -206,19 +209,22 @@ BOOST_AUTO_TEST_CASE(network_faults, *echo::test::skip_if(no_network_namespaces)
   std::string drop_out;
   const std::string drop_how = have_netem ? "netem loss 100%" : "link down";
   const auto dropped = st::clock::now();
-  const int drop_rc = have_netem ? (net.netem("change", "loss 100%").empty() ? 0 : 1) : run(net.link_down_cmd(), &drop_out);
+  const int drop_rc =
+      have_netem ? (net.netem("change", "loss 100%").empty() ? 0 : 1) : run(net.link_down_cmd(), &drop_out);
   const std::size_t fds_during = st::open_fds(pid);
   const auto gone = st::wait_fds_at_most(pid, baseline_fds, 3s + 3s);
-  const double ended_ms = gone ? std::chrono::duration<double, std::milli>(st::clock::now() - dropped).count() : -1;
+  const double ended_ms =
+      gone ? std::chrono::duration<double, std::milli>(st::clock::now() - dropped).count() : -1;
   live.close();
 
   const auto log = svc.stderr_text();
-  STRESS_FIGURE("network_faults: impairments '" << impairments << "'; 64 MiB: completed " << r.completed
-                << ", mismatches " << r.mismatches << ", resets " << r.resets << ", short " << r.short_echoes
-                << ", bytes verified " << r.bytes_verified << " in " << transfer_s << " s; drop (" << drop_how
-                << ") after a verified 1 MiB echo with " << in_flight << " bytes more in flight: server fds " << fds_during << " -> baseline " << baseline_fds
-                << " after " << ended_ms << " ms (idle/write timeout 3000 ms); timeouts logged "
-                << st::count_substr(log, "timeout"));
+  STRESS_FIGURE("network_faults: impairments '"
+                << impairments << "'; 64 MiB: completed " << r.completed << ", mismatches " << r.mismatches
+                << ", resets " << r.resets << ", short " << r.short_echoes << ", bytes verified "
+                << r.bytes_verified << " in " << transfer_s << " s; drop (" << drop_how
+                << ") after a verified 1 MiB echo with " << in_flight << " bytes more in flight: server fds "
+                << fds_during << " -> baseline " << baseline_fds << " after " << ended_ms
+                << " ms (idle/write timeout 3000 ms); timeouts logged " << st::count_substr(log, "timeout"));
   BOOST_TEST(r.completed == 1U);
   BOOST_TEST(r.mismatches == 0U);
   BOOST_TEST(r.bytes_verified == o.bytes_per_connection);

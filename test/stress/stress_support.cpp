@@ -11,8 +11,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -181,7 +181,9 @@ void run_probes(std::vector<probe_conn>& conns, std::chrono::milliseconds timeou
         socklen_t len = sizeof err;
         if (::getsockopt(c.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
         if (err != 0) {
-          resolve(c, err == ECONNREFUSED ? outcome::refused : err == ECONNRESET ? outcome::reset : outcome::error);
+          resolve(c, err == ECONNREFUSED ? outcome::refused
+                     : err == ECONNRESET ? outcome::reset
+                                         : outcome::error);
           continue;
         }
         c.connected = true;
@@ -214,7 +216,8 @@ void rearm_served(std::vector<probe_conn>& conns) {
 }
 
 std::size_t count_outcome(const std::vector<probe_conn>& conns, outcome o) {
-  return static_cast<std::size_t>(std::count_if(conns.begin(), conns.end(), [o](const probe_conn& c) { return c.result == o; }));
+  return static_cast<std::size_t>(
+      std::count_if(conns.begin(), conns.end(), [o](const probe_conn& c) { return c.result == o; }));
 }
 
 void close_probe(probe_conn& c) { c.fd.reset(); }
@@ -278,7 +281,8 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
   const auto send_msg = [&](conn& c) {
     c.sent_at = clock::now();
     // A small message fits an empty send buffer; a partial send is a failure here.
-    if (const step s = c.stream.send(c.fd.get(), msg_size, msg); s.what != step::kind::moved || s.bytes != msg_size) {
+    if (const step s = c.stream.send(c.fd.get(), msg_size, msg);
+        s.what != step::kind::moved || s.bytes != msg_size) {
       ++result.failures;
       c.done = true;
     }
@@ -359,7 +363,8 @@ bool stall_pump::wait_blocked(std::chrono::milliseconds settle, std::chrono::mil
   const auto deadline = clock::now() + timeout;
   for (;;) {
     const auto s = snapshot();
-    if (std::all_of(s.begin(), s.end(), [](const stalled_conn& c) { return c.blocked || c.closed; })) return true;
+    if (std::all_of(s.begin(), s.end(), [](const stalled_conn& c) { return c.blocked || c.closed; }))
+      return true;
     if (clock::now() >= deadline) return false;
     ::poll(nullptr, 0, 10);  // deadline-bounded poll of the pump's state
   }

@@ -59,7 +59,7 @@ using echo::test::rss_kib;
 using echo::test::ticks_to_seconds;
 /// Polls (every 10 ms) until open_fds(pid) <= target; elapsed time, or nullopt at the deadline.
 [[nodiscard]] std::optional<std::chrono::milliseconds> wait_fds_at_most(pid_t pid, std::size_t target,
-                                                          std::chrono::milliseconds timeout);
+                                                                        std::chrono::milliseconds timeout);
 /// A TcpExt counter from /proc/net/netstat (e.g. "ListenOverflows"); 0 if absent.
 std::uint64_t netstat_value(const std::string& key);
 std::string read_file(const std::string& path);
@@ -117,11 +117,11 @@ pingpong_result run_pingpong(const std::string& host, std::uint16_t port, std::s
 /// session then waits to read (idle, not write-pending). Pumping until stopped keeps the
 /// server's write pending for as long as the test needs.
 struct stalled_conn {
-  std::uint16_t port = 0;          ///< the client's local port, once connected
+  std::uint16_t port = 0;  ///< the client's local port, once connected
   std::uint64_t sent = 0;
-  clock::time_point last_send{};   ///< last send that moved bytes (the server read until then)
-  bool blocked = false;            ///< in an EAGAIN streak of at least `settle`
-  bool closed = false;             ///< the server went away (RST, FIN or a send error)
+  clock::time_point last_send{};  ///< last send that moved bytes (the server read until then)
+  bool blocked = false;           ///< in an EAGAIN streak of at least `settle`
+  bool closed = false;            ///< the server went away (RST, FIN or a send error)
   clock::time_point closed_at{};
 };
 class stall_pump {

@@ -36,8 +36,8 @@ std::map<std::uint16_t, tcp_socket_state> tcp_sockets(std::uint16_t local_port) 
   query.request.idiag_ext = 1U << (INET_DIAG_INFO - 1);
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
-  if (::sendto(fd.get(), &query, sizeof query, 0, reinterpret_cast<const sockaddr*>(&kernel), sizeof kernel) !=
-      static_cast<ssize_t>(sizeof query))
+  if (::sendto(fd.get(), &query, sizeof query, 0, reinterpret_cast<const sockaddr*>(&kernel),
+               sizeof kernel) != static_cast<ssize_t>(sizeof query))
     return {};
   // Where tcpi_bytes_received ends: a kernel that reports less has no such field.
   constexpr std::size_t bytes_received_end = offsetof(tcp_info, tcpi_bytes_received) + sizeof(std::uint64_t);
@@ -69,7 +69,8 @@ std::map<std::uint16_t, tcp_socket_state> tcp_sockets(std::uint16_t local_port) 
             if (a.rta_len < sizeof a || at + a.rta_len > h.nlmsg_len) break;
             if (a.rta_type == INET_DIAG_INFO && a.rta_len - RTA_LENGTH(0) >= bytes_received_end) {
               std::uint64_t received = 0;
-              std::memcpy(&received, p + at + RTA_LENGTH(0) + offsetof(tcp_info, tcpi_bytes_received), sizeof received);
+              std::memcpy(&received, p + at + RTA_LENGTH(0) + offsetof(tcp_info, tcpi_bytes_received),
+                          sizeof received);
               s.read = received - d.idiag_rqueue;
               have_info = true;
             }

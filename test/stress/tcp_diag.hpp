@@ -7,9 +7,9 @@ namespace echo::stress {
 
 /// One TCP socket as the kernel sees it (sock_diag): how far its owner has read and written.
 struct tcp_socket_state {
-  std::uint32_t inode = 0;    ///< tells a socket from an earlier one that had the same ports
-  std::uint64_t read = 0;     ///< bytes the owning process has read (received minus Recv-Q)
-  std::uint64_t send_q = 0;   ///< bytes written by the owner and not yet acknowledged
+  std::uint32_t inode = 0;   ///< tells a socket from an earlier one that had the same ports
+  std::uint64_t read = 0;    ///< bytes the owning process has read (received minus Recv-Q)
+  std::uint64_t send_q = 0;  ///< bytes written by the owner and not yet acknowledged
 };
 
 /// Every established IPv4 TCP socket whose local port is `local_port`, keyed by the peer's

@@ -19,7 +19,8 @@ namespace echo::test {
 namespace {
 
 int remaining_ms(std::chrono::steady_clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
   return left.count() < 0 ? 0 : static_cast<int>(left.count());
 }
 
@@ -27,7 +28,8 @@ int remaining_ms(std::chrono::steady_clock::time_point deadline) {
 class spawn_actions {
  public:
   spawn_actions() {
-    if (const int rc = ::posix_spawn_file_actions_init(&actions_); rc != 0) fail("posix_spawn_file_actions_init", rc);
+    if (const int rc = ::posix_spawn_file_actions_init(&actions_); rc != 0)
+      fail("posix_spawn_file_actions_init", rc);
   }
   spawn_actions(const spawn_actions&) = delete;
   spawn_actions& operator=(const spawn_actions&) = delete;

@@ -22,7 +22,8 @@ namespace {
 }
 
 int remaining_ms(std::chrono::steady_clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
   return left.count() < 0 ? 0 : static_cast<int>(left.count());
 }
 
@@ -107,7 +108,8 @@ bool echo_client::try_recv_exact(std::size_t n, std::chrono::milliseconds timeou
 std::string echo_client::recv_exact(std::size_t n, std::chrono::milliseconds timeout) {
   std::string out;
   if (!try_recv_exact(n, timeout, out))
-    throw std::runtime_error("recv timed out after " + std::to_string(out.size()) + " of " + std::to_string(n) + " bytes");
+    throw std::runtime_error("recv timed out after " + std::to_string(out.size()) + " of " +
+                             std::to_string(n) + " bytes");
   return out;
 }
 
@@ -144,7 +146,8 @@ echo::client::stream_error echo_client::echo_pattern(std::uint64_t seed, std::si
       continue;
     }
     if (!connected) {
-      if (const auto e = echo::client::verified_stream::connect_result(fd_); e != stream_error::none) return e;
+      if (const auto e = echo::client::verified_stream::connect_result(fd_); e != stream_error::none)
+        return e;
       connected = true;
     }
     if (p.revents & (POLLIN | POLLERR | POLLHUP)) {

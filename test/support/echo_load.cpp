@@ -161,8 +161,9 @@ load_result run_echo_load(const load_options& o) {
       if ((re & POLLOUT) && !c.stream.half_closed()) {
         if (c.chunk_left == 0 && wants_to_send(c, still_sending)) {
           c.chunk_left = sizes.between(o.min_write, o.max_write);
-          if (by_bytes) c.chunk_left = static_cast<std::size_t>(
-              std::min<std::uint64_t>(c.chunk_left, o.bytes_per_connection - c.stream.sent()));
+          if (by_bytes)
+            c.chunk_left = static_cast<std::size_t>(
+                std::min<std::uint64_t>(c.chunk_left, o.bytes_per_connection - c.stream.sent()));
         }
         if (c.chunk_left > 0) {
           const step s = c.stream.send(c.fd, c.chunk_left, out);

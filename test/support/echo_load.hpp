@@ -42,17 +42,17 @@ struct load_options {
 };
 
 struct load_result {
-  std::size_t completed = 0;         ///< connections that got every byte back (and EOF if asked)
-  std::size_t eof_prefix = 0;        ///< server_closes mode: verified prefix, then EOF
-  std::size_t mismatches = 0;        ///< connections that got a wrong byte
-  std::size_t resets = 0;            ///< ECONNRESET or other socket errors
-  std::size_t short_echoes = 0;      ///< EOF before every byte came back
-  std::size_t extra_bytes = 0;       ///< connections that got more bytes than they sent
+  std::size_t completed = 0;     ///< connections that got every byte back (and EOF if asked)
+  std::size_t eof_prefix = 0;    ///< server_closes mode: verified prefix, then EOF
+  std::size_t mismatches = 0;    ///< connections that got a wrong byte
+  std::size_t resets = 0;        ///< ECONNRESET or other socket errors
+  std::size_t short_echoes = 0;  ///< EOF before every byte came back
+  std::size_t extra_bytes = 0;   ///< connections that got more bytes than they sent
   std::size_t connect_failures = 0;
-  std::size_t timeouts = 0;          ///< still unfinished at the deadline
+  std::size_t timeouts = 0;  ///< still unfinished at the deadline
   std::uint64_t bytes_sent = 0;
   std::uint64_t bytes_verified = 0;
-  std::string first_problem;         ///< the first connection that went wrong, and how
+  std::string first_problem;  ///< the first connection that went wrong, and how
 
   bool all_ok(std::size_t expected) const noexcept { return completed == expected; }
 };

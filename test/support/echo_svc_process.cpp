@@ -12,8 +12,7 @@ bool parse_ready_line(const std::string& line, std::string& address, std::uint16
   const auto colon = line.rfind(':');
   if (colon == std::string::npos || colon <= prefix.size()) return false;
   const auto digits = line.substr(colon + 1);
-  if (digits.empty() || digits.size() > 5 ||
-      digits.find_first_not_of("0123456789") != std::string::npos)
+  if (digits.empty() || digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos)
     return false;
   const unsigned long p = std::stoul(digits);
   if (p == 0 || p > 65535) return false;

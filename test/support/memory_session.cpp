@@ -60,12 +60,8 @@ void memory_session::stream_read(self_ptr self, bool) {
     return;
   }
   switch (script_.end) {
-    case memory_script::ending::fin:
-      complete(asio::error::eof, 0, std::move(self));
-      return;
-    case memory_script::ending::reset:
-      complete(asio::error::connection_reset, 0, std::move(self));
-      return;
+    case memory_script::ending::fin: complete(asio::error::eof, 0, std::move(self)); return;
+    case memory_script::ending::reset: complete(asio::error::connection_reset, 0, std::move(self)); return;
     case memory_script::ending::after_our_fin:
       if (fin_sent_) {
         complete(asio::error::eof, 0, std::move(self));
@@ -73,9 +69,7 @@ void memory_session::stream_read(self_ptr self, bool) {
       }
       pending_read_ = std::move(self);
       return;
-    case memory_script::ending::silence:
-      pending_read_ = std::move(self);
-      return;
+    case memory_script::ending::silence: pending_read_ = std::move(self); return;
   }
 }
 

@@ -20,8 +20,8 @@ namespace echo::test {
 /// writes and shutdowns) fails with `fail_error` instead.
 struct memory_script {
   enum class ending : std::uint8_t {
-    fin,      ///< the peer's FIN: reads see eof
-    reset,    ///< the peer resets: reads see connection_reset
+    fin,            ///< the peer's FIN: reads see eof
+    reset,          ///< the peer resets: reads see connection_reset
     silence,        ///< the peer stays open and quiet: a read waits until cancelled or closed
     after_our_fin,  ///< quiet until our FIN has gone out, then the peer's FIN (a polite client)
   };

@@ -3,8 +3,8 @@
 #include <stdexcept>
 #include <utility>
 
-#include <boost/asio/post.hpp>
 #include <fmt/format.h>
+#include <boost/asio/post.hpp>
 
 namespace echo::test {
 
@@ -23,7 +23,8 @@ session_harness::session_harness(memory_script script, plan_factory plans, echo:
     throw std::logic_error("session_harness: the registry refused a slot");
   }
   session = std::make_shared<memory_session>(io, ctx, 1, std::move(script));
-  if (!ctx->registry.add(*session)) throw std::logic_error("session_harness: the registry refused the session");
+  if (!ctx->registry.add(*session))
+    throw std::logic_error("session_harness: the registry refused the session");
 }
 
 std::size_t session_harness::run(std::size_t limit) {
@@ -80,20 +81,23 @@ std::vector<std::string> session_harness::finish(std::size_t limit) {
   if (session->current_state() != session_state::closed) close();
   settle("after close()");
 
-  check(session->current_state() == session_state::closed,
-        fmt::format("the session ended in state {}, not closed", detail::to_string(session->current_state())));
+  check(
+      session->current_state() == session_state::closed,
+      fmt::format("the session ended in state {}, not closed", detail::to_string(session->current_state())));
   check(session->stream_closed(), "the stream was left open");
   check(!session->holds_buffer(), "the session still holds the read buffer");
   check(session->overlapping_operations() == 0,
         fmt::format("operations started while another was in flight: {}", session->overlapping_operations()));
   const auto& out = session->output();
-  check(out.size() <= input.size(), fmt::format("the peer got {} bytes for its {}", out.size(), input.size()));
+  check(out.size() <= input.size(),
+        fmt::format("the peer got {} bytes for its {}", out.size(), input.size()));
   check(input.compare(0, out.size(), out) == 0, "the peer did not get a byte-exact prefix of its input");
   const auto& c = ctx->counters;
   check(stats::get(c.bytes_sent) == out.size(),
         fmt::format("bytes_sent counts {}, the peer got {}", stats::get(c.bytes_sent), out.size()));
-  check(stats::get(c.bytes_received) <= input.size(),
-        fmt::format("bytes_received counts {} of an input of {}", stats::get(c.bytes_received), input.size()));
+  check(
+      stats::get(c.bytes_received) <= input.size(),
+      fmt::format("bytes_received counts {} of an input of {}", stats::get(c.bytes_received), input.size()));
   session.reset();  // no handler should hold it any more: it is gone now
   check(stats::get(c.active) == 0, fmt::format("{} sessions still active", stats::get(c.active)));
   check(stats::get(c.closed) == 1, fmt::format("{} sessions counted closed, not 1", stats::get(c.closed)));

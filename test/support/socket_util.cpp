@@ -43,12 +43,14 @@ int connect_nonblocking(const std::string& host, std::uint16_t port, int rcvbuf,
   if (!set(IPPROTO_TCP, TCP_NODELAY, 1)) return -errno;
   if (rcvbuf > 0 && !set(SOL_SOCKET, SO_RCVBUF, rcvbuf)) return -errno;
   if (sndbuf > 0 && !set(SOL_SOCKET, SO_SNDBUF, sndbuf)) return -errno;
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), len) != 0 && errno != EINPROGRESS) return -errno;
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), len) != 0 && errno != EINPROGRESS)
+    return -errno;
   return fd.release();
 }
 
 int poll_timeout_ms(std::chrono::steady_clock::time_point deadline, int cap_ms) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
   return left.count() <= 0 ? 0 : static_cast<int>(std::min<long long>(left.count() + 1, cap_ms));
 }
 

@@ -13,7 +13,8 @@ socklen_t make_sockaddr(const std::string& host, std::uint16_t port, sockaddr_st
 
 /// A non-blocking TCP socket (TCP_NODELAY, optional buffer sizes) with connect() started;
 /// -errno on failure.
-[[nodiscard]] int connect_nonblocking(const std::string& host, std::uint16_t port, int rcvbuf = 0, int sndbuf = 0);
+[[nodiscard]] int connect_nonblocking(const std::string& host, std::uint16_t port, int rcvbuf = 0,
+                                      int sndbuf = 0);
 
 /// A poll() timeout: milliseconds left until `deadline`, rounded up so poll does not return
 /// just before it, at most `cap_ms`; 0 once it has passed.

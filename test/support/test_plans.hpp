@@ -12,7 +12,8 @@ namespace echo::test {
 /// Splits every echo into writes of `size` bytes (1: one byte per write).
 class split_plan final : public step_plan {
  public:
-  explicit split_plan(std::size_t size = 1, std::chrono::nanoseconds delay = {}) : size_(size), delay_(delay) {}
+  explicit split_plan(std::size_t size = 1, std::chrono::nanoseconds delay = {})
+      : size_(size), delay_(delay) {}
   step after_read(std::size_t) override { return step::proceed(); }
   step before_write(std::size_t) override { return {step::kind::go, size_, delay_}; }
 

@@ -36,14 +36,24 @@ class logger {
 };
 
 template <class... Args>
-void log_trace(fmt::format_string<Args...> f, Args&&... a) { logger::instance().log(log_level::trace, f, std::forward<Args>(a)...); }
+void log_trace(fmt::format_string<Args...> f, Args&&... a) {
+  logger::instance().log(log_level::trace, f, std::forward<Args>(a)...);
+}
 template <class... Args>
-void log_debug(fmt::format_string<Args...> f, Args&&... a) { logger::instance().log(log_level::debug, f, std::forward<Args>(a)...); }
+void log_debug(fmt::format_string<Args...> f, Args&&... a) {
+  logger::instance().log(log_level::debug, f, std::forward<Args>(a)...);
+}
 template <class... Args>
-void log_info(fmt::format_string<Args...> f, Args&&... a) { logger::instance().log(log_level::info, f, std::forward<Args>(a)...); }
+void log_info(fmt::format_string<Args...> f, Args&&... a) {
+  logger::instance().log(log_level::info, f, std::forward<Args>(a)...);
+}
 template <class... Args>
-void log_warn(fmt::format_string<Args...> f, Args&&... a) { logger::instance().log(log_level::warn, f, std::forward<Args>(a)...); }
+void log_warn(fmt::format_string<Args...> f, Args&&... a) {
+  logger::instance().log(log_level::warn, f, std::forward<Args>(a)...);
+}
 template <class... Args>
-void log_error(fmt::format_string<Args...> f, Args&&... a) { logger::instance().log(log_level::error, f, std::forward<Args>(a)...); }
+void log_error(fmt::format_string<Args...> f, Args&&... a) {
+  logger::instance().log(log_level::error, f, std::forward<Args>(a)...);
+}
 
 }  // namespace echo

@@ -1,8 +1,8 @@
 #pragma once
 
 #include <stdexcept>
-#include <system_error>
 #include <string>
+#include <system_error>
 
 namespace echo {
 
@@ -10,8 +10,7 @@ namespace echo {
 /// maps to exit_code::unavailable.
 class setup_error : public std::runtime_error {
  public:
-  setup_error(const std::string& what, std::error_code code)
-      : std::runtime_error(what), code_(code) {}
+  setup_error(const std::string& what, std::error_code code) : std::runtime_error(what), code_(code) {}
 
   /// The OS error behind the failure (e.g. EADDRINUSE).
   std::error_code code() const noexcept { return code_; }

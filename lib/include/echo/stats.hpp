@@ -8,9 +8,9 @@ namespace echo {
 /// Server counters, readable from any thread (a metrics exporter will read them as they are).
 /// Relaxed atomics: each is exact on its own; no cross-counter snapshot is promised.
 struct stats {
-  std::atomic<std::uint64_t> accepted{0};        ///< connections accepted
-  std::atomic<std::uint64_t> active{0};          ///< sessions alive now
-  std::atomic<std::uint64_t> closed{0};          ///< sessions ended
+  std::atomic<std::uint64_t> accepted{0};  ///< connections accepted
+  std::atomic<std::uint64_t> active{0};    ///< sessions alive now
+  std::atomic<std::uint64_t> closed{0};    ///< sessions ended
   std::atomic<std::uint64_t> bytes_received{0};
   std::atomic<std::uint64_t> bytes_sent{0};
   std::atomic<std::uint64_t> accept_errors{0};   ///< failed accepts of any kind

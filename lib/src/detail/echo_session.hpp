@@ -9,8 +9,8 @@
 #include <memory>
 
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "detail/expected_end.hpp"
@@ -101,10 +101,9 @@ class echo_session : public session_base {
 
 template <class Derived>
 struct echo_session<Derived>::planned {
-  using timer_type =
-      boost::asio::basic_waitable_timer<std::chrono::steady_clock,
-                                        boost::asio::wait_traits<std::chrono::steady_clock>,
-                                        typename Derived::executor_type>;
+  using timer_type = boost::asio::basic_waitable_timer<std::chrono::steady_clock,
+                                                       boost::asio::wait_traits<std::chrono::steady_clock>,
+                                                       typename Derived::executor_type>;
 
   planned(std::unique_ptr<step_plan> p, typename Derived::executor_type ex)
       : plan(std::move(p)), timer(std::move(ex)) {}
@@ -136,7 +135,8 @@ void echo_session<Derived>::start() {
   boost::asio::dispatch(stream().get_executor(), [s = self()]() mutable {
     if (s->state_ != session_state::created) return;  // closed before it started
     if (const auto& make_plan = s->context().plans) {
-      if (auto p = make_plan(s->id())) s->plan_ = std::make_unique<planned>(std::move(p), s->stream().get_executor());
+      if (auto p = make_plan(s->id()))
+        s->plan_ = std::make_unique<planned>(std::move(p), s->stream().get_executor());
     }
     s->touch();
     s->state_ = session_state::starting;
@@ -309,8 +309,7 @@ void echo_session<Derived>::do_planned_step(const step& s, std::size_t write_siz
       stream().stream_release();
       do_close(end_reason::plan_reset);
       return;
-    case step::kind::go:
-      break;
+    case step::kind::go: break;
   }
   enter_writing();
   plan_->chunk = write_size;
@@ -350,9 +349,7 @@ template <class Derived>
 void echo_session<Derived>::on_drain() {
   switch (state_) {
     case session_state::created:
-    case session_state::starting:
-      do_close(end_reason::shutdown);
-      break;
+    case session_state::starting: do_close(end_reason::shutdown); break;
     case session_state::reading:
       // Abort the pending read; on_read sees operation_aborted and finishes. A read that
       // already completed still delivers its bytes to on_read, which echoes them first.
@@ -367,8 +364,7 @@ void echo_session<Derived>::on_drain() {
     case session_state::answering_fin:
     case session_state::finishing:
     case session_state::lingering:
-    case session_state::closed:
-      break;
+    case session_state::closed: break;
   }
 }
 

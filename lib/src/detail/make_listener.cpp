@@ -15,18 +15,18 @@ std::unique_ptr<listener> make_listener(const listener_spec& spec, asio::io_cont
                                         std::shared_ptr<session_context> context, bool use_strands,
                                         int backlog) {
   if (spec.address)
-    return std::make_unique<tcp_listener>(io, tcp::endpoint(*spec.address, spec.port), context,
-                                          use_strands, backlog);
+    return std::make_unique<tcp_listener>(io, tcp::endpoint(*spec.address, spec.port), context, use_strands,
+                                          backlog);
   try {
-    return std::make_unique<tcp_listener>(io, tcp::endpoint(tcp::v6(), spec.port), context,
-                                          use_strands, backlog);
+    return std::make_unique<tcp_listener>(io, tcp::endpoint(tcp::v6(), spec.port), context, use_strands,
+                                          backlog);
   } catch (const setup_error& e) {
     // A kernel without IPv6 (ipv6.disable=1): serve IPv4 alone rather than nothing.
     if (e.code() != std::errc::address_family_not_supported) throw;
     log_info("IPv6 unavailable ({}); listening on IPv4 only", e.what());
   }
-  return std::make_unique<tcp_listener>(io, tcp::endpoint(tcp::v4(), spec.port), context,
-                                        use_strands, backlog);
+  return std::make_unique<tcp_listener>(io, tcp::endpoint(tcp::v4(), spec.port), context, use_strands,
+                                        backlog);
 }
 
 }  // namespace echo::detail

@@ -21,7 +21,8 @@
 // This class plugs into Asio's epoll reactor below its public API (detail::reactor_op,
 // epoll_reactor::start_op): CMake selects it only for the Boost version it was written
 // against, and portable_read_op everywhere else.
-static_assert(BOOST_VERSION == 108100, "pooled_read_op is written against Asio's epoll reactor in Boost 1.81");
+static_assert(BOOST_VERSION == 108100,
+              "pooled_read_op is written against Asio's epoll reactor in Boost 1.81");
 #if !defined(BOOST_ASIO_HAS_EPOLL) || defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT)
 #error "pooled_read_op needs Asio's epoll reactor"
 #endif

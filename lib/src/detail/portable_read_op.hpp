@@ -83,9 +83,8 @@ class portable_read_op {
   template <class Socket>
   bool try_read(Socket& socket, std::shared_ptr<Owner>& owner) {
     if (!read_now(socket)) return false;
-    boost::asio::post(socket.get_executor(), [this, o = std::move(owner)]() mutable {
-      complete(ec_, n_, std::move(o));
-    });
+    boost::asio::post(socket.get_executor(),
+                      [this, o = std::move(owner)]() mutable { complete(ec_, n_, std::move(o)); });
     return true;
   }
 

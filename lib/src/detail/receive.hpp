@@ -15,9 +15,9 @@ namespace echo::detail {
 
 /// One non-blocking recvmsg(2) into `buffer`, retried on EINTR, asking for TCP_INQ.
 struct receive_result {
-  long n = 0;        ///< bytes read; 0 at end of stream; -1 on error (see `error`)
-  int error = 0;     ///< errno when n < 0 (EAGAIN: nothing to read)
-  int queued = -1;   ///< bytes (or a FIN, counted as 1) still queued after it; -1 unknown
+  long n = 0;       ///< bytes read; 0 at end of stream; -1 on error (see `error`)
+  int error = 0;    ///< errno when n < 0 (EAGAIN: nothing to read)
+  int queued = -1;  ///< bytes (or a FIN, counted as 1) still queued after it; -1 unknown
 };
 
 inline receive_result receive_some(int fd, std::byte* buffer, std::uint32_t size) noexcept {

@@ -72,8 +72,7 @@ std::vector<std::shared_ptr<session_base>> session_registry::collect() const {
   return live;
 }
 
-std::vector<std::shared_ptr<session_base>> session_registry::close_admission(
-    std::function<void()> on_empty) {
+std::vector<std::shared_ptr<session_base>> session_registry::close_admission(std::function<void()> on_empty) {
   std::vector<std::shared_ptr<session_base>> live;
   bool already_empty = false;
   {

@@ -4,9 +4,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/strand.hpp>
-#include <fmt/format.h>
 
 #include "detail/object_executor.hpp"
 #include "detail/read_path.hpp"
@@ -98,13 +98,11 @@ void tcp_listener::do_accept() {
   // The new socket is created on its session's executor right away: its own strand when
   // several threads run, the plain io_context otherwise.
   if (use_strands_) {
-    acceptor_.async_accept(asio::make_strand(io_), [this](const error_code& ec, auto socket) {
-      on_accept(ec, std::move(socket));
-    });
+    acceptor_.async_accept(asio::make_strand(io_),
+                           [this](const error_code& ec, auto socket) { on_accept(ec, std::move(socket)); });
   } else {
-    acceptor_.async_accept(io_.get_executor(), [this](const error_code& ec, auto socket) {
-      on_accept(ec, std::move(socket));
-    });
+    acceptor_.async_accept(io_.get_executor(),
+                           [this](const error_code& ec, auto socket) { on_accept(ec, std::move(socket)); });
   }
 }
 
@@ -120,8 +118,7 @@ void tcp_listener::on_accept(const error_code& ec, Socket socket) {
   // The cap check and taking the slot are one atomic step: listeners on several threads
   // can never overshoot it.
   switch (context_->registry.reserve()) {
-    case session_registry::admission::admitted:
-      break;
+    case session_registry::admission::admitted: break;
     case session_registry::admission::full:
       reject(socket);
       do_accept();
