@@ -1,4 +1,5 @@
-// echo-svc: parse the command line, run the service, map failures to exit codes.
+// echo-svc: read the configuration, run the service (or the health probe), map failures to
+// exit codes.
 #include <cstdio>
 #include <exception>
 #include <span>
@@ -10,18 +11,41 @@
 #include "echo/config_error.hpp"
 #include "echo/config_parser.hpp"
 #include "echo/exit_code.hpp"
+#include "echo/health_check.hpp"
 #include "echo/logger.hpp"
 #include "echo/service.hpp"
 #include "echo/setup_error.hpp"
+#include "echo/usage_error.hpp"
 #include "echo/version.hpp"
+
+extern char** environ;
 
 namespace {
 
+std::span<const char* const> environment() {
+  std::size_t n = 0;
+  while (environ != nullptr && environ[n] != nullptr) ++n;
+  return {const_cast<const char* const*>(environ), n};
+}
+
+int check(const echo::check_options& opts) {
+  const auto failure = echo::run_health_check(opts);
+  if (failure.empty()) {
+    fmt::print("ok: {}:{} echoed {} bytes\n", opts.host, opts.port, opts.bytes);
+    return 0;
+  }
+  fmt::print(stderr, "echo-svc check: {}\n", failure);
+  return 1;
+}
+
 int main_impl(std::span<const char* const> args) {
-  const auto cmd = echo::parse_command_line(args);
+  const auto cmd = echo::parse_command_line(args, environment());
   switch (cmd.what) {
     case echo::command_line::action::help: fmt::print("{}", echo::usage_text()); return 0;
     case echo::command_line::action::version: fmt::print("echo-svc {}\n", echo::version); return 0;
+    case echo::command_line::action::print_config: fmt::print("{}", echo::print_config(cmd)); return 0;
+    case echo::command_line::action::check_help: fmt::print("{}", echo::check_usage_text()); return 0;
+    case echo::command_line::action::check: return check(cmd.check);
     case echo::command_line::action::run: break;
   }
   echo::logger::instance().set_level(cmd.cfg.level);
@@ -40,9 +64,12 @@ int main_impl(std::span<const char* const> args) {
 int main(int argc, char** argv) {
   try {
     return main_impl(std::span<const char* const>(argv, static_cast<std::size_t>(argc)));
-  } catch (const echo::config_error& e) {  // usage_error included
+  } catch (const echo::usage_error& e) {
     fmt::print(stderr, "echo-svc: {} (see --help)\n", e.what());
     return echo::to_int(echo::exit_code::usage);
+  } catch (const echo::config_error& e) {
+    fmt::print(stderr, "echo-svc: configuration error: {}\n", e.what());
+    return echo::to_int(echo::exit_code::config);
   } catch (const echo::setup_error& e) {
     fmt::print(stderr, "echo-svc: {}\n", e.what());
     return echo::to_int(echo::exit_code::unavailable);

@@ -37,6 +37,9 @@ void validate(const config& cfg) {
   check_duration("shutdown-timeout", cfg.shutdown_timeout);
   check_duration("idle-timeout", cfg.idle_timeout);
   check_duration("write-timeout", cfg.write_timeout);
+  check_duration("shutdown-delay", cfg.shutdown_delay);
+  if (cfg.format != log_format::text && cfg.format != log_format::json)
+    throw config_error("log-format", "invalid log format");
   if (cfg.level < log_level::trace || cfg.level > log_level::off)
     throw config_error("log-level", "invalid log level");
 }

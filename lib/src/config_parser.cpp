@@ -1,15 +1,22 @@
 #include "echo/config_parser.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <fstream>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <sstream>
+#include <vector>
 
 #include <fmt/format.h>
 #include <boost/program_options.hpp>
 
 #include "echo/config_error.hpp"
+#include "echo/logger.hpp"
 #include "echo/usage_error.hpp"
+#include "echo/version.hpp"
 
 namespace po = boost::program_options;
 
@@ -34,56 +41,151 @@ std::pair<std::string_view, std::string_view> split_unit(std::string_view text) 
   return {text.substr(0, i), text.substr(i)};
 }
 
-po::options_description option_descriptions() {
-  // Every default shown here is read from config{}, so help and behaviour cannot disagree.
-  const config d;
-  const auto& l = d.listeners.front();
-  po::options_description desc("Options");
-  // clang-format off
-  desc.add_options()
-    ("help,h", "print this help and exit")
-    ("version,V", "print the version and exit")
-    ("port,p", po::value<std::string>()->value_name("P"),
-       fmt::format("TCP port to listen on, 0-65535; 0 picks a free one (default {})", l.port).c_str())
-    ("bind,b", po::value<std::string>()->value_name("ADDR"),
-       "numeric IPv4 or IPv6 address to listen on (default: [::] dual-stack, or 0.0.0.0 "
-       "where the kernel has no IPv6)")
-    ("threads,t", po::value<std::string>()->value_name("N"),
-       fmt::format("threads running the event loop, 0-{}; 0 = CPUs this process may use "
-                   "(affinity and cgroup quota) (default {})", config::max_threads, d.threads).c_str())
-    ("log-level", po::value<std::string>()->value_name("LEVEL"),
-       fmt::format("trace, debug, info, warn, error or off (default {})", to_string(d.level)).c_str())
-    ("shutdown-timeout", po::value<std::string>()->value_name("DUR"),
-       fmt::format("on SIGTERM/SIGINT, how long sessions may finish before being closed: "
-                   "500ms, 5s, 1m; a bare number is seconds (default {})",
-                   format_duration(d.shutdown_timeout)).c_str())
-    ("max-connections", po::value<std::string>()->value_name("N"),
-       fmt::format("sessions allowed at once; above it new connections are accepted and closed "
-                   "at once; 0 = the soft descriptor limit minus {} (default {})", fd_reserve,
-                   d.max_connections).c_str())
-    ("idle-timeout", po::value<std::string>()->value_name("DUR"),
-       fmt::format("close a session with no progress in either direction for this long; 0 "
-                   "disables (default {})", format_duration(d.idle_timeout)).c_str())
-    ("write-timeout", po::value<std::string>()->value_name("DUR"),
-       fmt::format("close a session whose echo the peer has not read for this long; 0 disables "
-                   "(default {})", format_duration(d.write_timeout)).c_str())
-    ("buffer-size", po::value<std::string>()->value_name("SIZE"),
-       fmt::format("bytes read at a time per session, {} to {}: 16384, 64KiB, 1MiB (default {})",
-                   config::min_buffer_size, format_size(config::max_buffer_size),
-                   format_size(d.buffer_size)).c_str())
-    ("backlog", po::value<std::string>()->value_name("N"),
-       fmt::format("listen(2) backlog, 1-{}; the kernel caps it at net.core.somaxconn (default {})",
-                   config::max_backlog, d.backlog).c_str());
-  // clang-format on
-  return desc;
-}
-
-std::string value_of(const po::variables_map& vm, const char* name) { return vm[name].as<std::string>(); }
+// Every setting once: its flag, help, how a value applies to the config and how the
+// effective value is printed back. The command line, the environment, the file, --help and
+// --print-config all read this table, so no source can know a key the others do not.
+struct setting {
+  const char* name;        // flag without dashes; ECHO_SVC_<NAME> in the environment
+  const char* value_name;  // shown in --help; nullptr: a switch (--reuse-port)
+  std::function<std::string(const config& defaults)> help;
+  std::function<void(config&, std::string_view)> apply;
+  // nullopt: unset, printed commented out.
+  std::function<std::optional<std::string>(const config&)> show;
+};
 
 unsigned long long parse_count(std::string_view text, const char* what) {
   const auto v = parse_decimal(text);
   if (!v) throw usage_error(fmt::format("invalid {} '{}': expected a number", what, text));
   return *v;
+}
+
+std::string address_text(const boost::asio::ip::address& a) {
+  return a.is_v6() ? fmt::format("[{}]", a.to_string()) : a.to_string();
+}
+
+const std::vector<setting>& settings() {
+  static const std::vector<setting> table = [] {
+    std::vector<setting> t;
+    // clang-format off
+    t.push_back({"port", "P",
+      [](const config& d) { return fmt::format("TCP port to listen on, 0-65535; 0 picks a free one (default {})", d.listeners.front().port); },
+      [](config& c, std::string_view v) { c.listeners.front().port = parse_port(v); },
+      [](const config& c) -> std::optional<std::string> { return std::to_string(c.listeners.front().port); }});
+    t.push_back({"bind", "ADDR",
+      [](const config&) { return std::string("numeric IPv4 or IPv6 address to listen on (default: [::] dual-stack, or 0.0.0.0 where the kernel has no IPv6)"); },
+      [](config& c, std::string_view v) { c.listeners.front().address = parse_address(v); },
+      [](const config& c) -> std::optional<std::string> {
+        const auto& a = c.listeners.front().address;
+        if (!a) return std::nullopt;
+        return address_text(*a);
+      }});
+    t.push_back({"threads", "N",
+      [](const config& d) { return fmt::format("threads running the event loop, 0-{}; 0 = CPUs this process may use (affinity and cgroup quota) (default {})", config::max_threads, d.threads); },
+      [](config& c, std::string_view v) { c.threads = parse_threads(v); },
+      [](const config& c) -> std::optional<std::string> { return std::to_string(c.threads); }});
+    t.push_back({"log-level", "LEVEL",
+      [](const config& d) { return fmt::format("trace, debug, info, warn, error or off (default {})", to_string(d.level)); },
+      [](config& c, std::string_view v) {
+        const auto level = parse_log_level(v);
+        if (!level) throw usage_error(fmt::format("invalid log level '{}': expected trace, debug, info, warn, error or off", v));
+        c.level = *level;
+      },
+      [](const config& c) -> std::optional<std::string> { return std::string(to_string(c.level)); }});
+    t.push_back({"log-format", "FORMAT",
+      [](const config& d) { return fmt::format("text or json (one JSON object per line) (default {})", to_string(d.format)); },
+      [](config& c, std::string_view v) {
+        const auto format = parse_log_format(v);
+        if (!format) throw usage_error(fmt::format("invalid log format '{}': expected text or json", v));
+        c.format = *format;
+      },
+      [](const config& c) -> std::optional<std::string> { return std::string(to_string(c.format)); }});
+    t.push_back({"shutdown-timeout", "DUR",
+      [](const config& d) { return fmt::format("on SIGTERM/SIGINT, how long sessions may finish before being closed: 500ms, 5s, 1m; a bare number is seconds (default {})", format_duration(d.shutdown_timeout)); },
+      [](config& c, std::string_view v) { c.shutdown_timeout = parse_duration(v); },
+      [](const config& c) -> std::optional<std::string> { return format_duration(c.shutdown_timeout); }});
+    t.push_back({"shutdown-delay", "DUR",
+      [](const config& d) { return fmt::format("on SIGTERM/SIGINT, keep accepting this long with /readyz failing, so load balancers stop sending first; then stop listening and drain (default {})", format_duration(d.shutdown_delay)); },
+      [](config& c, std::string_view v) { c.shutdown_delay = parse_duration(v); },
+      [](const config& c) -> std::optional<std::string> { return format_duration(c.shutdown_delay); }});
+    t.push_back({"max-connections", "N",
+      [](const config& d) { return fmt::format("sessions allowed at once; above it new connections are accepted and closed at once; 0 = the soft descriptor limit minus {} (default {})", fd_reserve, d.max_connections); },
+      [](config& c, std::string_view v) { c.max_connections = static_cast<std::size_t>(parse_count(v, "connection limit")); },
+      [](const config& c) -> std::optional<std::string> { return std::to_string(c.max_connections); }});
+    t.push_back({"idle-timeout", "DUR",
+      [](const config& d) { return fmt::format("close a session with no progress in either direction for this long; 0 disables (default {})", format_duration(d.idle_timeout)); },
+      [](config& c, std::string_view v) { c.idle_timeout = parse_duration(v); },
+      [](const config& c) -> std::optional<std::string> { return format_duration(c.idle_timeout); }});
+    t.push_back({"write-timeout", "DUR",
+      [](const config& d) { return fmt::format("close a session whose echo the peer has not read for this long; 0 disables (default {})", format_duration(d.write_timeout)); },
+      [](config& c, std::string_view v) { c.write_timeout = parse_duration(v); },
+      [](const config& c) -> std::optional<std::string> { return format_duration(c.write_timeout); }});
+    t.push_back({"buffer-size", "SIZE",
+      [](const config& d) { return fmt::format("bytes read at a time per session, {} to {}: 16384, 64KiB, 1MiB (default {})", config::min_buffer_size, format_size(config::max_buffer_size), format_size(d.buffer_size)); },
+      [](config& c, std::string_view v) { c.buffer_size = parse_size(v); },
+      [](const config& c) -> std::optional<std::string> { return format_size(c.buffer_size); }});
+    t.push_back({"backlog", "N",
+      [](const config& d) { return fmt::format("listen(2) backlog, 1-{}; the kernel caps it at net.core.somaxconn (default {})", config::max_backlog, d.backlog); },
+      [](config& c, std::string_view v) {
+        const auto n = parse_count(v, "backlog");
+        c.backlog = static_cast<int>(std::min<unsigned long long>(n, std::numeric_limits<int>::max()));
+      },
+      [](const config& c) -> std::optional<std::string> { return std::to_string(c.backlog); }});
+    t.push_back({"reuse-port", nullptr,
+      [](const config& d) { return fmt::format("set SO_REUSEPORT so several processes share the port; the kernel spreads connections among them (default {})", d.reuse_port); },
+      [](config& c, std::string_view v) { c.reuse_port = parse_bool(v); },
+      [](const config& c) -> std::optional<std::string> { return std::string(c.reuse_port ? "true" : "false"); }});
+    t.push_back({"admin-listen", "ADDR:PORT",
+      [](const config&) { return std::string("serve GET /metrics (Prometheus), /healthz and /readyz over HTTP here, e.g. 127.0.0.1:9100, [::1]:9100, :9100 (default: off)"); },
+      [](config& c, std::string_view v) { c.admin = parse_endpoint(v); },
+      [](const config& c) -> std::optional<std::string> {
+        if (!c.admin) return std::nullopt;
+        return format_endpoint(*c.admin);
+      }});
+    // clang-format on
+    return t;
+  }();
+  return table;
+}
+
+// What only the command line has, besides the settings.
+po::options_description command_line_only() {
+  po::options_description desc("Other options");
+  // clang-format off
+  desc.add_options()
+    ("help,h", "print this help and exit")
+    ("version,V", "print the version and exit")
+    ("config,c", po::value<std::string>()->value_name("FILE"),
+       "read settings from FILE ('key = value' lines, keys as the flags above; '#' comments)")
+    ("print-config", "print the effective configuration, with where each value came from, "
+       "in the --config syntax, and exit");
+  // clang-format on
+  return desc;
+}
+
+po::options_description setting_descriptions(bool for_file) {
+  const config d;
+  po::options_description desc(
+      "Settings (also ECHO_SVC_<FLAG> in the environment, or 'flag = value' in --config FILE)");
+  for (const auto& s : settings()) {
+    const auto help = s.help(d);
+    std::string key = s.name;
+    if (!for_file) {
+      const std::string_view n = s.name;
+      if (n == "port") key += ",p";
+      else if (n == "bind") key += ",b";
+      else if (n == "threads") key += ",t";
+    }
+    if (s.value_name) {
+      desc.add_options()(key.c_str(), po::value<std::string>()->value_name(s.value_name), help.c_str());
+    } else if (for_file) {
+      desc.add_options()(key.c_str(), po::value<std::string>()->value_name("BOOL"), help.c_str());
+    } else {
+      // A switch on the command line; "--reuse-port=false" also works.
+      desc.add_options()(key.c_str(), po::value<std::string>()->value_name("BOOL")->implicit_value("true"),
+                         help.c_str());
+    }
+  }
+  return desc;
 }
 
 }  // namespace
@@ -171,11 +273,98 @@ std::string format_size(std::size_t bytes) {
   return fmt::format("{}", bytes);
 }
 
-command_line parse_command_line(std::span<const char* const> args) {
-  const auto desc = option_descriptions();
+namespace {
+
+// One source's raw values, key -> value, before any conversion.
+using raw_values = std::map<std::string, std::string>;
+
+std::string env_name(std::string_view key) {
+  std::string name = "ECHO_SVC_";
+  for (char ch : key)
+    name += ch == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return name;
+}
+
+// ECHO_SVC_* entries of `env` as settings, plus ECHO_SVC_CONFIG; anything else with the
+// prefix is a mistake (a typo, or a setting this version does not have) and is refused.
+raw_values read_environment(std::span<const char* const> env, std::optional<std::string>& config_file) {
+  constexpr std::string_view prefix = "ECHO_SVC_";
+  raw_values values;
+  for (const char* entry : env) {
+    if (entry == nullptr) continue;
+    const std::string_view e = entry;
+    if (e.substr(0, prefix.size()) != prefix) continue;
+    const auto eq = e.find('=');
+    const auto name = e.substr(0, eq);
+    const auto value = eq == std::string_view::npos ? std::string_view{} : e.substr(eq + 1);
+    if (name == "ECHO_SVC_CONFIG") {
+      config_file = std::string(value);
+      continue;
+    }
+    const setting* found = nullptr;
+    for (const auto& s : settings())
+      if (env_name(s.name) == name) found = &s;
+    if (!found)
+      throw config_error(std::string(name),
+                         fmt::format("unknown environment variable {}: no such setting (see --help)", name));
+    values[found->name] = std::string(value);
+  }
+  return values;
+}
+
+raw_values read_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw config_error("config", fmt::format("cannot read config file '{}'", path));
+  raw_values values;
+  try {
+    const auto parsed = po::parse_config_file(in, setting_descriptions(/*for_file=*/true), false);
+    for (const auto& o : parsed.options) {
+      if (values.count(o.string_key))
+        throw config_error(o.string_key,
+                           fmt::format("key '{}' given twice in config file '{}'", o.string_key, path));
+      values[o.string_key] = o.value.empty() ? std::string() : o.value.front();
+    }
+  } catch (const po::unknown_option& e) {
+    throw config_error(e.get_option_name(),
+                       fmt::format("unknown key '{}' in config file '{}'", e.get_option_name(), path));
+  } catch (const po::error& e) {
+    throw config_error("config", fmt::format("config file '{}': {}", path, e.what()));
+  }
+  return values;
+}
+
+// A value that came from the environment or a file is the operator's configuration, not
+// their typing: its error is a config_error (exit 78), and names the source.
+[[noreturn]] void rethrow_for(const setting_origin& origin, const std::string& key,
+                              const std::string& message) {
+  if (origin.source == config_source::command_line) throw usage_error(message);
+  throw config_error(key, fmt::format("{} (from {})", message, origin.describe()));
+}
+
+po::options_description check_descriptions() {
+  po::options_description desc("Options");
+  // clang-format off
+  desc.add_options()
+    ("help,h", "print this help and exit")
+    ("host", po::value<std::string>()->value_name("HOST"), "address or name of the server (default 127.0.0.1)")
+    ("port,p", po::value<std::string>()->value_name("P"), "its port (default: ECHO_SVC_PORT, else 7007)")
+    ("timeout", po::value<std::string>()->value_name("DUR"), "for the whole probe (default 2s)");
+  // clang-format on
+  return desc;
+}
+
+check_options parse_check(std::span<const char* const> args, std::span<const char* const> env, bool& help) {
+  check_options opts;
+  // The probe runs beside a server configured by the same environment: its port is the
+  // default, so a HEALTHCHECK keeps working when ECHO_SVC_PORT moves the port.
+  for (const char* entry : env) {
+    const std::string_view e = entry ? entry : "";
+    constexpr std::string_view key = "ECHO_SVC_PORT=";
+    if (e.substr(0, key.size()) == key) opts.port = parse_port(e.substr(key.size()));
+  }
+  const auto desc = check_descriptions();
   po::variables_map vm;
   try {
-    // An empty positional description makes a stray word an error instead of ignored.
     const po::positional_options_description no_positionals;
     po::store(po::command_line_parser(static_cast<int>(args.size()), args.data())
                   .options(desc)
@@ -183,62 +372,184 @@ command_line parse_command_line(std::span<const char* const> args) {
                   .style(po::command_line_style::unix_style ^ po::command_line_style::allow_guessing)
                   .run(),
               vm);
-    po::notify(vm);
   } catch (const po::error& e) {
     throw usage_error(e.what());
   }
+  help = vm.count("help") != 0;
+  if (vm.count("host")) opts.host = vm["host"].as<std::string>();
+  if (vm.count("port")) opts.port = parse_port(vm["port"].as<std::string>());
+  if (vm.count("timeout")) opts.timeout = parse_duration(vm["timeout"].as<std::string>());
+  if (opts.timeout.count() == 0) throw usage_error("invalid timeout 0: the probe needs some time");
+  return opts;
+}
 
+std::string check_description() {
+  return "Usage: echo-svc check [--host H] [--port P] [--timeout DUR]\n\n"
+         "Connects to an echo server, sends a few random bytes, reads them back and compares.\n"
+         "Exit 0 when the echo is exact; exit 1 with a one-line reason otherwise. Made for\n"
+         "container health checks: needs no shell and no other tool.\n\n";
+}
+
+}  // namespace
+
+std::string setting_origin::describe() const {
+  switch (source) {
+    case config_source::default_value: return "default";
+    case config_source::file: return fmt::format("file {}", where);
+    case config_source::environment: return fmt::format("environment {}", where);
+    case config_source::command_line: return "command line";
+  }
+  return "?";
+}
+
+listener_spec parse_endpoint(std::string_view text) {
+  const auto colon = text.rfind(':');
+  const auto bad = [&] {
+    return usage_error(fmt::format(
+        "invalid endpoint '{}': expected ADDR:PORT, e.g. 127.0.0.1:9100, [::1]:9100 or :9100", text));
+  };
+  if (colon == std::string_view::npos) throw bad();
+  const auto host = text.substr(0, colon);
+  // An unbracketed IPv6 address would make the port ambiguous.
+  if (host.find(':') != std::string_view::npos && host.front() != '[') throw bad();
+  listener_spec spec;
+  try {
+    spec.port = parse_port(text.substr(colon + 1));
+    if (!host.empty()) spec.address = parse_address(host);
+  } catch (const usage_error&) {
+    throw bad();
+  }
+  return spec;
+}
+
+std::string format_endpoint(const listener_spec& spec) {
+  return fmt::format("{}:{}", spec.address ? address_text(*spec.address) : std::string(), spec.port);
+}
+
+bool parse_bool(std::string_view text) {
+  std::string lower;
+  for (char ch : text) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (lower == "true" || lower == "1" || lower == "yes" || lower == "on") return true;
+  if (lower == "false" || lower == "0" || lower == "no" || lower == "off") return false;
+  throw usage_error(fmt::format("invalid switch value '{}': expected true or false", text));
+}
+
+command_line parse_command_line(std::span<const char* const> args, std::span<const char* const> env) {
   command_line result;
-  if (vm.count("help")) {
+  if (args.size() >= 2 && std::string_view(args[1]) == "check") {
+    bool help = false;
+    result.check = parse_check(args.subspan(1), env, help);
+    result.what = help ? command_line::action::check_help : command_line::action::check;
+    return result;
+  }
+
+  po::options_description desc;
+  desc.add(setting_descriptions(/*for_file=*/false)).add(command_line_only());
+  raw_values flags;
+  bool help = false, show_version = false, print = false;
+  std::optional<std::string> config_file;
+  try {
+    // An empty positional description makes a stray word an error instead of ignored.
+    const po::positional_options_description no_positionals;
+    const auto parsed =
+        po::command_line_parser(static_cast<int>(args.size()), args.data())
+            .options(desc)
+            .positional(no_positionals)
+            .style(po::command_line_style::unix_style ^ po::command_line_style::allow_guessing)
+            .run();
+    // store() checks what a flag may not do twice; the values are taken from `parsed` so
+    // that each source goes through the same conversions.
+    po::variables_map vm;
+    po::store(parsed, vm);
+    for (const auto& o : parsed.options) {
+      if (o.string_key == "help") help = true;
+      else if (o.string_key == "version") show_version = true;
+      else if (o.string_key == "print-config") print = true;
+      else if (o.string_key == "config") config_file = o.value.front();
+      else flags[o.string_key] = o.value.empty() ? std::string("true") : o.value.front();
+    }
+  } catch (const po::error& e) {
+    throw usage_error(e.what());
+  }
+  if (help) {
     result.what = command_line::action::help;
     return result;
   }
-  if (vm.count("version")) {
+  if (show_version) {
     result.what = command_line::action::version;
     return result;
   }
+  if (print) result.what = command_line::action::print_config;
+
+  std::optional<std::string> env_config_file;
+  const auto from_env = read_environment(env, env_config_file);
+  if (!config_file) config_file = env_config_file;
+  raw_values from_file;
+  if (config_file) {
+    from_file = read_file(*config_file);
+    result.config_file = *config_file;
+  }
 
   config& cfg = result.cfg;
-  listener_spec& tcp = cfg.listeners.front();
-  if (vm.count("port")) tcp.port = parse_port(value_of(vm, "port"));
-  if (vm.count("bind")) tcp.address = parse_address(value_of(vm, "bind"));
-  if (vm.count("threads")) cfg.threads = parse_threads(value_of(vm, "threads"));
-  if (vm.count("shutdown-timeout")) cfg.shutdown_timeout = parse_duration(value_of(vm, "shutdown-timeout"));
-  if (vm.count("idle-timeout")) cfg.idle_timeout = parse_duration(value_of(vm, "idle-timeout"));
-  if (vm.count("write-timeout")) cfg.write_timeout = parse_duration(value_of(vm, "write-timeout"));
-  if (vm.count("max-connections")) {
-    const auto v = parse_count(value_of(vm, "max-connections"), "connection limit");
-    cfg.max_connections = static_cast<std::size_t>(v);
-  }
-  if (vm.count("buffer-size")) cfg.buffer_size = parse_size(value_of(vm, "buffer-size"));
-  if (vm.count("backlog")) {
-    const auto v = parse_count(value_of(vm, "backlog"), "backlog");
-    cfg.backlog = static_cast<int>(std::min<unsigned long long>(v, std::numeric_limits<int>::max()));
-  }
-  if (vm.count("log-level")) {
-    const auto text = value_of(vm, "log-level");
-    const auto level = parse_log_level(text);
-    if (!level)
-      throw usage_error(
-          fmt::format("invalid log level '{}': expected trace, debug, info, warn, error or off", text));
-    cfg.level = *level;
+  for (const auto& s : settings()) {
+    setting_origin origin;
+    const std::string* value = nullptr;
+    if (auto f = flags.find(s.name); f != flags.end()) {
+      origin = {config_source::command_line, {}};
+      value = &f->second;
+    } else if (auto e = from_env.find(s.name); e != from_env.end()) {
+      origin = {config_source::environment, env_name(s.name)};
+      value = &e->second;
+    } else if (auto i = from_file.find(s.name); i != from_file.end()) {
+      origin = {config_source::file, *config_file};
+      value = &i->second;
+    }
+    if (value) {
+      try {
+        s.apply(cfg, *value);
+      } catch (const usage_error& e) {
+        rethrow_for(origin, s.name, e.what());
+      }
+    }
+    result.origins[s.name] = origin;
   }
   try {
     validate(cfg);
   } catch (const config_error& e) {
-    // From the command line, a value out of range is a usage error like any other.
-    throw usage_error(e.what());
+    const auto it = result.origins.find(e.setting());
+    rethrow_for(it != result.origins.end() ? it->second : setting_origin{config_source::command_line, {}},
+                e.setting(), e.what());
   }
   return result;
 }
 
+std::string print_config(const command_line& cmd) {
+  std::string out =
+      fmt::format("# echo-svc {} effective configuration; valid as a --config file.\n", version);
+  if (!cmd.config_file.empty()) out += fmt::format("# Read from config file {}.\n", cmd.config_file);
+  for (const auto& s : settings()) {
+    const auto value = s.show(cmd.cfg);
+    const auto it = cmd.origins.find(s.name);
+    const auto origin = it != cmd.origins.end() ? it->second.describe() : std::string("default");
+    if (value) out += fmt::format("{} = {}  # {}\n", s.name, *value, origin);
+    else out += fmt::format("# {} = (unset)  # {}\n", s.name, origin);
+  }
+  return out;
+}
+
 std::string usage_text() {
   std::ostringstream out;
-  out << "Usage: echo-svc [--threads N] [--port P] [--bind ADDR] [options]\n\n"
+  out << "Usage: echo-svc [--threads N] [--port P] [--bind ADDR] [options]\n"
+         "       echo-svc check [--host H] [--port P]\n\n"
          "A TCP echo service: every byte a client sends is sent back, in order, exactly once.\n\n"
-      << option_descriptions()
-      << "\nOnce listening, exactly one line per listener is printed on stdout:\n"
+      << setting_descriptions(/*for_file=*/false) << "\n"
+      << command_line_only()
+      << "\nPrecedence: command line > environment (ECHO_SVC_PORT=7007, ECHO_SVC_LOG_LEVEL=debug,\n"
+         "ECHO_SVC_CONFIG=FILE) > config file > default. An unknown ECHO_SVC_* variable or file\n"
+         "key is an error.\n"
+         "\nOnce listening, exactly one line per listener is printed on stdout:\n"
          "  listening on ADDR:PORT        e.g. 'listening on 127.0.0.1:40123', '[::]:7007'\n"
+         "  listening on http://ADDR:PORT the admin listener, last, if --admin-listen is set\n"
          "The port is the text after the last ':'. Logs go to stderr.\n\n"
          "Exit codes:\n"
          "  0    clean exit (including a graceful stop on SIGTERM/SIGINT)\n"
@@ -246,8 +557,18 @@ std::string usage_text() {
          "  69   cannot listen: address in use or not bindable\n"
          "  70   internal error\n"
          "  71   the OS refused a resource at start-up (threads, descriptors)\n"
+         "  78   configuration error: unknown ECHO_SVC_* variable or file key, unreadable\n"
+         "       config file, or a bad value in either\n"
          "  128+N  a second signal N arrived during the graceful stop (130 for SIGINT,\n"
-         "         143 for SIGTERM): remaining sessions were closed at once\n";
+         "         143 for SIGTERM): remaining sessions were closed at once\n"
+         "\n"
+      << check_description();
+  return out.str();
+}
+
+std::string check_usage_text() {
+  std::ostringstream out;
+  out << check_description() << check_descriptions();
   return out.str();
 }
 

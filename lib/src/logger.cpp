@@ -1,5 +1,7 @@
 #include "echo/logger.hpp"
 
+#include "echo/log_format.hpp"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -28,6 +30,16 @@ std::string_view to_string(log_level level) noexcept {
     case log_level::off: return "off";
   }
   return "?";
+}
+
+std::optional<log_format> parse_log_format(std::string_view name) noexcept {
+  if (name == "text") return log_format::text;
+  if (name == "json") return log_format::json;
+  return std::nullopt;
+}
+
+std::string_view to_string(log_format format) noexcept {
+  return format == log_format::json ? "json" : "text";
 }
 
 logger& logger::instance() noexcept {

@@ -7,6 +7,7 @@
 #include <boost/asio/strand.hpp>
 
 #include "detail/object_executor.hpp"
+#include "echo/config_parser.hpp"
 #include "echo/exit_code.hpp"
 #include "echo/logger.hpp"
 #include "echo/version.hpp"
@@ -31,7 +32,8 @@ service::service(const config& cfg)
     : cfg_(cfg),
       runtime_(effective_threads(cfg), /*exclusive=*/true),
       server_(runtime_.context(), cfg_, runtime_.multi_threaded()),
-      signals_(detail::object_executor(runtime_.context(), runtime_.multi_threaded()), SIGINT, SIGTERM) {
+      signals_(detail::object_executor(runtime_.context(), runtime_.multi_threaded()), SIGINT, SIGTERM),
+      delay_(signals_.get_executor()) {
   // Once every session is gone, stop waiting for signals so run() can return.
   server_.on_stopped([this] {
     asio::post(signals_.get_executor(), [this] {
@@ -64,16 +66,33 @@ void service::on_signal(const error_code& ec, int signal_number) {
     return;
   }
   if (++signals_seen_ == 1) {
-    log_info("{} received: stopping", signal_name(signal_number));
-    server_.shutdown(cfg_.shutdown_timeout);
+    ready_.store(false, std::memory_order_relaxed);
     do_wait_signal();
+    if (cfg_.shutdown_delay.count() == 0) {
+      log_info("{} received: stopping", signal_name(signal_number));
+      server_.shutdown(cfg_.shutdown_timeout);
+      return;
+    }
+    // Readiness fails now; the listeners keep accepting while load balancers notice and
+    // take this instance out of rotation, so no client is refused in the meantime.
+    log_info("{} received: not ready; accepting for {} more, then stopping", signal_name(signal_number),
+             format_duration(cfg_.shutdown_delay));
+    delay_.expires_after(cfg_.shutdown_delay);
+    delay_.async_wait([this](const error_code& e) { on_delay_over(e); });
     return;
   }
   // Second signal: the operator wants out now.
   log_warn("{} received again: closing everything now", signal_name(signal_number));
   exit_code_ = to_int(exit_code::signal_base) + signal_number;
+  delay_.cancel();
   server_.abort();
   runtime_.stop();
+}
+
+void service::on_delay_over(const error_code& ec) {
+  if (ec == asio::error::operation_aborted) return;
+  log_info("shutdown delay over: stopping");
+  server_.shutdown(cfg_.shutdown_timeout);
 }
 
 }  // namespace echo

@@ -3,9 +3,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "echo/listener_spec.hpp"
+#include "echo/log_format.hpp"
 #include "echo/log_level.hpp"
 
 namespace echo {
@@ -19,8 +21,12 @@ struct config {
   /// Threads running the io_context; 0 = as many CPUs as this process may use.
   unsigned threads = 1;
   log_level level = log_level::info;
+  log_format format = log_format::text;
   /// How long sessions may take to finish after SIGTERM before they are closed.
   std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(5)};
+  /// After SIGTERM, how long to keep accepting (readiness already failing) so that load
+  /// balancers stop sending new connections before the listeners close; 0 closes at once.
+  std::chrono::milliseconds shutdown_delay{0};
   /// Bytes read per receive; also the bound on what one session holds in user space.
   std::size_t buffer_size = 64 * 1024;
   /// Sessions allowed at once; 0 = automatic (the soft descriptor limit minus a reserve).
@@ -33,6 +39,10 @@ struct config {
   std::chrono::milliseconds write_timeout{std::chrono::seconds(30)};
   /// Listen backlog handed to listen(2); the kernel caps it at net.core.somaxconn.
   int backlog = 4096;
+  /// SO_REUSEPORT on every listener, so several processes can share one port.
+  bool reuse_port = false;
+  /// The HTTP admin listener (metrics, health, readiness); unset: none.
+  std::optional<listener_spec> admin;
 
   // The rules validate() enforces.
   static constexpr unsigned max_threads = 1024;

@@ -10,6 +10,7 @@ enum class exit_code : int {
   unavailable = 69,   ///< EX_UNAVAILABLE: cannot listen (address in use, not bindable, ...)
   software = 70,      ///< EX_SOFTWARE: internal error (a bug)
   os_error = 71,      ///< EX_OSERR: the OS refused a resource at start-up (threads, fds)
+  config = 78,        ///< EX_CONFIG: bad environment variable or config file
   signal_base = 128,  ///< a second signal aborts the drain: exit 128 + signal number
 };
 

@@ -1,9 +1,11 @@
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <vector>
 
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "echo/config.hpp"
 #include "echo/runtime.hpp"
@@ -28,14 +30,21 @@ class service {
 
   server& get_server() noexcept { return server_; }
 
+  /// False from the first SIGTERM/SIGINT on (what /readyz reports), while the listeners may
+  /// still accept for --shutdown-delay.
+  bool ready() const noexcept { return ready_.load(std::memory_order_relaxed); }
+
  private:
   void do_wait_signal();
   void on_signal(const boost::system::error_code& ec, int signal_number);
+  void on_delay_over(const boost::system::error_code& ec);
 
   config cfg_;
   runtime runtime_;
   server server_;
   boost::asio::signal_set signals_;
+  boost::asio::steady_timer delay_;
+  std::atomic<bool> ready_{true};
   int signals_seen_ = 0;
   bool finished_ = false;  // server stopped: a late request must not re-arm the signal wait
   int exit_code_ = 0;
