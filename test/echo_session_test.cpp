@@ -254,6 +254,54 @@ BOOST_AUTO_TEST_CASE(silent_peer_expires_as_an_idle_timeout) {
   h.finish();
 }
 
+// The last write completed into the send queue but the peer has not taken it: at the write
+// timeout (long before the idle timeout) the session closes as a write timeout.
+BOOST_AUTO_TEST_CASE(echo_left_in_the_send_queue_expires_as_a_write_timeout) {
+  harness h(chunks_then(ending::silence));
+  h.start();
+  h.run();
+  BOOST_REQUIRE((h.session->current_state() == session_state::reading));
+  BOOST_REQUIRE(h.ctx->write_ticks < h.ctx->idle_ticks);
+  h.session->set_unsent(100);
+  h.ctx->now_tick.fetch_add(h.ctx->write_ticks - 1);
+  h.session->expire();  // not due yet
+  h.run();
+  BOOST_TEST((h.session->current_state() == session_state::reading));
+  h.ctx->now_tick.fetch_add(1);
+  h.session->expire();
+  h.run();
+  BOOST_TEST((h.session->current_state() == session_state::closed));
+  BOOST_TEST(echo::stats::get(h.ctx->counters.write_timeouts) == 1U);
+  BOOST_TEST(echo::stats::get(h.ctx->counters.idle_timeouts) == 0U);
+  h.finish();
+}
+
+// The peer took the whole echo: the write timeout passes without a close, and the idle
+// timeout, counted from the last write, ends the session.
+BOOST_AUTO_TEST_CASE(echo_taken_by_the_peer_leaves_only_the_idle_timeout) {
+  harness h(chunks_then(ending::silence));
+  h.start();
+  h.run();
+  BOOST_REQUIRE((h.session->current_state() == session_state::reading));
+  const auto start = h.ctx->now();
+  h.ctx->now_tick.fetch_add(h.ctx->write_ticks);
+  h.session->expire();
+  h.run();
+  BOOST_TEST((h.session->current_state() == session_state::reading));
+  BOOST_TEST(h.session->deadline() == start + h.ctx->idle_ticks);
+  h.ctx->now_tick.store(start + h.ctx->idle_ticks - 1);
+  h.session->expire();
+  h.run();
+  BOOST_TEST((h.session->current_state() == session_state::reading));
+  h.ctx->now_tick.fetch_add(1);
+  h.session->expire();
+  h.run();
+  BOOST_TEST((h.session->current_state() == session_state::closed));
+  BOOST_TEST(echo::stats::get(h.ctx->counters.write_timeouts) == 0U);
+  BOOST_TEST(echo::stats::get(h.ctx->counters.idle_timeouts) == 1U);
+  h.finish();
+}
+
 // Drain while a peer keeps the connection open: our FIN goes out after the last echo, then
 // the session waits for the peer's FIN and closes.
 BOOST_AUTO_TEST_CASE(drain_sends_fin_after_the_last_echo) {

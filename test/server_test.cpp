@@ -496,3 +496,76 @@ BOOST_AUTO_TEST_CASE(two_listeners_share_the_connection_cap) {
   BOOST_TEST(echo::stats::get(s.rejected) == 2 * per_listener - cap);
   BOOST_TEST(max_seen.load() <= cap);
 }
+
+namespace {
+
+// A client with a 4 KiB receive buffer (set before connect, so the window stays small) that
+// sends `bytes` and then never reads: the server's writes complete into its own send queue
+// and the echo sits there.
+echo::test::unique_fd connect_non_reader(std::uint16_t port, std::size_t bytes) {
+  echo::test::unique_fd fd(::socket(AF_INET, SOCK_STREAM, 0));
+  BOOST_REQUIRE(fd.get() >= 0);
+  const int rcvbuf = 4096;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(::connect(fd.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0);
+  const std::string chunk(64 * KiB, 'w');
+  for (std::size_t sent = 0; sent < bytes;) {
+    const auto n = ::send(fd.get(), chunk.data(), std::min(chunk.size(), bytes - sent), MSG_NOSIGNAL);
+    BOOST_REQUIRE(n > 0);
+    sent += static_cast<std::size_t>(n);
+  }
+  return fd;
+}
+
+}  // namespace
+
+// The kernel took the whole echo, so no write of ours is pending: only the unsent queue
+// shows the peer stopped reading, and the write timeout (not the far longer idle timeout)
+// must close it.
+BOOST_AUTO_TEST_CASE(write_timeout_sees_an_echo_stuck_in_the_send_queue) {
+  auto cfg = server_fixture::default_config();
+  cfg.write_timeout = 1s;
+  cfg.idle_timeout = 60s;
+  server_fixture f(1, cfg);
+  const auto start = std::chrono::steady_clock::now();
+  const auto fd = connect_non_reader(f.port(), 1 * MiB);
+  const auto& c = f.server().counters();
+  // Every byte must have been read (and so echoed into the queue) for the case to be the
+  // one under test.
+  const auto deadline = start + 5s;
+  while (echo::stats::get(c.write_timeouts) == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  const auto took = std::chrono::steady_clock::now() - start;
+  BOOST_TEST_MESSAGE("closed after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                                     << " ms (write timeout 1 s, idle timeout 60 s)");
+  BOOST_TEST(echo::stats::get(c.bytes_received) == 1 * MiB);
+  BOOST_TEST(echo::stats::get(c.write_timeouts) == 1U);
+  BOOST_TEST(echo::stats::get(c.idle_timeouts) == 0U);
+  BOOST_TEST((took < 2500ms));
+  BOOST_TEST(sessions_drop_to(f, 0, 2s));
+}
+
+// A peer that took every byte of the echo is idle, not stuck: the write timeout must not
+// close it, the idle timeout must.
+BOOST_AUTO_TEST_CASE(write_timeout_spares_a_peer_that_read_the_echo) {
+  auto cfg = server_fixture::default_config();
+  cfg.write_timeout = 500ms;
+  cfg.idle_timeout = 2s;
+  server_fixture f(1, cfg);
+  echo_client c("127.0.0.1", f.port());
+  const std::string payload(256 * KiB, 'r');
+  c.send_all(payload);
+  BOOST_TEST(c.recv_exact(payload.size()) == payload);
+  const auto start = std::chrono::steady_clock::now();
+  BOOST_TEST((c.wait_end(5s) == echo_client::end::eof));
+  const auto took = std::chrono::steady_clock::now() - start;
+  BOOST_TEST_MESSAGE("closed after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                                     << " ms (write timeout 500 ms, idle timeout 2 s)");
+  BOOST_TEST((took >= 1500ms));
+  BOOST_TEST(echo::stats::get(f.server().counters().write_timeouts) == 0U);
+  BOOST_TEST(echo::stats::get(f.server().counters().idle_timeouts) == 1U);
+}

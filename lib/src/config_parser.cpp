@@ -511,6 +511,20 @@ command_line parse_command_line(std::span<const char* const> args, std::span<con
         rethrow_for(origin, s.name, e.what());
       }
     }
+    // An overridden value is still read: a typo in the file must not wait to surface until
+    // the day the flag that hides it is removed.
+    config scratch;
+    const auto check_hidden = [&](const raw_values& values, const setting_origin& from) {
+      const auto it = values.find(s.name);
+      if (it == values.end() || &it->second == value) return;
+      try {
+        s.apply(scratch, it->second);
+      } catch (const usage_error& e) {
+        rethrow_for(from, s.name, e.what());
+      }
+    };
+    check_hidden(from_env, {config_source::environment, env_name(s.name)});
+    if (config_file) check_hidden(from_file, {config_source::file, *config_file});
     result.origins[s.name] = origin;
   }
   try {

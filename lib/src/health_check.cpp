@@ -36,30 +36,34 @@ std::string run_health_check(const check_options& opts) {
   };
   // One chain, each step started by the previous one's completion; the io_context's
   // run_for() is the deadline for all of it.
-  resolver.async_resolve(opts.host, std::to_string(opts.port), [&](const error_code& resolve_ec, tcp::resolver::results_type r) {
-    if (resolve_ec) return fail("resolve", resolve_ec);
-    step = "connecting to";
-    asio::async_connect(socket, r, [&](const error_code& connect_ec, const tcp::endpoint&) {
-      if (connect_ec) return fail("connect to", connect_ec);
-      step = "sending to";
-      asio::async_write(socket, asio::buffer(sent), [&](const error_code& write_ec, std::size_t) {
-        if (write_ec) return fail("send to", write_ec);
-        step = "waiting for the echo from";
-        asio::async_read(socket, asio::buffer(got), [&](const error_code& ec, std::size_t n) {
-          if (ec) {
-            failure = fmt::format("read from {}: {} after {} of {} bytes", target, ec.message(), n, got.size());
-            return;
-          }
-          const auto [a, b] = std::mismatch(sent.begin(), sent.end(), got.begin());
-          if (a != sent.end()) failure = fmt::format("echo from {} differs at byte {}", target, a - sent.begin());
-          step = nullptr;
+  resolver.async_resolve(
+      opts.host, std::to_string(opts.port), [&](const error_code& resolve_ec, tcp::resolver::results_type r) {
+        if (resolve_ec) return fail("resolve", resolve_ec);
+        step = "connecting to";
+        asio::async_connect(socket, r, [&](const error_code& connect_ec, const tcp::endpoint&) {
+          if (connect_ec) return fail("connect to", connect_ec);
+          step = "sending to";
+          asio::async_write(socket, asio::buffer(sent), [&](const error_code& write_ec, std::size_t) {
+            if (write_ec) return fail("send to", write_ec);
+            step = "waiting for the echo from";
+            asio::async_read(socket, asio::buffer(got), [&](const error_code& ec, std::size_t n) {
+              if (ec) {
+                failure =
+                    fmt::format("read from {}: {} after {} of {} bytes", target, ec.message(), n, got.size());
+                return;
+              }
+              const auto [a, b] = std::mismatch(sent.begin(), sent.end(), got.begin());
+              if (a != sent.end())
+                failure = fmt::format("echo from {} differs at byte {}", target, a - sent.begin());
+              step = nullptr;
+            });
+          });
         });
       });
-    });
-  });
   io.run_for(opts.timeout);
   if (!failure.empty()) return failure;
-  if (step != nullptr) return fmt::format("timed out after {} {} {}", format_duration(opts.timeout), step, target);
+  if (step != nullptr)
+    return fmt::format("timed out after {} {} {}", format_duration(opts.timeout), step, target);
   return {};
 }
 

@@ -62,6 +62,8 @@ class memory_session final : public detail::echo_session<memory_session> {
   std::size_t operations() const noexcept { return ops_; }
   /// Bytes of input the session has read.
   std::size_t consumed() const noexcept { return pos_; }
+  /// What stream_unsent() reports: echo bytes the peer has "not taken" yet.
+  void set_unsent(std::size_t n) noexcept { unsent_ = n; }
   /// Operations started while another was still in flight (must stay 0).
   std::size_t overlapping_operations() const noexcept { return overlaps_; }
 
@@ -81,6 +83,7 @@ class memory_session final : public detail::echo_session<memory_session> {
   void stream_cancel();
   void stream_close();
   void stream_reset();
+  std::size_t stream_unsent() const noexcept { return unsent_; }
   void abort_read();
   void abort_write();
 
@@ -92,6 +95,7 @@ class memory_session final : public detail::echo_session<memory_session> {
   std::size_t ops_ = 0;
   std::size_t writes_ = 0;
   std::size_t overlaps_ = 0;
+  std::size_t unsent_ = 0;
   self_ptr pending_read_;   ///< a read waiting on a silent peer
   self_ptr pending_write_;  ///< a write stalled on a peer that does not read
   bool holding_ = false;

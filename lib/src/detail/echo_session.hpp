@@ -43,6 +43,7 @@ namespace echo::detail {
 ///   stream_shutdown(self)          sends our FIN (or close_notify); completes with on_shutdown
 ///   stream_cancel()                aborts a pending read
 ///   stream_close(), stream_reset() close now, gracefully or with an RST
+///   stream_unsent()                bytes written but not yet taken by the peer (0 if unknown)
 /// A supplier may complete an operation inline (a TCP shutdown is synchronous); reads and
 /// writes that find the socket ready complete inline too, and the state machine's next step
 /// is always a new operation, so the chain never recurses without bound: a read completes
@@ -93,10 +94,16 @@ class echo_session : public session_base {
   void end(const boost::system::error_code& ec, const char* step);
   void do_close(end_reason why);
   void touch() noexcept;
+  void arm_write_deadline() noexcept;
+
+  /// Which limit the deadline stands for: no progress at all, or an echo the peer has not
+  /// taken (while writing, or still in our send queue after the write completed).
+  enum class deadline_kind : std::uint8_t { idle, echo };
 
   std::unique_ptr<planned> plan_;
   session_state state_ = session_state::created;
   end_reason reason_ = end_reason::none;  ///< why we are finishing or lingering
+  deadline_kind armed_ = deadline_kind::idle;
 };
 
 template <class Derived>
@@ -164,7 +171,23 @@ void echo_session<Derived>::expire() {
   boost::asio::dispatch(stream().get_executor(), [s = self()] {
     const auto due = s->deadline();
     if (s->state_ == session_state::closed || due == 0 || s->context().now() < due) return;
-    const bool writing = s->state_ == session_state::writing || s->state_ == session_state::drain_writing;
+    bool writing = s->state_ == session_state::writing || s->state_ == session_state::drain_writing;
+    if (!writing && s->armed_ == deadline_kind::echo) {
+      // Our last write completed because the kernel took the echo, not because the peer
+      // read it: only the unsent queue tells whether the peer has taken it since.
+      if (s->stream().stream_unsent() > 0) {
+        writing = true;
+      } else {
+        // It has: from here on only the idle limit applies, counted from that write.
+        auto& ctx = s->context();
+        s->armed_ = deadline_kind::idle;
+        const auto idle_due = ctx.idle_ticks == 0 ? 0 : due - ctx.write_ticks + ctx.idle_ticks;
+        if (idle_due == 0 || idle_due > ctx.now()) {
+          s->set_deadline(idle_due);
+          return;
+        }
+      }
+    }
     auto& counters = s->context().counters;
     stats::add(writing ? counters.write_timeouts : counters.idle_timeouts);
     s->do_close(writing ? end_reason::write_timeout : end_reason::idle_timeout);
@@ -174,7 +197,19 @@ void echo_session<Derived>::expire() {
 template <class Derived>
 void echo_session<Derived>::touch() noexcept {
   auto& ctx = context();
+  armed_ = deadline_kind::idle;
   set_deadline(ctx.deadline_in(ctx.idle_ticks));
+}
+
+template <class Derived>
+void echo_session<Derived>::arm_write_deadline() noexcept {
+  auto& ctx = context();
+  // A stalled write is no progress either way, so the idle limit applies too.
+  const auto write_due = ctx.deadline_in(ctx.write_ticks);
+  const auto idle_due = ctx.deadline_in(ctx.idle_ticks);
+  const bool echo_first = write_due != 0 && (idle_due == 0 || write_due < idle_due);
+  armed_ = echo_first ? deadline_kind::echo : deadline_kind::idle;
+  set_deadline(echo_first ? write_due : idle_due);
 }
 
 template <class Derived>
@@ -237,11 +272,7 @@ void echo_session<Derived>::enter_writing() noexcept {
   state_ = state_ == session_state::drain_reading || state_ == session_state::drain_writing
                ? session_state::drain_writing
                : session_state::writing;
-  auto& ctx = context();
-  // A stalled write is no progress either way, so the idle limit applies too.
-  const auto write_due = ctx.deadline_in(ctx.write_ticks);
-  const auto idle_due = ctx.deadline_in(ctx.idle_ticks);
-  set_deadline(write_due == 0 ? idle_due : idle_due == 0 ? write_due : std::min(write_due, idle_due));
+  arm_write_deadline();
 }
 
 template <class Derived>
@@ -264,7 +295,8 @@ void echo_session<Derived>::on_write(const boost::system::error_code& ec, std::s
     end(ec, "write");
     return;
   }
-  touch();
+  // The peer has the write timeout to take this echo off our send queue (see expire()).
+  arm_write_deadline();
   if (plan_) {
     plan_->offset += n;
     plan_->chunk = 0;

@@ -1,5 +1,7 @@
 #include "detail/tcp_session.hpp"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -89,6 +91,14 @@ void tcp_session<Executor>::stream_reset() noexcept {
   error_code ignored;
   socket_.set_option(asio::socket_base::linger(true, 0), ignored);
   socket_.close(ignored);
+}
+
+template <class Executor>
+std::size_t tcp_session<Executor>::stream_unsent() noexcept {
+  // SIOCOUTQ: bytes in the send queue not yet acknowledged by the peer.
+  int queued = 0;
+  if (::ioctl(socket_.native_handle(), SIOCOUTQ, &queued) != 0 || queued < 0) return 0;
+  return static_cast<std::size_t>(queued);
 }
 
 template class tcp_session<asio::io_context::executor_type>;

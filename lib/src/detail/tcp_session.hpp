@@ -52,6 +52,7 @@ class tcp_session final : public echo_session<tcp_session<Executor>> {
   void stream_cancel() noexcept;
   void stream_close() noexcept;
   void stream_reset() noexcept;
+  std::size_t stream_unsent() noexcept;
 
   socket_type socket_;
   read_op<tcp_session> read_;
