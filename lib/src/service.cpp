@@ -6,7 +6,12 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "detail/admin_listener.hpp"
+#include "detail/admin_routes.hpp"
+#include "detail/metrics_text.hpp"
 #include "detail/object_executor.hpp"
+#include "detail/process_metrics.hpp"
+#include "detail/server_metrics.hpp"
 #include "echo/config_parser.hpp"
 #include "echo/exit_code.hpp"
 #include "echo/logger.hpp"
@@ -34,8 +39,23 @@ service::service(const config& cfg)
       server_(runtime_.context(), cfg_, runtime_.multi_threaded()),
       signals_(detail::object_executor(runtime_.context(), runtime_.multi_threaded()), SIGINT, SIGTERM),
       delay_(signals_.get_executor()) {
+  if (cfg_.admin) {
+    auto routes = std::make_shared<detail::admin_routes>(
+        [this] {
+          detail::metrics_text out;
+          detail::write_server_metrics(out, server_);
+          detail::write_process_metrics(out);
+          return out.take();
+        },
+        [this] { return ready(); });
+    admin_ = std::make_unique<detail::admin_listener>(runtime_.context(), *cfg_.admin,
+                                                      runtime_.multi_threaded(), std::move(routes));
+    admin_->start();
+    log_info("admin listener (metrics, health, readiness) on http://{}", admin_->address());
+  }
   // Once every session is gone, stop waiting for signals so run() can return.
   server_.on_stopped([this] {
+    if (admin_) admin_->stop();
     asio::post(signals_.get_executor(), [this] {
       finished_ = true;
       error_code ignored;
@@ -48,6 +68,14 @@ service::service(const config& cfg)
   for (const auto& l : server_.listeners())
     addresses += fmt::format("{}{}://{}", addresses.empty() ? "" : ", ", l->kind(), l->address());
   log_info("echo-svc {} listening on {} with {} thread(s)", version, addresses, runtime_.threads());
+}
+
+service::~service() = default;
+
+std::vector<std::string> service::ready_lines() const {
+  auto lines = server_.ready_lines();
+  if (admin_) lines.push_back(fmt::format("listening on http://{}", admin_->address()));
+  return lines;
 }
 
 int service::run() {

@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "echo/stats.hpp"
+
 namespace echo {
 
 /// A source of connections (TCP today; UDP, TLS, Unix sockets later), made from a
@@ -30,6 +32,9 @@ class listener {
   virtual std::string address() const = 0;
   /// The bound port (what port 0 resolved to); 0 for kinds without ports.
   virtual std::uint16_t port() const noexcept = 0;
+  /// This listener's accept-side counters (live, readable from any thread); null for kinds
+  /// that keep none.
+  virtual const listener_stats* counters() const noexcept { return nullptr; }
 };
 
 }  // namespace echo

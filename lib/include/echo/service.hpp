@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,10 @@
 
 namespace echo {
 
+namespace detail {
+class admin_listener;
+}
+
 /// The whole process in one object: runtime, server and signal handling. SIGINT/SIGTERM
 /// start a graceful shutdown; a second one aborts it. Signal handlers are installed in the
 /// constructor, before the ready line can be printed, so a harness may signal as soon as it
@@ -22,9 +27,11 @@ class service {
   /// Validates (throws config_error), binds (throws setup_error) and installs signal
   /// handling.
   explicit service(const config& cfg);
+  ~service();
 
-  /// The ready output, one line per listener: "listening on 127.0.0.1:40123".
-  std::vector<std::string> ready_lines() const { return server_.ready_lines(); }
+  /// The ready output, one line per listener: "listening on 127.0.0.1:40123", then the
+  /// admin listener's "listening on http://127.0.0.1:9100" if there is one.
+  std::vector<std::string> ready_lines() const;
   /// Serves until shut down; returns the process exit code.
   int run();
 
@@ -48,6 +55,8 @@ class service {
   int signals_seen_ = 0;
   bool finished_ = false;  // server stopped: a late request must not re-arm the signal wait
   int exit_code_ = 0;
+  // Serves /metrics, /healthz, /readyz when cfg.admin is set; stops with the server.
+  std::unique_ptr<detail::admin_listener> admin_;
 };
 
 }  // namespace echo

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 namespace echo {
@@ -21,6 +23,9 @@ struct stats {
   std::atomic<std::uint64_t> shed{0};            ///< connections closed at once: out of descriptors
   std::atomic<std::uint64_t> idle_timeouts{0};   ///< sessions closed by the idle timeout
   std::atomic<std::uint64_t> write_timeouts{0};  ///< sessions closed by the write timeout
+  /// Sessions ended, by why they ended (indexed like the session's end reason, 0 unused);
+  /// each session adds to one of these once, as it is destroyed.
+  std::array<std::atomic<std::uint64_t>, 10> closed_by{};
 
   static void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) noexcept {
     counter.fetch_add(n, std::memory_order_relaxed);
@@ -28,6 +33,17 @@ struct stats {
   static std::uint64_t get(const std::atomic<std::uint64_t>& counter) noexcept {
     return counter.load(std::memory_order_relaxed);
   }
+};
+
+/// One listener's accept-side counters, readable from any thread like `stats`. The server
+/// keeps them for as long as any session it admitted is alive.
+struct listener_stats {
+  std::atomic<std::uint64_t> accepted{0};       ///< connections admitted as sessions
+  std::atomic<std::uint64_t> open{0};           ///< of those, alive now
+  std::atomic<std::uint64_t> rejected{0};       ///< closed at once: over max_connections
+  std::atomic<std::uint64_t> shed{0};           ///< closed at once: out of descriptors
+  std::atomic<std::uint64_t> accept_errors{0};  ///< failed accepts of any kind
+  std::atomic<std::uint64_t> accept_pauses{0};  ///< times accepting backed off
 };
 
 }  // namespace echo

@@ -133,6 +133,10 @@ echo_session<Derived>::~echo_session() {
   auto& counters = context().counters;
   counters.active.fetch_sub(1, std::memory_order_relaxed);
   stats::add(counters.closed);
+  // Once per session, here rather than in do_close: a session never started (shutdown
+  // began as it was admitted) is destroyed without closing and counts as shut down.
+  const auto why = reason_ == end_reason::none ? end_reason::shutdown : reason_;
+  stats::add(counters.closed_by[static_cast<std::size_t>(why)]);
 }
 
 template <class Derived>

@@ -32,6 +32,10 @@ class session_base : public std::enable_shared_from_this<session_base> {
   /// executor, since progress may have moved the deadline meanwhile, and closes if due.
   virtual void expire() = 0;
 
+  /// Counts the session in listener `index`'s open connections (see session_context) until
+  /// it is destroyed. Called at most once, before start().
+  void count_in_listener(std::uint16_t index) noexcept;
+
   /// What the sweep reads (a relaxed atomic, written only on the session's executor).
   std::uint32_t deadline() const noexcept { return deadline_.load(std::memory_order_relaxed); }
 
@@ -51,6 +55,9 @@ class session_base : public std::enable_shared_from_this<session_base> {
   session_base* next_ = nullptr;
   std::uint64_t id_;
   std::atomic<std::uint32_t> deadline_{0};
+  // Fits in what was padding after deadline_: no per-session memory.
+  std::uint16_t listener_ = no_listener;
+  static constexpr std::uint16_t no_listener = 0xffff;
 };
 
 }  // namespace echo::detail

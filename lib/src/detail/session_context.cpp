@@ -1,5 +1,8 @@
 #include "detail/session_context.hpp"
 
+#include <limits>
+#include <stdexcept>
+
 namespace echo::detail {
 namespace {
 
@@ -18,5 +21,12 @@ session_context::session_context(bool thread_safe, const config& cfg)
       buffer_size(cfg.buffer_size),
       idle_ticks(to_ticks(cfg.idle_timeout)),
       write_ticks(to_ticks(cfg.write_timeout)) {}
+
+std::uint16_t session_context::add_listener() {
+  if (listeners.size() >= std::numeric_limits<std::uint16_t>::max())
+    throw std::length_error("too many listeners");
+  listeners.emplace_back();
+  return static_cast<std::uint16_t>(listeners.size() - 1);
+}
 
 }  // namespace echo::detail

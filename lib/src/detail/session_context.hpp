@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 
 #include "detail/read_path.hpp"
 #include "detail/session_registry.hpp"
@@ -30,10 +31,16 @@ struct session_context {
     return ticks == 0 ? 0 : now_tick.load(std::memory_order_relaxed) + ticks;
   }
   std::uint32_t now() const noexcept { return now_tick.load(std::memory_order_relaxed); }
+  /// A new entry in `listeners`; returns its index. Only while the server is being built.
+  std::uint16_t add_listener();
   std::uint32_t read_size() const noexcept { return static_cast<std::uint32_t>(buffer_size); }
 
   session_registry registry;
   stats counters;
+  /// Each listener's counters, indexed by the number a listener gets from add_listener().
+  /// Filled while the server is built, before any session exists; a deque, so the
+  /// references listeners hold stay valid.
+  std::deque<listener_stats> listeners;
   const std::size_t buffer_size;
   const std::uint32_t idle_ticks;   ///< 0: no idle timeout
   const std::uint32_t write_ticks;  ///< 0: no write timeout

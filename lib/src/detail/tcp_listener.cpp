@@ -70,6 +70,9 @@ tcp_listener::tcp_listener(asio::io_context& io, const tcp::endpoint& endpoint,
   acceptor_.non_blocking(true, ec);
   if (ec) fail("make non-blocking", endpoint, ec);
   reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  // Last, once nothing can throw: a failed bind leaves no counters behind.
+  counters_index_ = context_->add_listener();
+  counters_ = &context_->listeners[counters_index_];
 }
 
 tcp_listener::~tcp_listener() {
@@ -129,6 +132,7 @@ void tcp_listener::on_accept(const error_code& ec, Socket socket) {
   }
   // fetch_add's own result: two listeners accepting at once never share an id.
   const auto id = context_->counters.accepted.fetch_add(1, std::memory_order_relaxed) + 1;
+  stats::add(counters_->accepted);
 
   // An echo answers as soon as it can; Nagle would hold back small partial echoes. The
   // listener has TCP_NODELAY set and Linux copies it to accepted sockets; the first one
@@ -148,6 +152,7 @@ void tcp_listener::on_accept(const error_code& ec, Socket socket) {
 
   using session_type = tcp_session<typename Socket::executor_type>;
   auto session = std::make_shared<session_type>(std::move(socket), context_, id);
+  session->count_in_listener(counters_index_);
   // Admission closed once shutdown began: the session dies here, closing its socket.
   if (context_->registry.add(*session)) session->start();
   do_accept();
@@ -158,6 +163,7 @@ void tcp_listener::reject(Socket& socket) {
   // Policy: accept and close at once. The client learns immediately (EOF, or RST if it
   // already sent data) instead of hanging in the backlog; live sessions are untouched.
   stats::add(context_->counters.rejected);
+  stats::add(counters_->rejected);
   ++rejected_since_log_;
   if (should_log()) {
     log_warn("at max-connections ({}): closed {} new connection(s)", context_->registry.capacity(),
@@ -170,6 +176,7 @@ void tcp_listener::reject(Socket& socket) {
 
 void tcp_listener::on_accept_error(const error_code& ec) {
   stats::add(context_->counters.accept_errors);
+  stats::add(counters_->accept_errors);
   if (is_resource_exhaustion(ec)) {
     do_pause(ec);
     return;
@@ -196,11 +203,13 @@ std::size_t tcp_listener::shed_pending() noexcept {
   }
   reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   stats::add(context_->counters.shed, shed);
+  stats::add(counters_->shed, shed);
   return shed;
 }
 
 void tcp_listener::do_pause(const error_code& cause) {
   stats::add(context_->counters.accept_pauses);
+  stats::add(counters_->accept_pauses);
   std::size_t shed = 0;
   if (is_resource_exhaustion(cause)) shed = shed_pending();
   if (should_log()) {

@@ -33,6 +33,7 @@ class tcp_listener final : public listener {
   std::string_view kind() const noexcept override { return "tcp"; }
   std::string address() const override;
   std::uint16_t port() const noexcept override { return local_.port(); }
+  const listener_stats* counters() const noexcept override { return counters_; }
 
   boost::asio::ip::tcp::endpoint local_endpoint() const { return local_; }
 
@@ -57,6 +58,8 @@ class tcp_listener final : public listener {
   boost::asio::steady_timer pause_timer_;
   boost::asio::ip::tcp::endpoint local_;
   std::shared_ptr<session_context> context_;
+  std::uint16_t counters_index_ = 0;
+  listener_stats* counters_ = nullptr;  ///< in context_->listeners, so sessions outlive us safely
   const bool use_strands_;
   bool stopped_ = false;
   bool nodelay_inherited_ = false;  ///< accepted sockets came with TCP_NODELAY from the listener

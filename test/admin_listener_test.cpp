@@ -1,0 +1,392 @@
+#define BOOST_TEST_MODULE admin_listener
+#include <boost/test/unit_test.hpp>
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "detail/admin_listener.hpp"
+#include "detail/admin_routes.hpp"
+#include "detail/metrics_text.hpp"
+#include "detail/process_metrics.hpp"
+#include "detail/server_metrics.hpp"
+#include "echo/runtime.hpp"
+#include "echo/server.hpp"
+#include "echo/setup_error.hpp"
+#include "echo/version.hpp"
+#include "echo_client.hpp"
+#include "http_client.hpp"
+#include "server_fixture.hpp"
+
+using namespace std::chrono_literals;
+using echo::detail::admin_limits;
+using echo::test::echo_client;
+using echo::test::http_connection;
+using echo::test::http_reply;
+using echo::test::http_request;
+
+namespace {
+
+const std::string localhost = "127.0.0.1";
+
+/// An echo server and an admin listener serving it on one runtime, both on 127.0.0.1 port 0,
+/// readiness taken from `ready`.
+struct admin_fixture {
+  explicit admin_fixture(admin_limits limits = {},
+                         echo::config cfg = echo::test::server_fixture::default_config(),
+                         unsigned threads = 1)
+      : rt(threads), srv(std::make_unique<echo::server>(rt.context(), cfg, rt.multi_threaded())) {
+    auto routes = std::make_shared<echo::detail::admin_routes>(
+        [this] {
+          echo::detail::metrics_text out;
+          echo::detail::write_server_metrics(out, *srv);
+          echo::detail::write_process_metrics(out);
+          return out.take();
+        },
+        [this] { return ready.load(); });
+    admin = std::make_unique<echo::detail::admin_listener>(
+        rt.context(), echo::listener_spec{boost::asio::ip::make_address(localhost), 0}, rt.multi_threaded(),
+        std::move(routes), limits);
+    admin->start();
+    srv->start();
+    done = std::async(std::launch::async, [this] { rt.run(); });
+  }
+  admin_fixture(const admin_fixture&) = delete;
+  admin_fixture& operator=(const admin_fixture&) = delete;
+
+  ~admin_fixture() {
+    // Both must stop for run() to return: the admin listener and its connections, the server.
+    admin->stop();
+    srv->shutdown(200ms);
+    if (done.wait_for(10s) != std::future_status::ready) {
+      BOOST_ERROR("run() did not return after stop; aborting");
+      srv->abort();
+      rt.stop();
+      if (done.wait_for(5s) != std::future_status::ready) std::abort();
+    }
+  }
+
+  std::uint16_t port() const { return admin->port(); }
+  std::string metrics() const {
+    const auto r = http_request(localhost, port(), "/metrics");
+    BOOST_REQUIRE_EQUAL(r.status, 200);
+    return r.body;
+  }
+  bool sessions_drop_to(std::size_t n, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (srv->session_count() != n) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(1ms);
+    }
+    return true;
+  }
+
+  std::atomic<bool> ready{true};
+  echo::runtime rt;
+  std::unique_ptr<echo::server> srv;
+  std::unique_ptr<echo::detail::admin_listener> admin;
+  std::future<void> done;
+};
+
+// The value of the sample written exactly as `series` (name and labels); throws if absent.
+std::string sample(const std::string& text, const std::string& series) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(series + " ", 0) == 0) return line.substr(series.size() + 1);
+  }
+  throw std::runtime_error("no sample " + series + " in:\n" + text);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(get_and_head_on_every_route) {
+  admin_fixture f;
+  http_connection c(localhost, f.port());
+  for (const std::string path : {"/metrics", "/healthz", "/readyz"}) {
+    c.send_request("GET", path);
+    const auto get = c.read_reply();
+    BOOST_TEST(get.status == 200, path);
+    BOOST_TEST(get.header("content-length") == std::to_string(get.body.size()));
+    // HEAD: the same header, no body. The next request on the connection proves no body came.
+    c.send_request("HEAD", path);
+    const auto head = c.read_reply(true);
+    BOOST_TEST(head.status == 200, path);
+    BOOST_TEST(head.header("content-type") == get.header("content-type"));
+    if (path != "/metrics") BOOST_TEST(head.header("content-length") == get.header("content-length"));
+    else BOOST_TEST(std::stoul(head.header("content-length")) > 0U);
+  }
+  c.send_request("GET", "/healthz");
+  const auto health = c.read_reply();
+  BOOST_TEST(health.body == "ok\n");
+  BOOST_TEST(health.header("content-type") == "text/plain; charset=utf-8");
+
+  const auto m = http_request(localhost, f.port(), "/metrics?name[]=ignored");
+  BOOST_TEST(m.status == 200);
+  BOOST_TEST(m.header("content-type") == "text/plain; version=0.0.4; charset=utf-8");
+  BOOST_TEST(sample(m.body, std::string("echo_build_info{version=\"") + echo::version + "\"}") == "1");
+  BOOST_TEST(m.body.find("# TYPE echo_received_bytes_total counter\n") != std::string::npos);
+  BOOST_TEST(m.body.find("# TYPE process_open_fds gauge\n") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(readyz_follows_readiness_and_healthz_does_not) {
+  admin_fixture f;
+  BOOST_TEST(http_request(localhost, f.port(), "/readyz").status == 200);
+  f.ready = false;
+  const auto not_ready = http_request(localhost, f.port(), "/readyz");
+  BOOST_TEST(not_ready.status == 503);
+  BOOST_TEST(not_ready.body == "not ready\n");
+  BOOST_TEST(http_request(localhost, f.port(), "/readyz", "HEAD").status == 503);
+  BOOST_TEST(http_request(localhost, f.port(), "/healthz").status == 200);
+  f.ready = true;
+  BOOST_TEST(http_request(localhost, f.port(), "/readyz").status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(other_methods_get_405_with_allow_unknown_paths_404) {
+  admin_fixture f;
+  http_connection c(localhost, f.port());
+  for (const std::string method : {"POST", "PUT", "DELETE", "OPTIONS"}) {
+    c.send_request(method, "/metrics");
+    const auto r = c.read_reply();
+    BOOST_TEST(r.status == 405, method);
+    BOOST_TEST(r.header("allow") == "GET, HEAD");
+  }
+  c.send_request("GET", "/");
+  BOOST_TEST(c.read_reply().status == 404);
+  c.send_request("GET", "/metrics/extra");
+  BOOST_TEST(c.read_reply().status == 404);
+  c.send_request("POST", "/nowhere");
+  BOOST_TEST(c.read_reply().status == 404);
+  // Still the same keep-alive connection: none of these ends it.
+  c.send_request("GET", "/healthz");
+  BOOST_TEST(c.read_reply().status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_requests_get_400_and_close) {
+  admin_fixture f;
+  const std::vector<std::string> bad{
+      "BLAH\r\n\r\n",
+      "GET /metrics HTTP/9.9\r\nHost: x\r\n\r\n",
+      "GET /metrics HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+      "GET /metrics HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
+      std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11) + std::string(64, '\0') + "\r\n\r\n",
+  };
+  for (const auto& raw : bad) {
+    http_connection c(localhost, f.port());
+    c.send(raw);
+    const auto r = c.read_reply();
+    BOOST_TEST(r.status == 400, raw);
+    BOOST_TEST(r.header("connection") == "close");
+    BOOST_TEST(c.closed_within(3s));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(oversized_headers_get_431_and_close) {
+  admin_fixture f;
+  for (const std::size_t size : {9'000UL, 64'000UL}) {
+    http_connection c(localhost, f.port());
+    c.send("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(size, 'a') + "\r\n\r\n");
+    const auto r = c.read_reply();
+    BOOST_TEST(r.status == 431, size);
+    BOOST_TEST(c.closed_within(3s));
+  }
+  // Just under the limit is fine.
+  http_connection c(localhost, f.port());
+  c.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(7'000, 'a') + "\r\n\r\n");
+  BOOST_TEST(c.read_reply().status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(requests_with_a_body_get_413_and_close) {
+  admin_fixture f;
+  const std::vector<std::string> with_body{
+      "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+      "POST /readyz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+      "PUT /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + std::string(100'000, 'x'),
+  };
+  for (const auto& raw : with_body) {
+    http_connection c(localhost, f.port());
+    c.send(raw);
+    const auto r = c.read_reply();
+    BOOST_TEST(r.status == 413, raw.substr(0, 40));
+    BOOST_TEST(c.closed_within(3s));
+  }
+  // An explicit empty body is no body.
+  http_connection c(localhost, f.port());
+  c.send("GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+  BOOST_TEST(c.read_reply().status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(keep_alive_is_bounded_by_requests_and_http_1_0_closes) {
+  admin_limits limits;
+  limits.max_requests = 3;
+  admin_fixture f(limits);
+  http_connection c(localhost, f.port());
+  for (int i = 1; i <= 3; ++i) {
+    c.send_request("GET", "/healthz");
+    const auto r = c.read_reply();
+    BOOST_TEST(r.status == 200);
+    BOOST_TEST((r.header("connection") == "close") == (i == 3), "request " << i);
+  }
+  BOOST_TEST(c.closed_within(3s));
+
+  http_connection old(localhost, f.port());
+  old.send("GET /healthz HTTP/1.0\r\n\r\n");
+  BOOST_TEST(old.read_reply().status == 200);
+  BOOST_TEST(old.closed_within(3s));
+
+  // Pipelined: both answered, in order.
+  http_connection pipe(localhost, f.port());
+  pipe.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+  BOOST_TEST(pipe.read_reply().status == 200);
+  BOOST_TEST(pipe.read_reply().status == 404);
+}
+
+BOOST_AUTO_TEST_CASE(connections_above_the_cap_are_closed_at_once) {
+  admin_limits limits;
+  limits.max_connections = 2;
+  admin_fixture f(limits, echo::test::server_fixture::default_config(), 4);
+  auto first = std::make_unique<http_connection>(localhost, f.port());
+  http_connection second(localhost, f.port());
+  for (auto* c : {first.get(), &second}) {
+    c->send_request("GET", "/healthz");
+    BOOST_TEST(c->read_reply().status == 200);
+  }
+  http_connection third(localhost, f.port());
+  BOOST_TEST(third.closed_within(3s));
+
+  // A slot frees when a connection ends; the next one is served (once the server has seen
+  // the end: retried, with a deadline).
+  first.reset();
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  int status = 0;
+  while (status == 0 && std::chrono::steady_clock::now() < deadline) {
+    try {
+      status = http_request(localhost, f.port(), "/healthz").status;
+    } catch (const std::runtime_error&) {
+      std::this_thread::sleep_for(10ms);  // closed at the cap: the old session is not gone yet
+    }
+  }
+  BOOST_TEST(status == 200);
+  second.send_request("GET", "/readyz");
+  BOOST_TEST(second.read_reply().status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(a_slow_client_is_closed_at_the_request_deadline) {
+  admin_limits limits;
+  limits.request_timeout = 500ms;
+  admin_fixture f(limits);
+  {
+    http_connection c(localhost, f.port());
+    c.send("GET /metrics HTTP/1.1\r\nHost: x\r\n");  // never finishes its headers
+    const auto start = std::chrono::steady_clock::now();
+    BOOST_TEST(c.closed_within(5s));
+    const auto took = std::chrono::steady_clock::now() - start;
+    BOOST_TEST((took >= 400ms),
+               "closed after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
+    BOOST_TEST((took < 3s));
+  }
+  {
+    // Idle keep-alive is bounded the same way.
+    http_connection c(localhost, f.port());
+    c.send_request("GET", "/healthz");
+    BOOST_TEST(c.read_reply().status == 200);
+    BOOST_TEST(c.closed_within(5s));
+  }
+  // A client that connects and sends nothing at all.
+  http_connection silent(localhost, f.port());
+  BOOST_TEST(silent.closed_within(5s));
+}
+
+BOOST_AUTO_TEST_CASE(metrics_equal_what_the_clients_did) {
+  auto cfg = echo::test::server_fixture::default_config();
+  cfg.max_connections = 1;
+  admin_fixture f({}, cfg);
+  const std::string listener = "{listener=\"tcp://127.0.0.1:" + std::to_string(f.srv->port()) + "\"";
+
+  auto before = f.metrics();
+  BOOST_TEST(sample(before, "echo_connections_accepted_total" + listener + "}") == "0");
+
+  constexpr std::size_t n = 100'000;
+  {
+    echo_client a(localhost, f.srv->port());
+    BOOST_TEST((a.echo_pattern(7, n) == echo::client::stream_error::none));
+    const auto during = f.metrics();
+    BOOST_TEST(sample(during, "echo_connections_open" + listener + "}") == "1");
+    // At the cap: the next one is accepted and closed at once.
+    echo_client rejected(localhost, f.srv->port());
+    BOOST_TEST((rejected.wait_end() == echo_client::end::eof));
+    a.shutdown_write();
+    BOOST_TEST((a.wait_end() == echo_client::end::eof));
+  }
+  BOOST_REQUIRE(f.sessions_drop_to(0, 5s));
+  {
+    echo_client b(localhost, f.srv->port());
+    b.send_all("abc");
+    BOOST_TEST(b.recv_exact(3) == "abc");
+    const linger reset_on_close{1, 0};
+    ::setsockopt(b.fd(), SOL_SOCKET, SO_LINGER, &reset_on_close, sizeof reset_on_close);
+    b.close();
+  }
+  BOOST_REQUIRE(f.sessions_drop_to(0, 5s));
+
+  const auto m = f.metrics();
+  BOOST_TEST_MESSAGE(m);
+  BOOST_TEST(sample(m, "echo_connections_accepted_total" + listener + "}") == "2");
+  BOOST_TEST(sample(m, "echo_connections_open" + listener + "}") == "0");
+  BOOST_TEST(sample(m, "echo_connections_rejected_total" + listener + ",reason=\"limit\"}") == "1");
+  BOOST_TEST(sample(m, "echo_connections_rejected_total" + listener + ",reason=\"descriptors\"}") == "0");
+  BOOST_TEST(sample(m, "echo_accept_errors_total" + listener + "}") == "0");
+  BOOST_TEST(sample(m, "echo_accept_pauses_total" + listener + "}") == "0");
+  BOOST_TEST(sample(m, "echo_connections_closed_total{reason=\"eof\"}") == "1");
+  BOOST_TEST(sample(m, "echo_connections_closed_total{reason=\"reset\"}") == "1");
+  BOOST_TEST(sample(m, "echo_connections_closed_total{reason=\"idle_timeout\"}") == "0");
+  BOOST_TEST(sample(m, "echo_received_bytes_total") == std::to_string(n + 3));
+  BOOST_TEST(sample(m, "echo_sent_bytes_total") == std::to_string(n + 3));
+}
+
+BOOST_AUTO_TEST_CASE(each_listener_gets_its_own_accept_counters) {
+  auto cfg = echo::test::server_fixture::default_config();
+  cfg.listeners.push_back(cfg.listeners.front());
+  admin_fixture f({}, cfg);
+  const auto& ls = f.srv->listeners();
+  BOOST_REQUIRE_EQUAL(ls.size(), 2U);
+  for (int i = 0; i < 3; ++i) {
+    echo_client c(localhost, ls[1]->port());
+    c.send_all("x");
+    BOOST_TEST(c.recv_exact(1) == "x");
+  }
+  BOOST_REQUIRE(f.sessions_drop_to(0, 5s));
+  const auto m = f.metrics();
+  const auto label = [&](std::size_t i) {
+    return "{listener=\"tcp://127.0.0.1:" + std::to_string(ls[i]->port()) + "\"}";
+  };
+  BOOST_TEST(sample(m, "echo_connections_accepted_total" + label(0)) == "0");
+  BOOST_TEST(sample(m, "echo_connections_accepted_total" + label(1)) == "3");
+  BOOST_TEST(sample(m, "echo_connections_open" + label(1)) == "0");
+}
+
+BOOST_AUTO_TEST_CASE(bind_failure_is_a_setup_error_naming_the_address) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor taken(io, {boost::asio::ip::make_address(localhost), 0});
+  const auto port = taken.local_endpoint().port();
+  auto routes =
+      std::make_shared<echo::detail::admin_routes>([] { return std::string(); }, [] { return true; });
+  try {
+    echo::detail::admin_listener l(io, echo::listener_spec{boost::asio::ip::make_address(localhost), port},
+                                   false, routes);
+    BOOST_ERROR("bound a port already in use");
+  } catch (const echo::setup_error& e) {
+    BOOST_TEST_MESSAGE(e.what());
+    BOOST_TEST(std::string(e.what()).find("127.0.0.1:" + std::to_string(port)) != std::string::npos);
+  }
+}
