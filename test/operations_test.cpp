@@ -59,7 +59,9 @@ struct temp_file {
   std::string path;
 };
 
-bool contains(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
+bool contains(const std::string& text, const std::string& needle) {
+  return text.find(needle) != std::string::npos;
+}
 
 }  // namespace
 
@@ -86,12 +88,9 @@ BOOST_AUTO_TEST_CASE(configuration_errors_exit_78_naming_the_source) {
   temp_file unknown_key("port = 0\nthreds = 2\n");
   temp_file bad_value("idle-timeout = forever\n");
   const std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> cases{
-      {{}, {"ECHO_SVC_THRADS=2"}},
-      {{}, {"ECHO_SVC_PORT=65536"}},
-      {{}, {"ECHO_SVC_THREADS=5000"}},
-      {{"--config", unknown_key.path}, {}},
-      {{"--config", bad_value.path}, {}},
-      {{}, {"ECHO_SVC_CONFIG=/nonexistent/echo-svc.conf"}},
+      {{}, {"ECHO_SVC_THRADS=2"}},        {{}, {"ECHO_SVC_PORT=65536"}},
+      {{}, {"ECHO_SVC_THREADS=5000"}},    {{"--config", unknown_key.path}, {}},
+      {{"--config", bad_value.path}, {}}, {{}, {"ECHO_SVC_CONFIG=/nonexistent/echo-svc.conf"}},
   };
   for (const auto& [args, env] : cases) {
     const auto r = run_to_exit(args, env);
