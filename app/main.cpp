@@ -64,10 +64,10 @@ int main_impl(std::span<const char* const> args) {
 
 // The last word before a failing exit. Usage and configuration errors come before the log
 // format is known and stay plain; later failures follow --log-format, so a JSON collector
-// sees them as events too.
+// sees them as events too (unless --log-level off: the reason is still printed, plain).
 int fail(echo::exit_code code, const std::string& text) {
   auto& log = echo::logger::instance();
-  if (log.format() == echo::log_format::json) {
+  if (log.format() == echo::log_format::json && log.enabled(echo::log_level::error)) {
     const echo::log_field fields[] = {{"exit_code", echo::to_int(code)}};
     log.event(echo::log_level::error, "exit", text, fields);
   } else {
