@@ -49,6 +49,7 @@ int main_impl(std::span<const char* const> args) {
     case echo::command_line::action::run: break;
   }
   echo::logger::instance().set_level(cmd.cfg.level);
+  echo::logger::instance().set_format(cmd.cfg.format);
   echo::service svc(cmd.cfg);
   // The ready output is the harness contract: one line per listener, on stdout, written at
   // once and flushed, after every listener is listening.
@@ -61,6 +62,20 @@ int main_impl(std::span<const char* const> args) {
 
 }  // namespace
 
+// The last word before a failing exit. Usage and configuration errors come before the log
+// format is known and stay plain; later failures follow --log-format, so a JSON collector
+// sees them as events too (unless --log-level off: the reason is still printed, plain).
+int fail(echo::exit_code code, const std::string& text) {
+  auto& log = echo::logger::instance();
+  if (log.format() == echo::log_format::json && log.enabled(echo::log_level::error)) {
+    const echo::log_field fields[] = {{"exit_code", echo::to_int(code)}};
+    log.event(echo::log_level::error, "exit", text, fields);
+  } else {
+    fmt::print(stderr, "echo-svc: {}\n", text);
+  }
+  return echo::to_int(code);
+}
+
 int main(int argc, char** argv) {
   try {
     return main_impl(std::span<const char* const>(argv, static_cast<std::size_t>(argc)));
@@ -71,13 +86,10 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "echo-svc: configuration error: {}\n", e.what());
     return echo::to_int(echo::exit_code::config);
   } catch (const echo::setup_error& e) {
-    fmt::print(stderr, "echo-svc: {}\n", e.what());
-    return echo::to_int(echo::exit_code::unavailable);
+    return fail(echo::exit_code::unavailable, e.what());
   } catch (const std::system_error& e) {
-    fmt::print(stderr, "echo-svc: {}\n", e.what());
-    return echo::to_int(echo::exit_code::os_error);
+    return fail(echo::exit_code::os_error, e.what());
   } catch (const std::exception& e) {
-    fmt::print(stderr, "echo-svc: internal error: {}\n", e.what());
-    return echo::to_int(echo::exit_code::software);
+    return fail(echo::exit_code::software, std::string("internal error: ") + e.what());
   }
 }

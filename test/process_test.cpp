@@ -13,6 +13,7 @@
 #include "echo_client.hpp"
 #include "echo_load.hpp"
 #include "echo_svc_process.hpp"
+#include "json_lines.hpp"
 #include "skip.hpp"
 
 using namespace std::chrono_literals;
@@ -124,6 +125,120 @@ BOOST_AUTO_TEST_CASE(second_signal_exits_at_once) {
   BOOST_TEST((stubborn.wait_end(5s) == echo_client::end::eof));  // drain has begun
   svc.child->signal(SIGTERM);
   BOOST_TEST(svc.child->wait(5s).value_or(-1) == 128 + SIGTERM);
+}
+
+BOOST_AUTO_TEST_CASE(json_logs_tell_a_connection_a_refusal_and_the_shutdown) {
+  echo_svc_process svc({"--log-format", "json", "--log-level", "debug", "--max-connections", "1"});
+  const std::string listener = "tcp://127.0.0.1:" + std::to_string(svc.port);
+  const std::string payload = "ten bytes!";
+  {
+    echo_client a("127.0.0.1", svc.port);
+    a.send_all(payload);
+    BOOST_TEST(a.recv_exact(payload.size()) == payload);
+    // a holds the one slot: b is accepted and closed at once.
+    echo_client b("127.0.0.1", svc.port);
+    const auto b_end = b.wait_end();
+    BOOST_TEST((b_end == echo_client::end::eof || b_end == echo_client::end::reset));
+    a.shutdown_write();
+    BOOST_TEST((a.wait_end() == echo_client::end::eof));
+  }
+  svc.child->signal(SIGTERM);
+  BOOST_REQUIRE(svc.child->wait(10s).value_or(-1) == 0);
+
+  const auto err = svc.child->stderr_text();
+  BOOST_TEST_MESSAGE("stderr:\n" << err);
+  std::vector<boost::json::object> lines;
+  BOOST_REQUIRE_NO_THROW(lines = echo::test::parse_json_lines(err));  // every line is JSON
+  const auto named = [&](const char* event) { return echo::test::events_named(lines, event); };
+  for (const auto& o : lines) {
+    BOOST_TEST(o.at("ts").is_string());
+    BOOST_TEST(o.at("level").is_string());
+    BOOST_TEST(o.at("msg").is_string());
+  }
+
+  const auto start = named("start");
+  BOOST_REQUIRE(start.size() == 1U);
+  BOOST_TEST(start[0].at("version").as_string() == echo::version);
+  BOOST_TEST(start[0].at("max_connections").as_int64() == 1);
+  BOOST_TEST(start[0].at("threads").as_int64() == 1);
+  BOOST_TEST(start[0].at("buffer_size").as_int64() > 0);
+  BOOST_TEST(start[0].at("idle_timeout_ms").is_number());
+  BOOST_TEST(start[0].at("listeners").as_string() == listener);
+  const auto listening = named("listening");
+  BOOST_REQUIRE(listening.size() == 1U);
+  BOOST_TEST(listening[0].at("listener").as_string() == listener);
+
+  const auto opened = named("conn_open");
+  BOOST_REQUIRE(opened.size() == 1U);
+  BOOST_TEST(opened[0].at("level").as_string() == "debug");
+  BOOST_TEST(opened[0].at("conn").as_int64() == 1);
+  BOOST_TEST(std::string(opened[0].at("peer").as_string()).rfind("127.0.0.1:", 0) == 0U);
+  BOOST_TEST(opened[0].at("listener").as_string() == listener);
+  const auto closed = named("conn_close");
+  BOOST_REQUIRE(closed.size() == 1U);
+  BOOST_TEST(closed[0].at("conn").as_int64() == 1);
+  BOOST_TEST(closed[0].at("peer").as_string() == opened[0].at("peer").as_string());
+  BOOST_TEST(closed[0].at("reason").as_string() == "eof");
+  BOOST_TEST(closed[0].at("state").as_string() == "answering-fin");
+  BOOST_TEST(closed[0].at("bytes_in").as_int64() == static_cast<std::int64_t>(payload.size()));
+  BOOST_TEST(closed[0].at("bytes_out").as_int64() == static_cast<std::int64_t>(payload.size()));
+  BOOST_TEST(closed[0].at("duration_ms").to_number<double>() >= 0.0);
+
+  const auto refused = named("conn_refused");
+  BOOST_REQUIRE(refused.size() == 1U);
+  BOOST_TEST(refused[0].at("level").as_string() == "warn");
+  BOOST_TEST(refused[0].at("reason").as_string() == "limit");
+  BOOST_TEST(refused[0].at("max_connections").as_int64() == 1);
+
+  const auto begin = named("shutdown_begin");
+  BOOST_REQUIRE(begin.size() == 1U);
+  BOOST_TEST(begin[0].at("signal").as_string() == "SIGTERM");
+  BOOST_TEST(begin[0].at("sessions").as_int64() <= 1);  // a's session may still be unwinding
+  const auto summary = named("shutdown_summary");
+  BOOST_REQUIRE(summary.size() == 1U);
+  BOOST_TEST(summary[0].at("accepted").as_int64() == 1);
+  BOOST_TEST(summary[0].at("refused").as_int64() == 1);
+  BOOST_TEST(summary[0].at("forced").as_int64() == 0);
+  BOOST_TEST(summary[0].at("bytes_in").as_int64() == static_cast<std::int64_t>(payload.size()));
+  BOOST_TEST(summary[0].at("bytes_out").as_int64() == static_cast<std::int64_t>(payload.size()));
+  BOOST_TEST(summary[0].at("drain_ms").is_number());
+  // The summary is the last word.
+  BOOST_TEST(lines.back().at("event").as_string() == "shutdown_summary");
+}
+
+BOOST_AUTO_TEST_CASE(json_logs_report_a_held_session_at_the_deadline) {
+  echo_svc_process svc({"--log-format", "json", "--shutdown-timeout", "300ms"});
+  echo_client stubborn("127.0.0.1", svc.port);
+  stubborn.send_all("s");
+  BOOST_TEST(stubborn.recv_exact(1) == "s");
+  svc.child->signal(SIGTERM);
+  BOOST_TEST((stubborn.wait_end(5s) == echo_client::end::eof));  // drain began: our FIN
+  BOOST_REQUIRE(svc.child->wait(10s).value_or(-1) == 0);
+  std::vector<boost::json::object> lines;
+  BOOST_REQUIRE_NO_THROW(lines = echo::test::parse_json_lines(svc.child->stderr_text()));
+  const auto begin = echo::test::events_named(lines, "shutdown_begin");
+  BOOST_REQUIRE(begin.size() == 1U);
+  BOOST_TEST(begin[0].at("sessions").as_int64() == 1);
+  BOOST_TEST(echo::test::events_named(lines, "shutdown_deadline").size() == 1U);
+  const auto summary = echo::test::events_named(lines, "shutdown_summary");
+  BOOST_REQUIRE(summary.size() == 1U);
+  BOOST_TEST(summary[0].at("sessions").as_int64() == 1);
+  BOOST_TEST(summary[0].at("forced").as_int64() == 1);
+  BOOST_TEST(summary[0].at("graceful").as_int64() == 0);
+  BOOST_TEST(summary[0].at("drain_ms").to_number<double>() >= 250.0);
+}
+
+BOOST_AUTO_TEST_CASE(json_format_reports_a_bind_failure_as_an_event) {
+  echo_svc_process first;
+  const auto port = std::to_string(first.port);
+  const auto r = run_to_exit({"--bind", "127.0.0.1", "--port", port, "--log-format", "json"});
+  BOOST_TEST(r.code == 69);
+  std::vector<boost::json::object> lines;
+  BOOST_REQUIRE_NO_THROW(lines = echo::test::parse_json_lines(r.err));
+  BOOST_REQUIRE(lines.size() == 1U);
+  BOOST_TEST(lines[0].at("event").as_string() == "exit");
+  BOOST_TEST(lines[0].at("exit_code").as_int64() == 69);
+  BOOST_TEST(std::string(lines[0].at("msg").as_string()).find("127.0.0.1:" + port) != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(bad_flags_exit_64_with_one_line) {

@@ -78,8 +78,8 @@ void server::shutdown(std::chrono::milliseconds grace) {
     // find a timer to cancel.
     deadline_.expires_after(grace);
     deadline_.async_wait([this](const error_code& ec) { on_deadline(ec); });
-    const auto live = context_->registry.size();
-    log_info("shutting down: {} session(s) get up to {} ms to finish", live, grace.count());
+    log_event(log_level::debug, "drain_begin", "draining sessions",
+              {{"sessions", context_->registry.size()}, {"grace_ms", grace}});
     begin_shutdown();
   });
 }
@@ -94,6 +94,8 @@ void server::abort() {
 
 void server::begin_shutdown() {
   state_ = state::draining;
+  drain_started_ = std::chrono::steady_clock::now();
+  drain_sessions_ = context_->registry.size();
   for (auto& l : listeners_) l->stop();
   auto live = context_->registry.close_admission([this] { asio::post(executor_, [this] { on_drained(); }); });
   for (auto& s : live) s->drain();
@@ -102,7 +104,9 @@ void server::begin_shutdown() {
 void server::on_deadline(const error_code& ec) {
   if (ec == asio::error::operation_aborted || state_ != state::draining) return;
   const auto left = context_->registry.size();
-  if (left != 0) log_warn("shutdown deadline reached: closing {} session(s)", left);
+  if (left != 0)
+    log_event(log_level::warn, "shutdown_deadline", "shutdown deadline reached: closing sessions",
+              {{"sessions", left}});
   close_all_sessions();
 }
 
@@ -118,6 +122,7 @@ void server::do_sweep() {
 void server::on_sweep(const error_code& ec) {
   if (ec == asio::error::operation_aborted || state_ == state::stopped) return;
   const auto now = context_->now_tick.fetch_add(1, std::memory_order_relaxed) + 1;
+  logger::instance().flush_suppressed(logger::now());
   context_->registry.select(
       [&](const detail::session_base& s) -> std::vector<std::shared_ptr<detail::session_base>>* {
         const auto due = s.deadline();
@@ -135,8 +140,27 @@ void server::on_drained() {
   state_ = state::stopped;
   deadline_.cancel();
   sweep_.cancel();
-  log_info("all sessions closed");
+  log_summary();
   if (on_stopped_) on_stopped_();
+}
+
+void server::log_summary() const {
+  // Whatever the rate limits held back is reported now, before the totals.
+  logger::instance().flush_suppressed(logger::now(), /*force=*/true);
+  const auto& c = context_->counters;
+  // Only the deadline and abort() force sessions closed: every other one finished by itself.
+  const auto forced = stats::get(c.forced_closes);
+  const auto graceful = drain_sessions_ > forced ? drain_sessions_ - forced : 0;
+  log_event(log_level::info, "shutdown_summary", "all sessions closed",
+            {{"drain_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - drain_started_)},
+             {"sessions", drain_sessions_},
+             {"graceful", graceful},
+             {"forced", forced},
+             {"accepted", stats::get(c.accepted)},
+             {"refused", stats::get(c.rejected) + stats::get(c.shed)},
+             {"bytes_in", stats::get(c.bytes_received)},
+             {"bytes_out", stats::get(c.bytes_sent)}});
 }
 
 const stats& server::counters() const noexcept { return context_->counters; }

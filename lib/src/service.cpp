@@ -64,10 +64,35 @@ service::service(const config& cfg)
   });
   do_wait_signal();
   server_.start();
-  std::string addresses;
-  for (const auto& l : server_.listeners())
-    addresses += fmt::format("{}{}://{}", addresses.empty() ? "" : ", ", l->kind(), l->address());
-  log_info("echo-svc {} listening on {} with {} thread(s)", version, addresses, runtime_.threads());
+  log_start();
+}
+
+void service::log_start() const {
+  std::vector<std::string> names;
+  std::string all;
+  for (const auto& l : server_.listeners()) {
+    names.push_back(fmt::format("{}://{}", l->kind(), l->address()));
+    all += (all.empty() ? "" : ",") + names.back();
+  }
+  log_event(log_level::info, "start", "echo-svc starting",
+            {{"version", version},
+             {"threads", runtime_.threads()},
+             {"max_connections", effective_max_connections(cfg_)},
+             {"buffer_size", cfg_.buffer_size},
+             {"idle_timeout_ms", cfg_.idle_timeout},
+             {"write_timeout_ms", cfg_.write_timeout},
+             {"shutdown_timeout_ms", cfg_.shutdown_timeout},
+             {"shutdown_delay_ms", cfg_.shutdown_delay},
+             {"backlog", cfg_.backlog},
+             {"listeners", all}});
+  for (const auto& name : names) log_event(log_level::info, "listening", "listening", {{"listener", name}});
+}
+
+void service::log_shutdown_begin(int signal_number) const {
+  log_event(log_level::info, "shutdown_begin", "shutting down",
+            {{"signal", signal_name(signal_number)},
+             {"sessions", server_.session_count()},
+             {"grace_ms", cfg_.shutdown_timeout}});
 }
 
 service::~service() = default;
@@ -90,36 +115,38 @@ void service::do_wait_signal() {
 void service::on_signal(const error_code& ec, int signal_number) {
   if (ec == asio::error::operation_aborted || finished_) return;
   if (ec) {
-    log_error("waiting for signals failed: {}", ec.message());
+    log_event(log_level::error, "signal_error", "waiting for signals failed", {{"error", ec.message()}});
     return;
   }
   if (++signals_seen_ == 1) {
     ready_.store(false, std::memory_order_relaxed);
     do_wait_signal();
     if (cfg_.shutdown_delay.count() == 0) {
-      log_info("{} received: stopping", signal_name(signal_number));
+      log_shutdown_begin(signal_number);
       server_.shutdown(cfg_.shutdown_timeout);
       return;
     }
     // Readiness fails now; the listeners keep accepting while load balancers notice and
     // take this instance out of rotation, so no client is refused in the meantime.
-    log_info("{} received: not ready; accepting for {} more, then stopping", signal_name(signal_number),
-             format_duration(cfg_.shutdown_delay));
+    log_event(log_level::info, "shutdown_delay",
+              "not ready: accepting until the delay is over, then stopping",
+              {{"signal", signal_name(signal_number)}, {"delay_ms", cfg_.shutdown_delay}});
     delay_.expires_after(cfg_.shutdown_delay);
-    delay_.async_wait([this](const error_code& e) { on_delay_over(e); });
+    delay_.async_wait([this, signal_number](const error_code& e) { on_delay_over(e, signal_number); });
     return;
   }
   // Second signal: the operator wants out now.
-  log_warn("{} received again: closing everything now", signal_name(signal_number));
+  log_event(log_level::warn, "shutdown_abort", "signal received again: closing everything now",
+            {{"signal", signal_name(signal_number)}, {"sessions", server_.session_count()}});
   exit_code_ = to_int(exit_code::signal_base) + signal_number;
   delay_.cancel();
   server_.abort();
   runtime_.stop();
 }
 
-void service::on_delay_over(const error_code& ec) {
+void service::on_delay_over(const error_code& ec, int signal_number) {
   if (ec == asio::error::operation_aborted) return;
-  log_info("shutdown delay over: stopping");
+  log_shutdown_begin(signal_number);
   server_.shutdown(cfg_.shutdown_timeout);
 }
 

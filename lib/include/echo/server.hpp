@@ -67,6 +67,7 @@ class server {
   void begin_shutdown();
   void on_deadline(const boost::system::error_code& ec);
   void on_drained();
+  void log_summary() const;
   void close_all_sessions();
   void do_sweep();
   void on_sweep(const boost::system::error_code& ec);
@@ -80,6 +81,9 @@ class server {
   std::vector<std::shared_ptr<detail::session_base>> due_;
   std::function<void()> on_stopped_;
   state state_ = state::created;
+  // For the shutdown summary: when the drain began and how many sessions it had to end.
+  std::chrono::steady_clock::time_point drain_started_{};
+  std::uint64_t drain_sessions_ = 0;
 };
 
 }  // namespace echo

@@ -44,7 +44,9 @@ class service {
  private:
   void do_wait_signal();
   void on_signal(const boost::system::error_code& ec, int signal_number);
-  void on_delay_over(const boost::system::error_code& ec);
+  void on_delay_over(const boost::system::error_code& ec, int signal_number);
+  void log_start() const;
+  void log_shutdown_begin(int signal_number) const;
 
   config cfg_;
   runtime runtime_;

@@ -17,6 +17,7 @@
 #include "detail/session_base.hpp"
 #include "detail/session_context.hpp"
 #include "detail/session_state.hpp"
+#include "detail/session_trace.hpp"
 #include "echo/logger.hpp"
 #include "echo/step_plan.hpp"
 
@@ -56,6 +57,10 @@ class echo_session : public session_base {
   void close() final;
   void expire() final;
 
+  /// Debug logging only: what the close event reports (peer, bytes, duration). Set before
+  /// start().
+  void set_trace(std::unique_ptr<session_trace> trace) noexcept { trace_ = std::move(trace); }
+
  protected:
   using self_ptr = std::shared_ptr<Derived>;
 
@@ -93,6 +98,7 @@ class echo_session : public session_base {
   void on_discard(const boost::system::error_code& ec, std::size_t n, self_ptr self);
   void end(const boost::system::error_code& ec, const char* step);
   void do_close(end_reason why);
+  void log_close(end_reason why) const noexcept;
   void touch() noexcept;
   void arm_write_deadline() noexcept;
 
@@ -101,6 +107,7 @@ class echo_session : public session_base {
   enum class deadline_kind : std::uint8_t { idle, echo };
 
   std::unique_ptr<planned> plan_;
+  std::unique_ptr<session_trace> trace_;  ///< null unless debug logging was on at accept
   session_state state_ = session_state::created;
   end_reason reason_ = end_reason::none;  ///< why we are finishing or lingering
   deadline_kind armed_ = deadline_kind::idle;
@@ -247,6 +254,7 @@ void echo_session<Derived>::on_read(const boost::system::error_code& ec, std::si
   assert(state_ == session_state::reading || state_ == session_state::drain_reading);
   if (!ec) {
     stats::add(context().counters.bytes_received, n);
+    if (trace_) trace_->bytes_in += n;
     if (plan_) {
       plan_->length = n;
       plan_->offset = 0;
@@ -289,6 +297,7 @@ template <class Derived>
 void echo_session<Derived>::on_write(const boost::system::error_code& ec, std::size_t n, self_ptr self) {
   // Counted even when the session closed meanwhile: those bytes did leave.
   stats::add(context().counters.bytes_sent, n);
+  if (trace_) trace_->bytes_out += n;
   if (state_ == session_state::closed) {
     stream().stream_release();
     return;
@@ -444,6 +453,7 @@ void echo_session<Derived>::on_discard(const boost::system::error_code& ec, std:
   stream().stream_release();
   if (!ec) {
     stats::add(context().counters.bytes_received, n);
+    if (trace_) trace_->bytes_in += n;
     do_discard(std::move(self));
     return;
   }
@@ -456,20 +466,20 @@ void echo_session<Derived>::on_discard(const boost::system::error_code& ec, std:
 
 template <class Derived>
 void echo_session<Derived>::end(const boost::system::error_code& ec, const char* step) {
-  if (is_expected_end(ec)) {
-    log_debug("conn={} ended during {}: {}", id(), step, ec.message());
+  if (is_expected_end(ec)) {  // the close event says it: reason=reset
     do_close(end_reason::reset);
     return;
   }
   stats::add(context().counters.session_errors);
-  log_warn("conn={} {} failed: {}", id(), step, ec.message());
+  static log_limit limit(log_level::warn, "conn_error");
+  log_event(limit, "connection error", {{"conn", id()}, {"step", step}, {"error", ec.message()}});
   do_close(end_reason::error);
 }
 
 template <class Derived>
 void echo_session<Derived>::do_close(end_reason why) {
   if (state_ == session_state::closed) return;
-  log_debug("conn={} closed in state {}: {}", id(), to_string(state_), to_string(why));
+  if (logger::instance().enabled(log_level::debug)) log_close(why);
   state_ = session_state::closed;
   reason_ = why;
   set_deadline(0);
@@ -477,6 +487,26 @@ void echo_session<Derived>::do_close(end_reason why) {
   // A pending operation is aborted and still completes; the buffer, if any, goes back then.
   if (why == end_reason::plan_reset) stream().stream_reset();
   else stream().stream_close();
+}
+
+template <class Derived>
+void echo_session<Derived>::log_close(end_reason why) const noexcept {
+  // Debug lines come by the thousand in a reset storm: bounded, with the count of the rest.
+  static log_limit limit(log_level::debug, "conn_close", 100, std::chrono::milliseconds(10));
+  if (!trace_) {  // debug logging was off at accept
+    log_event(limit, "connection closed",
+              {{"conn", id()}, {"state", to_string(state_)}, {"reason", to_string(why)}});
+    return;
+  }
+  // Bytes out as of now: a write the close aborts may still report a few more.
+  log_event(limit, "connection closed",
+            {{"conn", id()},
+             {"peer", trace_->peer},
+             {"state", to_string(state_)},
+             {"reason", to_string(why)},
+             {"bytes_in", trace_->bytes_in},
+             {"bytes_out", trace_->bytes_out},
+             {"duration_ms", std::chrono::steady_clock::now() - trace_->opened}});
 }
 
 }  // namespace echo::detail

@@ -23,7 +23,8 @@ std::unique_ptr<listener> make_listener(const listener_spec& spec, asio::io_cont
   } catch (const setup_error& e) {
     // A kernel without IPv6 (ipv6.disable=1): serve IPv4 alone rather than nothing.
     if (e.code() != std::errc::address_family_not_supported) throw;
-    log_info("IPv6 unavailable ({}); listening on IPv4 only", e.what());
+    log_event(log_level::info, "ipv6_unavailable", "IPv6 unavailable: listening on IPv4 only",
+              {{"error", e.what()}});
   }
   return std::make_unique<tcp_listener>(io, tcp::endpoint(tcp::v4(), spec.port), context, use_strands,
                                         backlog);

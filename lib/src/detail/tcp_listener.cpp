@@ -11,6 +11,7 @@
 #include "detail/object_executor.hpp"
 #include "detail/read_path.hpp"
 #include "detail/session_context.hpp"
+#include "detail/session_trace.hpp"
 #include "detail/tcp_session.hpp"
 #include "echo/endpoint_text.hpp"
 #include "echo/logger.hpp"
@@ -63,7 +64,8 @@ tcp_listener::tcp_listener(asio::io_context& io, const tcp::endpoint& endpoint,
   // Inherited by every accepted socket: lets their reads skip the recv that would only
   // say EAGAIN (see pooled_read_op). Old kernels lack it; reads then cost one more recv.
   if (!report_queued_bytes(acceptor_.native_handle()))
-    log_info("TCP_INQ unavailable on {}: one more recv per message", endpoint_text(endpoint));
+    log_event(log_level::info, "tcp_inq_unavailable", "TCP_INQ unavailable: one more recv per message",
+              {{"listener", "tcp://" + endpoint_text(endpoint)}});
   local_ = acceptor_.local_endpoint(ec);
   if (ec) fail("read the bound address of", endpoint, ec);
   // shed_pending() calls accept4 directly and must never block.
@@ -81,6 +83,8 @@ tcp_listener::~tcp_listener() {
 
 std::string tcp_listener::address() const { return endpoint_text(local_); }
 
+std::string tcp_listener::name() const { return "tcp://" + address(); }
+
 void tcp_listener::start() {
   asio::dispatch(acceptor_.get_executor(), [this] { do_accept(); });
 }
@@ -92,7 +96,7 @@ void tcp_listener::stop() {
     error_code ignored;
     acceptor_.close(ignored);
     pause_timer_.cancel();
-    log_debug("listener {} closed", address());
+    log_event(log_level::debug, "listener_closed", "listener closed", {{"listener", name()}});
   });
 }
 
@@ -144,15 +148,21 @@ void tcp_listener::on_accept(const error_code& ec, Socket socket) {
     nodelay_inherited_ = !opt_ec && nodelay.value();
     if (!nodelay_inherited_) socket.set_option(tcp::no_delay(true), opt_ec);
   }
+  // Per-connection logging costs nothing unless debug is on: no peer lookup, no trace.
+  std::unique_ptr<session_trace> trace;
   if (logger::instance().enabled(log_level::debug)) {
     error_code peer_ec;
     const auto peer = socket.remote_endpoint(peer_ec);
-    log_debug("conn={} accepted from {} on {}", id, peer_ec ? "?" : endpoint_text(peer), address());
+    trace = std::make_unique<session_trace>();
+    trace->peer = peer_ec ? "?" : endpoint_text(peer);
+    static log_limit limit(log_level::debug, "conn_open", 100, std::chrono::milliseconds(10));
+    log_event(limit, "connection opened", {{"conn", id}, {"peer", trace->peer}, {"listener", name()}});
   }
 
   using session_type = tcp_session<typename Socket::executor_type>;
   auto session = std::make_shared<session_type>(std::move(socket), context_, id);
   session->count_in_listener(counters_index_);
+  if (trace) session->set_trace(std::move(trace));
   // Admission closed once shutdown began: the session dies here, closing its socket.
   if (context_->registry.add(*session)) session->start();
   do_accept();
@@ -164,12 +174,9 @@ void tcp_listener::reject(Socket& socket) {
   // already sent data) instead of hanging in the backlog; live sessions are untouched.
   stats::add(context_->counters.rejected);
   stats::add(counters_->rejected);
-  ++rejected_since_log_;
-  if (should_log()) {
-    log_warn("at max-connections ({}): closed {} new connection(s)", context_->registry.capacity(),
-             rejected_since_log_);
-    rejected_since_log_ = 0;
-  }
+  static log_limit limit(log_level::warn, "conn_refused");
+  log_event(limit, "connection refused: at max-connections",
+            {{"reason", "limit"}, {"listener", name()}, {"max_connections", context_->registry.capacity()}});
   error_code ignored;
   socket.close(ignored);
 }
@@ -181,7 +188,8 @@ void tcp_listener::on_accept_error(const error_code& ec) {
     do_pause(ec);
     return;
   }
-  if (should_log()) log_warn("accept on {} failed: {}", address(), ec.message());
+  static log_limit limit(log_level::warn, "accept_error");
+  log_event(limit, "accept failed", {{"listener", name()}, {"error", ec.message()}});
   // Errors that belong to one pending connection (EPROTO, ENETDOWN ...) pass; a long run of
   // errors means something persistent, and retrying at full speed would spin.
   if (++consecutive_errors_ >= 8) {
@@ -212,13 +220,16 @@ void tcp_listener::do_pause(const error_code& cause) {
   stats::add(counters_->accept_pauses);
   std::size_t shed = 0;
   if (is_resource_exhaustion(cause)) shed = shed_pending();
-  if (should_log()) {
-    log_warn("accept on {} failed: {}; closed {} waiting connection(s), pausing accepts for {} ms{}",
-             address(), cause.message(), shed, pause_.count(),
-             suppressed_logs_ ? fmt::format(" ({} similar messages suppressed)", suppressed_logs_)
-                              : std::string());
-    suppressed_logs_ = 0;
+  if (shed != 0) {
+    static log_limit limit(log_level::warn, "conn_refused_fds");
+    log_event(limit, "connections refused: out of descriptors",
+              {{"reason", "out-of-descriptors"}, {"listener", name()}, {"connections", shed}});
   }
+  // Backoff doubles up to max_pause, so a lasting shortage pauses a few times a second:
+  // one line a second says enough.
+  static log_limit limit(log_level::warn, "accept_pause", 1);
+  log_event(limit, "accept failed: pausing accepts",
+            {{"listener", name()}, {"error", cause.message()}, {"pause_ms", pause_}});
   pause_timer_.expires_after(pause_);
   pause_ = std::min(pause_ * 2, std::chrono::milliseconds(max_pause));
   pause_timer_.async_wait([this](const error_code& ec) { on_resume(ec); });
@@ -227,16 +238,6 @@ void tcp_listener::do_pause(const error_code& cause) {
 void tcp_listener::on_resume(const error_code& ec) {
   if (ec == asio::error::operation_aborted || stopped_) return;
   do_accept();
-}
-
-bool tcp_listener::should_log() noexcept {
-  const auto now = std::chrono::steady_clock::now();
-  if (now - last_log_ >= log_interval) {
-    last_log_ = now;
-    return true;
-  }
-  ++suppressed_logs_;
-  return false;
 }
 
 }  // namespace echo::detail

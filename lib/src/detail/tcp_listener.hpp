@@ -39,7 +39,6 @@ class tcp_listener final : public listener {
 
   static constexpr std::chrono::milliseconds min_pause{10};
   static constexpr std::chrono::milliseconds max_pause{500};
-  static constexpr std::chrono::seconds log_interval{1};
 
  private:
   void do_accept();
@@ -51,7 +50,7 @@ class tcp_listener final : public listener {
   void do_pause(const boost::system::error_code& cause);
   std::size_t shed_pending() noexcept;
   void on_resume(const boost::system::error_code& ec);
-  bool should_log() noexcept;
+  std::string name() const;  ///< "tcp://" + address(), as log events name listeners
 
   boost::asio::io_context& io_;
   boost::asio::ip::tcp::acceptor acceptor_;
@@ -65,9 +64,6 @@ class tcp_listener final : public listener {
   bool nodelay_inherited_ = false;  ///< accepted sockets came with TCP_NODELAY from the listener
   unsigned consecutive_errors_ = 0;
   std::chrono::milliseconds pause_{min_pause};
-  std::chrono::steady_clock::time_point last_log_{};
-  std::uint64_t suppressed_logs_ = 0;
-  std::uint64_t rejected_since_log_ = 0;
   // An fd held back (on /dev/null) so that, out of descriptors, the listener can still
   // accept-and-close waiting clients instead of leaving them hanging in the backlog.
   int reserve_fd_ = -1;
