@@ -1,5 +1,7 @@
 // echo-svc: read the configuration, run the service (or the health probe), map failures to
 // exit codes.
+#include <unistd.h>
+
 #include <cstdio>
 #include <exception>
 #include <span>
@@ -15,6 +17,7 @@
 #include "echo/logger.hpp"
 #include "echo/service.hpp"
 #include "echo/setup_error.hpp"
+#include "echo/socket_activation.hpp"
 #include "echo/usage_error.hpp"
 #include "echo/version.hpp"
 
@@ -50,7 +53,12 @@ int main_impl(std::span<const char* const> args) {
   }
   echo::logger::instance().set_level(cmd.cfg.level);
   echo::logger::instance().set_format(cmd.cfg.format);
-  echo::service svc(cmd.cfg);
+  // Sockets passed by systemd replace the configured listeners; the variables go at once so
+  // that nothing this process starts takes the sockets as its own.
+  auto cfg = cmd.cfg;
+  echo::use_activated_sockets(cfg, echo::parse_socket_activation(environment(), ::getpid()));
+  echo::unset_socket_activation_environment();
+  echo::service svc(cfg);
   // The ready output is the harness contract: one line per listener, on stdout, written at
   // once and flushed, after every listener is listening.
   std::string ready;

@@ -21,6 +21,9 @@ void check_duration(const char* setting, std::chrono::milliseconds value) {
 
 void validate(const config& cfg) {
   if (cfg.listeners.empty()) throw config_error("listen", "no listener configured");
+  for (const auto& spec : cfg.listeners)
+    if (spec.adopt_fd && *spec.adopt_fd < 0)
+      throw config_error("listen", fmt::format("invalid descriptor {} to adopt", *spec.adopt_fd));
   if (cfg.threads > config::max_threads)
     throw config_error("threads", fmt::format("invalid thread count '{}': expected a number from 0 to {}",
                                               cfg.threads, config::max_threads));

@@ -37,7 +37,8 @@ server::server(asio::io_context& io, const config& cfg, bool multi_threaded)
   context_->reads.reactor = &asio::use_service<asio::detail::reactor>(io);
 #endif
   for (const auto& spec : cfg.listeners)
-    listeners_.push_back(detail::make_listener(spec, io, context_, multi_threaded, cfg.backlog));
+    listeners_.push_back(
+        detail::make_listener(spec, io, context_, multi_threaded, cfg.backlog, cfg.reuse_port));
 }
 
 void server::set_step_plans(plan_factory plans) { context_->plans = std::move(plans); }

@@ -56,7 +56,7 @@ class spawn_actions {
 
 std::string echo_svc_path() { return ECHO_SVC_PATH; }
 
-child_process::child_process(std::vector<std::string> argv) {
+child_process::child_process(std::vector<std::string> argv, const std::vector<std::pair<int, int>>& inherit) {
   // The file is reached through descriptors only (the child's stderr, and ours to read it
   // back), so its name goes at once: nothing is left in /tmp however the test ends.
   char err_path[] = "/tmp/echo-child-stderr-XXXXXX";
@@ -75,6 +75,8 @@ child_process::child_process(std::vector<std::string> argv) {
     spawn_actions actions;
     actions.dup2(out_write.get(), STDOUT_FILENO);
     actions.dup2(err_fd_.get(), STDERR_FILENO);
+    // dup2 clears close-on-exec on the copy; `ours` must not be a descriptor listed as theirs.
+    for (const auto& [ours, theirs] : inherit) actions.dup2(ours, theirs);
     if (const int rc = ::posix_spawn(&pid_, args[0], actions.get(), nullptr, args.data(), environ); rc != 0)
       throw std::runtime_error(std::string("posix_spawn failed: ") + std::strerror(rc));
   }

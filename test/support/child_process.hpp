@@ -5,6 +5,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "unique_fd.hpp"
@@ -15,7 +16,9 @@ namespace echo::test {
 /// temp file. Every wait has a deadline; the destructor kills a child that is still running.
 class child_process {
  public:
-  explicit child_process(std::vector<std::string> argv);
+  /// `inherit`: descriptors the child gets, each pair {ours, theirs} (for example a
+  /// listening socket as descriptor 3, as a service manager passes it).
+  explicit child_process(std::vector<std::string> argv, const std::vector<std::pair<int, int>>& inherit = {});
   child_process(const child_process&) = delete;
   child_process& operator=(const child_process&) = delete;
   ~child_process();

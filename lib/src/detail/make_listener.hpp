@@ -12,10 +12,11 @@ namespace echo::detail {
 
 struct session_context;
 
-/// Builds the listener a spec asks for, bound and listening. Throws setup_error naming the
-/// address. `use_strands`: several threads run `io`.
+/// Builds the listener a spec asks for, bound and listening (or adopting spec.adopt_fd).
+/// Throws setup_error naming the address or fd. `use_strands`: several threads run `io`;
+/// `backlog` and `reuse_port` apply to sockets it binds.
 std::unique_ptr<listener> make_listener(const listener_spec& spec, boost::asio::io_context& io,
                                         std::shared_ptr<session_context> context, bool use_strands,
-                                        int backlog);
+                                        int backlog, bool reuse_port);
 
 }  // namespace echo::detail

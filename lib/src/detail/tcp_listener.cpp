@@ -1,8 +1,13 @@
 #include "detail/tcp_listener.hpp"
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <boost/asio/dispatch.hpp>
@@ -34,10 +39,61 @@ bool is_resource_exhaustion(const error_code& ec) noexcept {
   throw setup_error(fmt::format("cannot {} {}: {}", what, endpoint_text(ep), ec.message()), ec);
 }
 
+using reuse_port_option = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+int socket_option(int fd, int name, int& value) noexcept {
+  socklen_t len = sizeof value;
+  return ::getsockopt(fd, SOL_SOCKET, name, &value, &len) == 0 ? 0 : errno;
+}
+
+// The checks sd_is_socket_inet(fd, 0, SOCK_STREAM, 1, 0) makes, plus TCP itself; returns
+// the protocol to adopt `fd` as. Closes `fd` before throwing: the caller gave it up.
+tcp check_adoptable(int fd) {
+  const auto reject = [fd](std::string_view why, std::errc code) {
+    ::close(fd);
+    throw setup_error(fmt::format("cannot adopt fd {} from the service manager: {}", fd, why),
+                      std::make_error_code(code));
+  };
+  int domain = 0;
+  if (const int e = socket_option(fd, SO_DOMAIN, domain); e != 0) {
+    if (e == EBADF) {
+      throw setup_error(
+          fmt::format("cannot adopt fd {} from the service manager: not an open descriptor", fd),
+          std::make_error_code(std::errc::bad_file_descriptor));
+    }
+    reject(e == ENOTSOCK ? "not a socket" : std::strerror(e), std::errc::not_a_socket);
+  }
+  if (domain != AF_INET && domain != AF_INET6)
+    reject(domain == AF_UNIX ? "a Unix socket, not IPv4 or IPv6"
+                             : fmt::format("address family {}, not IPv4 or IPv6", domain),
+           std::errc::address_family_not_supported);
+  int type = 0;
+  if (const int e = socket_option(fd, SO_TYPE, type); e != 0)
+    reject(std::strerror(e), std::errc::not_a_socket);
+  if (type != SOCK_STREAM)
+    reject(type == SOCK_DGRAM ? "a datagram socket, not a stream socket"
+                              : fmt::format("socket type {}, not a stream socket", type),
+           std::errc::wrong_protocol_type);
+  int protocol = 0;
+  if (const int e = socket_option(fd, SO_PROTOCOL, protocol); e != 0)
+    reject(std::strerror(e), std::errc::not_a_socket);
+  if (protocol != IPPROTO_TCP)
+    reject(fmt::format("protocol {}, not TCP", protocol), std::errc::protocol_not_supported);
+  int listening = 0;
+  if (const int e = socket_option(fd, SO_ACCEPTCONN, listening); e != 0)
+    reject(std::strerror(e), std::errc::not_a_socket);
+  if (listening == 0)
+    reject("not listening (a bound, listening socket is expected)", std::errc::invalid_argument);
+  // The socket must not leak into children; sd_listen_fds() sets this for the same reason.
+  if (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) reject(std::strerror(errno), std::errc::bad_file_descriptor);
+  return domain == AF_INET ? tcp::v4() : tcp::v6();
+}
+
 }  // namespace
 
 tcp_listener::tcp_listener(asio::io_context& io, const tcp::endpoint& endpoint,
-                           std::shared_ptr<session_context> context, bool use_strands, int backlog)
+                           std::shared_ptr<session_context> context, bool use_strands, int backlog,
+                           bool reuse_port)
     : io_(io),
       acceptor_(object_executor(io, use_strands)),
       pause_timer_(acceptor_.get_executor()),
@@ -50,6 +106,12 @@ tcp_listener::tcp_listener(asio::io_context& io, const tcp::endpoint& endpoint,
   // Linux it does not let two live listeners share a port, so "in use" is still detected.
   acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
   if (ec) fail("set SO_REUSEADDR on", endpoint, ec);
+  if (reuse_port) {
+    // Several processes (or listeners) bind the same port; the kernel spreads new
+    // connections among them by a hash of the 4-tuple. All of them must set it.
+    acceptor_.set_option(reuse_port_option(true), ec);
+    if (ec) fail("set SO_REUSEPORT on", endpoint, ec);
+  }
   if (endpoint.address().is_v6() && endpoint.address().is_unspecified()) {
     // [::] serves IPv4 too (as v4-mapped addresses), whatever net.ipv6.bindv6only says.
     acceptor_.set_option(asio::ip::v6_only(false), ec);
@@ -59,6 +121,34 @@ tcp_listener::tcp_listener(asio::io_context& io, const tcp::endpoint& endpoint,
   if (ec) fail("bind", endpoint, ec);
   acceptor_.listen(backlog, ec);
   if (ec) fail("listen on", endpoint, ec);
+  prepare(endpoint);
+}
+
+tcp_listener::tcp_listener(asio::io_context& io, int fd, std::shared_ptr<session_context> context,
+                           bool use_strands)
+    : io_(io),
+      acceptor_(object_executor(io, use_strands)),
+      pause_timer_(acceptor_.get_executor()),
+      context_(std::move(context)),
+      use_strands_(use_strands) {
+  const auto protocol = check_adoptable(fd);
+  error_code ec;
+  acceptor_.assign(protocol, fd, ec);
+  if (ec) {
+    ::close(fd);
+    throw setup_error(fmt::format("cannot adopt fd {} from the service manager: {}", fd, ec.message()), ec);
+  }
+  const auto endpoint = acceptor_.local_endpoint(ec);
+  if (ec)
+    throw setup_error(fmt::format("cannot read the address of adopted fd {}: {}", fd, ec.message()), ec);
+  // Bound and listening already (by the service manager, with its Backlog= and options);
+  // what follows is what every listener gets.
+  prepare(endpoint);
+}
+
+// The options every listening socket gets, bound here or adopted.
+void tcp_listener::prepare(const tcp::endpoint& endpoint) {
+  error_code ec;
   acceptor_.set_option(tcp::no_delay(true), ec);  // inherited by accepted sockets (on_accept)
   if (ec) fail("set TCP_NODELAY on", endpoint, ec);
   // Inherited by every accepted socket: lets their reads skip the recv that would only

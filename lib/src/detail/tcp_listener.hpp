@@ -23,9 +23,16 @@ struct session_context;
 /// - anything else: log (rate-limited) and go on; a run of such errors also backs off.
 class tcp_listener final : public listener {
  public:
-  /// Opens, binds and listens. Throws setup_error naming the address on failure.
+  /// Opens, binds and listens; with `reuse_port`, sets SO_REUSEPORT before binding. Throws
+  /// setup_error naming the address on failure.
   tcp_listener(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
-               std::shared_ptr<session_context> context, bool use_strands, int backlog);
+               std::shared_ptr<session_context> context, bool use_strands, int backlog, bool reuse_port);
+  /// Adopts `fd`, a socket already bound and listening (passed by a service manager), and
+  /// gives it the options the other constructor gives a socket it binds. Owns `fd` from the
+  /// call on, closing it also when it throws setup_error naming the fd: not open, not a
+  /// socket, not IPv4/IPv6, not TCP, or not listening.
+  tcp_listener(boost::asio::io_context& io, int fd, std::shared_ptr<session_context> context,
+               bool use_strands);
   ~tcp_listener() override;
 
   void start() override;
@@ -41,6 +48,7 @@ class tcp_listener final : public listener {
   static constexpr std::chrono::milliseconds max_pause{500};
 
  private:
+  void prepare(const boost::asio::ip::tcp::endpoint& endpoint);
   void do_accept();
   template <class Socket>
   void on_accept(const boost::system::error_code& ec, Socket socket);
