@@ -290,9 +290,10 @@ BOOST_AUTO_TEST_CASE(prometheus_scrapes_exact_byte_counts_during_load,
   o.max_outstanding = 16 * 1024;
   o.timeout = 60s;
   const auto r = echo::test::run_echo_load(o);
-  BOOST_TEST_MESSAGE("load: completed=" << r.completed << " mismatches=" << r.mismatches << " resets=" << r.resets
-                                        << " short=" << r.short_echoes << " timeouts=" << r.timeouts
-                                        << " connect_failures=" << r.connect_failures << " bytes=" << r.bytes_sent);
+  BOOST_TEST_MESSAGE("load: completed=" << r.completed << " mismatches=" << r.mismatches
+                                        << " resets=" << r.resets << " short=" << r.short_echoes
+                                        << " timeouts=" << r.timeouts << " connect_failures="
+                                        << r.connect_failures << " bytes=" << r.bytes_sent);
   BOOST_REQUIRE_EQUAL(r.completed, 4U);
   BOOST_REQUIRE_EQUAL(r.bytes_verified, r.bytes_sent);
   const auto sent = std::to_string(r.bytes_sent);

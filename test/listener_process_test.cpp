@@ -266,7 +266,9 @@ BOOST_AUTO_TEST_CASE(passed_socket_is_served_instead_of_binding) {
   child->signal(SIGTERM);
   BOOST_TEST(child->wait(10s).value_or(-1) == 0);
   const auto err = child->stderr_text();
-  BOOST_TEST(err.find("socket activation: serving 1 socket(s)") != std::string::npos, err);
+  BOOST_TEST(err.find("serving sockets passed by the service manager instead of binding sockets=1") !=
+                 std::string::npos,
+             err);
   BOOST_TEST(err.find("fd 3 'echo'") != std::string::npos, err);
   BOOST_TEST(err.find("192.0.2.1:7") != std::string::npos, err);  // named as not bound
 }

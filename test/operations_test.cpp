@@ -170,7 +170,8 @@ BOOST_AUTO_TEST_CASE(shutdown_delay_keeps_accepting_then_drains) {
   BOOST_TEST(svc.child->wait(5s).value_or(-1) == 0);
   const auto log = svc.child->stderr_text();
   const auto not_ready = log.find("not ready: accepting until the delay is over");
-  BOOST_TEST((not_ready != std::string::npos && log.find("shutting down", not_ready) != std::string::npos), log);
+  BOOST_TEST((not_ready != std::string::npos && log.find("shutting down", not_ready) != std::string::npos),
+             log);
   // And nothing listens any more.
   BOOST_CHECK_THROW(echo_client("127.0.0.1", svc.port, 1s), std::exception);
 }

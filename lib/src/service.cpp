@@ -51,7 +51,6 @@ service::service(const config& cfg)
     admin_ = std::make_unique<detail::admin_listener>(runtime_.context(), *cfg_.admin,
                                                       runtime_.multi_threaded(), std::move(routes));
     admin_->start();
-    log_info("admin listener (metrics, health, readiness) on http://{}", admin_->address());
   }
   // Once every session is gone, stop waiting for signals so run() can return.
   server_.on_stopped([this] {
@@ -85,6 +84,7 @@ void service::log_start() const {
              {"shutdown_delay_ms", cfg_.shutdown_delay},
              {"backlog", cfg_.backlog},
              {"listeners", all}});
+  if (admin_) names.push_back(fmt::format("http://{}", admin_->address()));
   for (const auto& name : names) log_event(log_level::info, "listening", "listening", {{"listener", name}});
 }
 

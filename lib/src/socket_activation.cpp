@@ -93,8 +93,9 @@ void use_activated_sockets(config& cfg, const std::vector<activated_socket>& soc
                           s.name.empty() ? std::string() : fmt::format(" '{}'", s.name));
   for (const auto& spec : cfg.listeners)
     configured += fmt::format("{}{}", configured.empty() ? "" : ", ", format_endpoint(spec));
-  log_info("socket activation: serving {} socket(s) passed by the service manager ({}) instead of binding {}",
-           sockets.size(), passed, configured);
+  log_event(log_level::info, "socket_activation",
+            "serving sockets passed by the service manager instead of binding",
+            {{"sockets", sockets.size()}, {"passed", passed}, {"configured", configured}});
   std::vector<listener_spec> adopted(sockets.size());
   for (std::size_t i = 0; i < sockets.size(); ++i) adopted[i].adopt_fd = sockets[i].fd;
   cfg.listeners = std::move(adopted);

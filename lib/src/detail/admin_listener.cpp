@@ -112,14 +112,18 @@ void admin_listener::on_accept(const error_code& ec, tcp::socket socket) {
   if (stopped_ || ec == asio::error::operation_aborted) return;
   if (ec) {
     // Out of descriptors, most likely: retrying at once would spin.
-    log_warn("admin accept on {} failed: {}", address(), ec.message());
+    static log_limit limit(log_level::warn, "admin_accept_error");
+    log_event(limit, "admin accept failed: pausing",
+              {{"listener", "http://" + address()}, {"error", ec.message()}});
     pause_timer_.expires_after(error_pause);
     pause_timer_.async_wait([this](const error_code& e) { on_resume(e); });
     return;
   }
   if (live_sessions() >= limits_.max_connections) {
     // Policy: accept and close at once, as the echo listeners do at their cap.
-    log_debug("admin listener at its {} connections: closed a new one", limits_.max_connections);
+    static log_limit limit(log_level::warn, "admin_refused");
+    log_event(limit, "admin connection refused: at its connection limit",
+              {{"reason", "limit"}, {"max_connections", limits_.max_connections}});
     error_code ignored;
     socket.close(ignored);
     do_accept();

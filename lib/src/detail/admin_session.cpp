@@ -75,7 +75,8 @@ void admin_session::on_read(const error_code& ec, std::size_t) {
     // The client closed between requests (end_of_stream), went away mid-request, or did not
     // finish in time: nobody to answer.
     if (ec != http::error::end_of_stream)
-      log_debug("admin connection closed while reading: {}", ec.message());
+      log_event(log_level::debug, "admin_close", "admin connection ended",
+                {{"step", "read"}, {"error", ec.message()}});
     do_close();
     return;
   }
@@ -98,7 +99,8 @@ void admin_session::do_write(bool close_after) {
 void admin_session::on_write(bool close_after, const error_code& ec, std::size_t) {
   if (closed_ || ec == asio::error::operation_aborted) return;
   if (ec) {
-    log_debug("admin connection closed while writing: {}", ec.message());
+    log_event(log_level::debug, "admin_close", "admin connection ended",
+              {{"step", "write"}, {"error", ec.message()}});
     do_close();
     return;
   }
