@@ -69,6 +69,8 @@ function deploymentErrors(d) {
   need((sc.capabilities?.drop ?? []).includes("ALL"), "capabilities.drop: [ALL]");
   need((sc.seccompProfile ?? pod.securityContext?.seccompProfile)?.type === "RuntimeDefault",
        "seccompProfile RuntimeDefault");
+  // Service links would inject ECHO_SVC_* variables, which echo-svc takes as settings.
+  need(pod.enableServiceLinks === false, "enableServiceLinks: false");
   need(c.readinessProbe?.httpGet?.path === "/readyz", "readinessProbe httpGet /readyz");
   need(c.livenessProbe !== undefined, "a livenessProbe");
   for (const kind of ["requests", "limits"])
@@ -152,6 +154,7 @@ function selfCheck(good) {
       delete sc.readOnlyRootFilesystem;
     }),
     broken("grace period shorter than delay + drain", (o) => { o.spec.template.spec.terminationGracePeriodSeconds = 10; }),
+    broken("service links enabled", (o) => { delete o.spec.template.spec.enableServiceLinks; }),
   ];
   let wrong = 0;
   for (const c of cases) {
