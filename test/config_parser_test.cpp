@@ -13,9 +13,11 @@
 #include "echo/config_parser.hpp"
 #include "echo/logger.hpp"
 #include "echo/usage_error.hpp"
+#include "temp_file.hpp"
 
 using echo::command_line;
 using echo::parse_command_line;
+using echo::test::temp_file;
 
 namespace {
 
@@ -198,20 +200,6 @@ BOOST_AUTO_TEST_CASE(help_defaults_come_from_config) {
 // --- Environment and file sources ---------------------------------------------------------
 
 namespace {
-
-// A config file in the temp directory, removed when the test ends.
-struct temp_file {
-  explicit temp_file(const std::string& text) {
-    char name[] = "/tmp/echo-svc-config-XXXXXX";
-    const int fd = ::mkstemp(name);
-    BOOST_REQUIRE(fd >= 0);
-    ::close(fd);
-    path = name;
-    std::ofstream(path) << text;
-  }
-  ~temp_file() { std::remove(path.c_str()); }
-  std::string path;
-};
 
 command_line parse_with(std::initializer_list<const char*> words, std::vector<const char*> env) {
   std::vector<const char*> argv{"echo-svc"};

@@ -18,46 +18,17 @@
 
 #include "echo_client.hpp"
 #include "echo_svc_process.hpp"
+#include "temp_file.hpp"
 
 using namespace std::chrono_literals;
 using echo::test::child_process;
 using echo::test::echo_client;
 using echo::test::echo_svc_path;
 using echo::test::echo_svc_process;
+using echo::test::run_to_exit;
+using echo::test::temp_file;
 
 namespace {
-
-struct outcome {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-// Runs echo-svc with `args` and the extra environment `env` ("NAME=VALUE") to completion.
-outcome run_to_exit(std::vector<std::string> args, const std::vector<std::string>& env = {}) {
-  args.insert(args.begin(), echo_svc_path());
-  args.insert(args.begin(), env.begin(), env.end());
-  args.insert(args.begin(), "/usr/bin/env");
-  child_process p(args);
-  std::string out;
-  while (auto line = p.read_line(10s)) out += *line + "\n";
-  const auto code = p.wait(10s);
-  BOOST_REQUIRE_MESSAGE(code.has_value(), "echo-svc did not exit");
-  return {*code, out, p.stderr_text()};
-}
-
-struct temp_file {
-  explicit temp_file(const std::string& text) {
-    char name[] = "/tmp/echo-svc-ops-XXXXXX";
-    const int fd = ::mkstemp(name);
-    BOOST_REQUIRE(fd >= 0);
-    ::close(fd);
-    path = name;
-    std::ofstream(path) << text;
-  }
-  ~temp_file() { std::remove(path.c_str()); }
-  std::string path;
-};
 
 bool contains(const std::string& text, const std::string& needle) {
   return text.find(needle) != std::string::npos;

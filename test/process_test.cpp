@@ -21,25 +21,9 @@ using echo::test::child_process;
 using echo::test::echo_client;
 using echo::test::echo_svc_path;
 using echo::test::echo_svc_process;
+using echo::test::run_to_exit;
 
 namespace {
-
-struct outcome {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-// Runs echo-svc with `args` to completion (it must exit by itself within 10 s).
-outcome run_to_exit(std::vector<std::string> args) {
-  args.insert(args.begin(), echo_svc_path());
-  child_process p(args);
-  std::string out;
-  while (auto line = p.read_line(10s)) out += *line + "\n";
-  const auto code = p.wait(10s);
-  BOOST_REQUIRE_MESSAGE(code.has_value(), "echo-svc did not exit");
-  return {*code, out, p.stderr_text()};
-}
 
 std::size_t count_lines(const std::string& s) {
   return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));

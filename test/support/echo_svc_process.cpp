@@ -4,7 +4,24 @@
 #include <chrono>
 #include <stdexcept>
 
+#include <boost/test/unit_test.hpp>
+
 namespace echo::test {
+
+exit_outcome run_to_exit(std::vector<std::string> args, const std::vector<std::string>& env) {
+  using namespace std::chrono_literals;
+  args.insert(args.begin(), echo_svc_path());
+  if (!env.empty()) {
+    args.insert(args.begin(), env.begin(), env.end());
+    args.insert(args.begin(), "/usr/bin/env");
+  }
+  child_process p(args);
+  std::string out;
+  while (auto line = p.read_line(10s)) out += *line + "\n";
+  const auto code = p.wait(10s);
+  BOOST_REQUIRE_MESSAGE(code.has_value(), "echo-svc did not exit");
+  return {*code, out, p.stderr_text()};
+}
 
 bool parse_ready_line(const std::string& line, std::string& address, std::uint16_t& port) {
   const std::string prefix = "listening on ";

@@ -20,6 +20,17 @@ struct echo_svc_process {
   std::uint16_t port = 0;
 };
 
+/// How a run of echo-svc that ends by itself ended.
+struct exit_outcome {
+  int code;
+  std::string out;  ///< stdout
+  std::string err;  ///< stderr
+};
+
+/// Runs echo-svc with `args` and the extra environment `env` ("NAME=VALUE") until it exits
+/// by itself (within 10 s; fails the test otherwise).
+exit_outcome run_to_exit(std::vector<std::string> args, const std::vector<std::string>& env = {});
+
 /// Parses "listening on ADDR:PORT"; returns false if the line does not match.
 bool parse_ready_line(const std::string& line, std::string& address, std::uint16_t& port);
 
