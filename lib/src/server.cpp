@@ -49,7 +49,7 @@ std::vector<std::string> server::ready_lines() const {
   for (const auto& l : listeners_) {
     // TCP keeps the bare form harnesses already parse; other kinds name their scheme.
     if (l->kind() == "tcp") lines.push_back(fmt::format("listening on {}", l->address()));
-    else lines.push_back(fmt::format("listening on {}://{}", l->kind(), l->address()));
+    else lines.push_back("listening on " + l->name());
   }
   return lines;
 }

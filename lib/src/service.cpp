@@ -2,7 +2,6 @@
 
 #include <csignal>
 
-#include <fmt/format.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 
@@ -12,7 +11,6 @@
 #include "detail/object_executor.hpp"
 #include "detail/process_metrics.hpp"
 #include "detail/server_metrics.hpp"
-#include "echo/config_parser.hpp"
 #include "echo/exit_code.hpp"
 #include "echo/logger.hpp"
 #include "echo/version.hpp"
@@ -70,7 +68,7 @@ void service::log_start() const {
   std::vector<std::string> names;
   std::string all;
   for (const auto& l : server_.listeners()) {
-    names.push_back(fmt::format("{}://{}", l->kind(), l->address()));
+    names.push_back(l->name());
     all += (all.empty() ? "" : ",") + names.back();
   }
   log_event(log_level::info, "start", "echo-svc starting",
@@ -84,7 +82,7 @@ void service::log_start() const {
              {"shutdown_delay_ms", cfg_.shutdown_delay},
              {"backlog", cfg_.backlog},
              {"listeners", all}});
-  if (admin_) names.push_back(fmt::format("http://{}", admin_->address()));
+  if (admin_) names.push_back(admin_->name());
   for (const auto& name : names) log_event(log_level::info, "listening", "listening", {{"listener", name}});
 }
 
@@ -99,7 +97,7 @@ service::~service() = default;
 
 std::vector<std::string> service::ready_lines() const {
   auto lines = server_.ready_lines();
-  if (admin_) lines.push_back(fmt::format("listening on http://{}", admin_->address()));
+  if (admin_) lines.push_back("listening on " + admin_->name());
   return lines;
 }
 

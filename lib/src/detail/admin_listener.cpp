@@ -113,8 +113,7 @@ void admin_listener::on_accept(const error_code& ec, tcp::socket socket) {
   if (ec) {
     // Out of descriptors, most likely: retrying at once would spin.
     static log_limit limit(log_level::warn, "admin_accept_error");
-    log_event(limit, "admin accept failed: pausing",
-              {{"listener", "http://" + address()}, {"error", ec.message()}});
+    log_event(limit, "admin accept failed: pausing", {{"listener", name()}, {"error", ec.message()}});
     pause_timer_.expires_after(error_pause);
     pause_timer_.async_wait([this](const error_code& e) { on_resume(e); });
     return;

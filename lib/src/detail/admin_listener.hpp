@@ -41,6 +41,8 @@ class admin_listener {
 
   /// The real bound address, e.g. "127.0.0.1:9100".
   std::string address() const;
+  /// "http://127.0.0.1:9100", as ready lines and log events name listeners.
+  std::string name() const { return "http://" + address(); }
   std::uint16_t port() const noexcept { return local_.port(); }
 
   static constexpr std::chrono::milliseconds error_pause{100};

@@ -48,8 +48,7 @@ void write_server_metrics(metrics_text& out, const server& srv) {
 
   std::vector<listener_view> listeners;
   for (const auto& l : srv.listeners()) {
-    if (const auto* c = l->counters())
-      listeners.push_back({std::string(l->kind()) + "://" + l->address(), c});
+    if (const auto* c = l->counters()) listeners.push_back({l->name(), c});
   }
   const auto per_listener = [&](std::string_view name, type t, std::string_view help,
                                 const std::atomic<std::uint64_t> listener_stats::*field) {

@@ -173,8 +173,6 @@ tcp_listener::~tcp_listener() {
 
 std::string tcp_listener::address() const { return endpoint_text(local_); }
 
-std::string tcp_listener::name() const { return "tcp://" + address(); }
-
 void tcp_listener::start() {
   asio::dispatch(acceptor_.get_executor(), [this] { do_accept(); });
 }

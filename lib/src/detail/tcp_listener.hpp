@@ -58,7 +58,6 @@ class tcp_listener final : public listener {
   void do_pause(const boost::system::error_code& cause);
   std::size_t shed_pending() noexcept;
   void on_resume(const boost::system::error_code& ec);
-  std::string name() const;  ///< "tcp://" + address(), as log events name listeners
 
   boost::asio::io_context& io_;
   boost::asio::ip::tcp::acceptor acceptor_;
