@@ -347,32 +347,54 @@ BOOST_AUTO_TEST_CASE(metrics_equal_what_the_clients_did) {
   BOOST_TEST(sample(m, "echo_connections_rejected_total" + listener + ",reason=\"descriptors\"}") == "0");
   BOOST_TEST(sample(m, "echo_accept_errors_total" + listener + "}") == "0");
   BOOST_TEST(sample(m, "echo_accept_pauses_total" + listener + "}") == "0");
-  BOOST_TEST(sample(m, "echo_connections_closed_total{reason=\"eof\"}") == "1");
-  BOOST_TEST(sample(m, "echo_connections_closed_total{reason=\"reset\"}") == "1");
-  BOOST_TEST(sample(m, "echo_connections_closed_total{reason=\"idle_timeout\"}") == "0");
-  BOOST_TEST(sample(m, "echo_received_bytes_total") == std::to_string(n + 3));
-  BOOST_TEST(sample(m, "echo_sent_bytes_total") == std::to_string(n + 3));
+  BOOST_TEST(sample(m, "echo_connections_closed_total" + listener + ",reason=\"eof\"}") == "1");
+  BOOST_TEST(sample(m, "echo_connections_closed_total" + listener + ",reason=\"reset\"}") == "1");
+  BOOST_TEST(sample(m, "echo_connections_closed_total" + listener + ",reason=\"idle_timeout\"}") == "0");
+  BOOST_TEST(sample(m, "echo_received_bytes_total" + listener + "}") == std::to_string(n + 3));
+  BOOST_TEST(sample(m, "echo_sent_bytes_total" + listener + "}") == std::to_string(n + 3));
 }
 
-BOOST_AUTO_TEST_CASE(each_listener_gets_its_own_accept_counters) {
+// Every per-connection family carries the listener: accepts, bytes each way and ends.
+BOOST_AUTO_TEST_CASE(each_listener_gets_its_own_counters) {
   auto cfg = echo::test::server_fixture::default_config();
   cfg.listeners.push_back(cfg.listeners.front());
   admin_fixture f({}, cfg);
   const auto& ls = f.srv->listeners();
   BOOST_REQUIRE_EQUAL(ls.size(), 2U);
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 3; ++i) {  // listener 1: three connections of 1 byte, ended by our FIN
     echo_client c(localhost, ls[1]->port());
     c.send_all("x");
     BOOST_TEST(c.recv_exact(1) == "x");
+    c.shutdown_write();
+    BOOST_TEST((c.wait_end() == echo_client::end::eof));
+  }
+  {  // listener 0: one connection of 5 bytes, ended by the client's RST
+    echo_client c(localhost, ls[0]->port());
+    c.send_all("hello");
+    BOOST_TEST(c.recv_exact(5) == "hello");
+    const linger reset_on_close{1, 0};
+    ::setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &reset_on_close, sizeof reset_on_close);
+    c.close();
   }
   BOOST_REQUIRE(f.sessions_drop_to(0, 5s));
   const auto m = f.metrics();
+  BOOST_TEST_MESSAGE(m);
   const auto label = [&](std::size_t i) {
-    return "{listener=\"tcp://127.0.0.1:" + std::to_string(ls[i]->port()) + "\"}";
+    return "{listener=\"tcp://127.0.0.1:" + std::to_string(ls[i]->port()) + "\"";
   };
-  BOOST_TEST(sample(m, "echo_connections_accepted_total" + label(0)) == "0");
-  BOOST_TEST(sample(m, "echo_connections_accepted_total" + label(1)) == "3");
-  BOOST_TEST(sample(m, "echo_connections_open" + label(1)) == "0");
+  BOOST_TEST(sample(m, "echo_connections_accepted_total" + label(0) + "}") == "1");
+  BOOST_TEST(sample(m, "echo_connections_accepted_total" + label(1) + "}") == "3");
+  BOOST_TEST(sample(m, "echo_connections_open" + label(1) + "}") == "0");
+  BOOST_TEST(sample(m, "echo_received_bytes_total" + label(0) + "}") == "5");
+  BOOST_TEST(sample(m, "echo_sent_bytes_total" + label(0) + "}") == "5");
+  BOOST_TEST(sample(m, "echo_received_bytes_total" + label(1) + "}") == "3");
+  BOOST_TEST(sample(m, "echo_sent_bytes_total" + label(1) + "}") == "3");
+  BOOST_TEST(sample(m, "echo_connections_closed_total" + label(0) + ",reason=\"reset\"}") == "1");
+  BOOST_TEST(sample(m, "echo_connections_closed_total" + label(0) + ",reason=\"eof\"}") == "0");
+  BOOST_TEST(sample(m, "echo_connections_closed_total" + label(1) + ",reason=\"eof\"}") == "3");
+  BOOST_TEST(sample(m, "echo_connections_closed_total" + label(1) + ",reason=\"reset\"}") == "0");
+  BOOST_TEST(f.srv->bytes().received == 8U);
+  BOOST_TEST(f.srv->bytes().sent == 8U);
 }
 
 BOOST_AUTO_TEST_CASE(bind_failure_is_a_setup_error_naming_the_address) {

@@ -72,8 +72,8 @@ BOOST_AUTO_TEST_CASE(single_round_trip) {
   BOOST_TEST(sessions_drop_to(f, 0, 5s));
   const auto& s = f.server().counters();
   BOOST_TEST(echo::stats::get(s.accepted) == 1U);
-  BOOST_TEST(echo::stats::get(s.bytes_received) == 12U);
-  BOOST_TEST(echo::stats::get(s.bytes_sent) == 12U);
+  BOOST_TEST(f.server().bytes().received == 12U);
+  BOOST_TEST(f.server().bytes().sent == 12U);
   BOOST_TEST(echo::stats::get(s.session_errors) == 0U);
 }
 
@@ -414,7 +414,7 @@ BOOST_AUTO_TEST_CASE(step_plan_splits_every_echo_into_single_bytes) {
     c.shutdown_write();
     BOOST_TEST((c.wait_end() == echo_client::end::eof));
     BOOST_TEST(sessions_drop_to(f, 0, 5s));
-    BOOST_TEST(echo::stats::get(f.server().counters().bytes_sent) == message.size());
+    BOOST_TEST(f.server().bytes().sent == message.size());
   }
 }
 
@@ -434,7 +434,7 @@ BOOST_AUTO_TEST_CASE(step_plan_ends_the_connection_after_n_bytes) {
                "reset=" << reset);
     c.close();
     BOOST_TEST(sessions_drop_to(f, 0, 5s));
-    BOOST_TEST(echo::stats::get(f.server().counters().bytes_sent) == n);
+    BOOST_TEST(f.server().bytes().sent == n);
   }
 }
 
@@ -542,7 +542,7 @@ BOOST_AUTO_TEST_CASE(write_timeout_sees_an_echo_stuck_in_the_send_queue) {
   const auto took = std::chrono::steady_clock::now() - start;
   BOOST_TEST_MESSAGE("closed after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
                                      << " ms (write timeout 1 s, idle timeout 60 s)");
-  BOOST_TEST(echo::stats::get(c.bytes_received) == 1 * MiB);
+  BOOST_TEST(f.server().bytes().received == 1 * MiB);
   BOOST_TEST(echo::stats::get(c.write_timeouts) == 1U);
   BOOST_TEST(echo::stats::get(c.idle_timeouts) == 0U);
   BOOST_TEST((took < 2500ms));

@@ -149,6 +149,7 @@ void server::log_summary() const {
   // Whatever the rate limits held back is reported now, before the totals.
   logger::instance().flush_suppressed(logger::now(), /*force=*/true);
   const auto& c = context_->counters;
+  const auto total = bytes();
   // Only the deadline and abort() force sessions closed: every other one finished by itself.
   const auto forced = stats::get(c.forced_closes);
   const auto graceful = drain_sessions_ > forced ? drain_sessions_ - forced : 0;
@@ -160,11 +161,20 @@ void server::log_summary() const {
              {"forced", forced},
              {"accepted", stats::get(c.accepted)},
              {"refused", stats::get(c.rejected) + stats::get(c.shed)},
-             {"bytes_in", stats::get(c.bytes_received)},
-             {"bytes_out", stats::get(c.bytes_sent)}});
+             {"bytes_in", total.received},
+             {"bytes_out", total.sent}});
 }
 
 const stats& server::counters() const noexcept { return context_->counters; }
+
+byte_totals server::bytes() const noexcept {
+  byte_totals total;
+  for (const auto& l : context_->listeners) {
+    total.received += stats::get(l.bytes_received);
+    total.sent += stats::get(l.bytes_sent);
+  }
+  return total;
+}
 
 std::size_t server::session_count() const noexcept { return context_->registry.size(); }
 

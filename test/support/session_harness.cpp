@@ -23,6 +23,7 @@ session_harness::session_harness(memory_script script, plan_factory plans, echo:
     throw std::logic_error("session_harness: the registry refused a slot");
   }
   session = std::make_shared<memory_session>(io, ctx, 1, std::move(script));
+  session->count_in_listener(ctx->add_listener());
   if (!ctx->registry.add(*session))
     throw std::logic_error("session_harness: the registry refused the session");
 }
@@ -93,11 +94,12 @@ std::vector<std::string> session_harness::finish(std::size_t limit) {
         fmt::format("the peer got {} bytes for its {}", out.size(), input.size()));
   check(input.compare(0, out.size(), out) == 0, "the peer did not get a byte-exact prefix of its input");
   const auto& c = ctx->counters;
-  check(stats::get(c.bytes_sent) == out.size(),
-        fmt::format("bytes_sent counts {}, the peer got {}", stats::get(c.bytes_sent), out.size()));
+  const auto& l = ctx->listeners.front();
+  check(stats::get(l.bytes_sent) == out.size(),
+        fmt::format("bytes_sent counts {}, the peer got {}", stats::get(l.bytes_sent), out.size()));
   check(
-      stats::get(c.bytes_received) <= input.size(),
-      fmt::format("bytes_received counts {} of an input of {}", stats::get(c.bytes_received), input.size()));
+      stats::get(l.bytes_received) <= input.size(),
+      fmt::format("bytes_received counts {} of an input of {}", stats::get(l.bytes_received), input.size()));
   session.reset();  // no handler should hold it any more: it is gone now
   check(stats::get(c.active) == 0, fmt::format("{} sessions still active", stats::get(c.active)));
   check(stats::get(c.closed) == 1, fmt::format("{} sessions counted closed, not 1", stats::get(c.closed)));

@@ -59,6 +59,8 @@ class server {
   std::vector<std::string> ready_lines() const;
 
   const stats& counters() const noexcept;
+  /// Bytes each way, summed over the listeners (each listener's own are in its counters()).
+  byte_totals bytes() const noexcept;
   std::size_t session_count() const noexcept;
 
  private:

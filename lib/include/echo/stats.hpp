@@ -13,8 +13,6 @@ struct stats {
   std::atomic<std::uint64_t> accepted{0};  ///< connections accepted
   std::atomic<std::uint64_t> active{0};    ///< sessions alive now
   std::atomic<std::uint64_t> closed{0};    ///< sessions ended
-  std::atomic<std::uint64_t> bytes_received{0};
-  std::atomic<std::uint64_t> bytes_sent{0};
   std::atomic<std::uint64_t> accept_errors{0};   ///< failed accepts of any kind
   std::atomic<std::uint64_t> accept_pauses{0};   ///< times accepting backed off (fd/memory exhaustion)
   std::atomic<std::uint64_t> session_errors{0};  ///< sessions ended by an unexpected error
@@ -23,9 +21,6 @@ struct stats {
   std::atomic<std::uint64_t> shed{0};            ///< connections closed at once: out of descriptors
   std::atomic<std::uint64_t> idle_timeouts{0};   ///< sessions closed by the idle timeout
   std::atomic<std::uint64_t> write_timeouts{0};  ///< sessions closed by the write timeout
-  /// Sessions ended, by why they ended (indexed like the session's end reason, 0 unused);
-  /// each session adds to one of these once, as it is destroyed.
-  std::array<std::atomic<std::uint64_t>, 10> closed_by{};
 
   static void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) noexcept {
     counter.fetch_add(n, std::memory_order_relaxed);
@@ -35,8 +30,9 @@ struct stats {
   }
 };
 
-/// One listener's accept-side counters, readable from any thread like `stats`. The server
-/// keeps them for as long as any session it admitted is alive.
+/// One listener's counters, readable from any thread like `stats`. The server keeps them for
+/// as long as any session it admitted is alive. Bytes and ends are counted here only, not
+/// server-wide as well: one atomic add per read or write (server::bytes() sums them).
 struct listener_stats {
   std::atomic<std::uint64_t> accepted{0};       ///< connections admitted as sessions
   std::atomic<std::uint64_t> open{0};           ///< of those, alive now
@@ -44,6 +40,17 @@ struct listener_stats {
   std::atomic<std::uint64_t> shed{0};           ///< closed at once: out of descriptors
   std::atomic<std::uint64_t> accept_errors{0};  ///< failed accepts of any kind
   std::atomic<std::uint64_t> accept_pauses{0};  ///< times accepting backed off
+  std::atomic<std::uint64_t> bytes_received{0};
+  std::atomic<std::uint64_t> bytes_sent{0};
+  /// Sessions ended, by why they ended (indexed like the session's end reason, 0 unused);
+  /// each session adds to one of these once, as it is destroyed.
+  std::array<std::atomic<std::uint64_t>, 10> closed_by{};
+};
+
+/// Bytes each way over all of a server's listeners, read counter by counter (not one snapshot).
+struct byte_totals {
+  std::uint64_t received = 0;
+  std::uint64_t sent = 0;
 };
 
 }  // namespace echo

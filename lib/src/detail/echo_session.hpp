@@ -83,6 +83,8 @@ class echo_session : public session_base {
   struct planned;
 
   Derived& stream() noexcept { return static_cast<Derived&>(*this); }
+  /// The admitting listener's counters: bytes and ends are counted per listener only.
+  listener_stats& traffic() const noexcept { return context().listeners[listener_index()]; }
   self_ptr self() { return std::static_pointer_cast<Derived>(shared_from_this()); }
 
   void do_read(self_ptr self);
@@ -143,7 +145,7 @@ echo_session<Derived>::~echo_session() {
   // Once per session, here rather than in do_close: a session never started (shutdown
   // began as it was admitted) is destroyed without closing and counts as shut down.
   const auto why = reason_ == end_reason::none ? end_reason::shutdown : reason_;
-  stats::add(counters.closed_by[static_cast<std::size_t>(why)]);
+  stats::add(traffic().closed_by[static_cast<std::size_t>(why)]);
 }
 
 template <class Derived>
@@ -215,12 +217,8 @@ void echo_session<Derived>::touch() noexcept {
 template <class Derived>
 void echo_session<Derived>::arm_write_deadline() noexcept {
   auto& ctx = context();
-  // A stalled write is no progress either way, so the idle limit applies too.
-  const auto write_due = ctx.deadline_in(ctx.write_ticks);
-  const auto idle_due = ctx.deadline_in(ctx.idle_ticks);
-  const bool echo_first = write_due != 0 && (idle_due == 0 || write_due < idle_due);
-  armed_ = echo_first ? deadline_kind::echo : deadline_kind::idle;
-  set_deadline(echo_first ? write_due : idle_due);
+  armed_ = ctx.write_first ? deadline_kind::echo : deadline_kind::idle;
+  set_deadline(ctx.deadline_in(ctx.unsent_ticks));
 }
 
 template <class Derived>
@@ -253,7 +251,7 @@ void echo_session<Derived>::on_read(const boost::system::error_code& ec, std::si
   }
   assert(state_ == session_state::reading || state_ == session_state::drain_reading);
   if (!ec) {
-    stats::add(context().counters.bytes_received, n);
+    stats::add(traffic().bytes_received, n);
     if (trace_) trace_->bytes_in += n;
     if (plan_) {
       plan_->length = n;
@@ -296,7 +294,7 @@ void echo_session<Derived>::do_write(std::size_t n, self_ptr self) {
 template <class Derived>
 void echo_session<Derived>::on_write(const boost::system::error_code& ec, std::size_t n, self_ptr self) {
   // Counted even when the session closed meanwhile: those bytes did leave.
-  stats::add(context().counters.bytes_sent, n);
+  stats::add(traffic().bytes_sent, n);
   if (trace_) trace_->bytes_out += n;
   if (state_ == session_state::closed) {
     stream().stream_release();
@@ -452,7 +450,7 @@ template <class Derived>
 void echo_session<Derived>::on_discard(const boost::system::error_code& ec, std::size_t n, self_ptr self) {
   stream().stream_release();
   if (!ec) {
-    stats::add(context().counters.bytes_received, n);
+    stats::add(traffic().bytes_received, n);
     if (trace_) trace_->bytes_in += n;
     do_discard(std::move(self));
     return;

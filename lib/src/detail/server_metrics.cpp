@@ -30,8 +30,8 @@ constexpr std::array<std::pair<end_reason, std::string_view>, 9> close_reasons{{
     {end_reason::plan_reset, "plan_reset"},
 }};
 static_assert(static_cast<std::size_t>(end_reason::plan_reset) + 1 ==
-                  std::tuple_size_v<decltype(stats::closed_by)>,
-              "stats::closed_by has one counter per end_reason");
+                  std::tuple_size_v<decltype(listener_stats::closed_by)>,
+              "listener_stats::closed_by has one counter per end_reason");
 
 struct listener_view {
   std::string label;
@@ -71,17 +71,19 @@ void write_server_metrics(metrics_text& out, const server& srv) {
                "Times accepting backed off after errors or descriptor exhaustion.",
                &listener_stats::accept_pauses);
 
-  const auto& c = srv.counters();
   out.family("echo_connections_closed_total", type::counter,
              "Echo connections ended, by why: eof (peer finished), reset (peer reset or vanished), "
              "error, idle_timeout, write_timeout, shutdown (graceful drain), forced (drain deadline "
              "or abort), plan_fin and plan_reset (fault-injection plans).");
-  for (const auto& [reason, name] : close_reasons)
-    out.sample({{"reason", name}}, get(c.closed_by[static_cast<std::size_t>(reason)]));
-  out.family("echo_received_bytes_total", type::counter, "Bytes read from echo connections.");
-  out.sample(get(c.bytes_received));
-  out.family("echo_sent_bytes_total", type::counter, "Bytes written to echo connections.");
-  out.sample(get(c.bytes_sent));
+  for (const auto& l : listeners) {
+    for (const auto& [reason, name] : close_reasons)
+      out.sample({{"listener", l.label}, {"reason", name}},
+                 get(l.counters->closed_by[static_cast<std::size_t>(reason)]));
+  }
+  per_listener("echo_received_bytes_total", type::counter, "Bytes read from echo connections.",
+               &listener_stats::bytes_received);
+  per_listener("echo_sent_bytes_total", type::counter, "Bytes written to echo connections.",
+               &listener_stats::bytes_sent);
 }
 
 }  // namespace echo::detail

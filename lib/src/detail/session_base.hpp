@@ -33,7 +33,8 @@ class session_base : public std::enable_shared_from_this<session_base> {
   virtual void expire() = 0;
 
   /// Counts the session in listener `index`'s open connections (see session_context) until
-  /// it is destroyed. Called at most once, before start().
+  /// it is destroyed, and its bytes and end in that listener's counters. Called once, before
+  /// start(): every session belongs to a listener.
   void count_in_listener(std::uint16_t index) noexcept;
 
   /// What the sweep reads (a relaxed atomic, written only on the session's executor).
@@ -43,6 +44,8 @@ class session_base : public std::enable_shared_from_this<session_base> {
   session_base(std::shared_ptr<session_context> context, std::uint64_t id) noexcept;
 
   session_context& context() const noexcept { return *context_; }
+  /// Index of the listener that admitted the session (see count_in_listener).
+  std::uint16_t listener_index() const noexcept { return listener_; }
   void set_deadline(std::uint32_t tick) noexcept { deadline_.store(tick, std::memory_order_relaxed); }
 
  private:

@@ -1,5 +1,6 @@
 #include "detail/session_context.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <stdexcept>
 
@@ -18,15 +19,18 @@ std::uint32_t to_ticks(std::chrono::milliseconds timeout) noexcept {
 
 session_context::session_context(bool thread_safe, const config& cfg)
     : registry(thread_safe, effective_max_connections(cfg)),
+      // Default-constructed in place: atomics cannot move, so this vector never grows.
+      listeners(std::max<std::size_t>(cfg.listeners.size(), 1)),
       buffer_size(cfg.buffer_size),
       idle_ticks(to_ticks(cfg.idle_timeout)),
-      write_ticks(to_ticks(cfg.write_timeout)) {}
+      write_ticks(to_ticks(cfg.write_timeout)),
+      write_first(write_ticks != 0 && (idle_ticks == 0 || write_ticks < idle_ticks)),
+      unsent_ticks(write_first ? write_ticks : idle_ticks) {}
 
 std::uint16_t session_context::add_listener() {
-  if (listeners.size() >= std::numeric_limits<std::uint16_t>::max())
-    throw std::length_error("too many listeners");
-  listeners.emplace_back();
-  return static_cast<std::uint16_t>(listeners.size() - 1);
+  if (listeners_added >= listeners.size() || listeners_added == std::numeric_limits<std::uint16_t>::max())
+    throw std::length_error("more listeners than configured");
+  return listeners_added++;
 }
 
 }  // namespace echo::detail

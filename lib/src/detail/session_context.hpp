@@ -5,7 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <vector>
 
 #include "detail/read_path.hpp"
 #include "detail/session_registry.hpp"
@@ -31,19 +31,26 @@ struct session_context {
     return ticks == 0 ? 0 : now_tick.load(std::memory_order_relaxed) + ticks;
   }
   std::uint32_t now() const noexcept { return now_tick.load(std::memory_order_relaxed); }
-  /// A new entry in `listeners`; returns its index. Only while the server is being built.
+  /// The next unused entry in `listeners`; returns its index. Only while the server is
+  /// being built; throws std::length_error past the configured number of listeners.
   std::uint16_t add_listener();
   std::uint32_t read_size() const noexcept { return static_cast<std::uint32_t>(buffer_size); }
 
   session_registry registry;
   stats counters;
   /// Each listener's counters, indexed by the number a listener gets from add_listener().
-  /// Filled while the server is built, before any session exists; a deque, so the
-  /// references listeners hold stay valid.
-  std::deque<listener_stats> listeners;
+  /// Sized once, from the configured listeners, so the references listeners hold stay valid
+  /// and a session reaches its own in one indexed load. Entries past `listeners_added` are
+  /// unused and stay zero.
+  std::vector<listener_stats> listeners;
+  std::uint16_t listeners_added = 0;
   const std::size_t buffer_size;
   const std::uint32_t idle_ticks;   ///< 0: no idle timeout
   const std::uint32_t write_ticks;  ///< 0: no write timeout
+  /// While an echo is unsent both limits apply (a stalled write is no progress either);
+  /// which comes first depends only on the configuration, so it is decided once here.
+  const bool write_first;           ///< the write timeout is set and shorter than the idle one
+  const std::uint32_t unsent_ticks;  ///< the shorter of the two (0: neither is set)
   std::atomic<std::uint32_t> now_tick{1};
   /// Per-connection step plans (fault injection); empty: no session has a plan.
   plan_factory plans;
