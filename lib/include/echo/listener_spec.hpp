@@ -14,7 +14,7 @@ enum class transport : std::uint8_t {
   tcp,    ///< tcp://HOST:PORT
   udp,    ///< udp://HOST:PORT, one reply datagram per datagram
   tls,    ///< tls://HOST:PORT, TCP with TLS (the --tls-* settings)
-  unix,   ///< unix:///path or unix:@name (Linux abstract namespace), stream sockets
+  unix_stream,  ///< unix:///path or unix:@name (Linux abstract namespace), stream sockets
   mptcp,  ///< mptcp://HOST:PORT, Linux multipath TCP (plain TCP clients still connect)
 };
 
@@ -43,17 +43,17 @@ struct listener_spec {
 
   transport kind = transport::tcp;
   /// Unset: "[::]" dual-stack, falling back to 0.0.0.0 where the kernel has no IPv6.
-  /// Unused for unix.
+  /// Unused for unix_stream ("unix" is a predefined macro under GNU extensions).
   std::optional<boost::asio::ip::address> address;
   /// 0 lets the kernel pick a free port; the listener reports the one it got. Unused for unix.
   std::uint16_t port = 7007;
-  /// unix only: a filesystem path, or "@name" for a name in Linux's abstract namespace.
+  /// unix_stream only: a filesystem path, or "@name" for a name in Linux's abstract namespace.
   std::string path;
   /// IPV6_V6ONLY for an IPv6 address; unset: the kernel's default (dual-stack on Linux).
   std::optional<bool> v6only;
   service_kind service = service_kind::echo;
   proxy_protocol proxy = proxy_protocol::off;
-  /// unix only: permission bits for the socket file; unset: --unix-mode.
+  /// unix_stream only: permission bits for the socket file; unset: --unix-mode.
   std::optional<unsigned> mode;
   /// An already bound, listening TCP socket to use instead of binding (address and port are
   /// then ignored): what a service manager passes under socket activation. The listener
