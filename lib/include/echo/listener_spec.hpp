@@ -14,7 +14,9 @@ enum class transport : std::uint8_t {
   tcp,    ///< tcp://HOST:PORT
   udp,    ///< udp://HOST:PORT, one reply datagram per datagram
   tls,    ///< tls://HOST:PORT, TCP with TLS (the --tls-* settings)
-  unix_stream,  ///< unix:///path or unix:@name (Linux abstract namespace), stream sockets
+  /// unix:///path or unix:@name (Linux abstract namespace), stream sockets. Not `unix`:
+  /// GNU extensions predefine that as a macro.
+  unix_stream,
   mptcp,  ///< mptcp://HOST:PORT, Linux multipath TCP (plain TCP clients still connect)
 };
 
@@ -43,9 +45,9 @@ struct listener_spec {
 
   transport kind = transport::tcp;
   /// Unset: "[::]" dual-stack, falling back to 0.0.0.0 where the kernel has no IPv6.
-  /// Unused for unix_stream ("unix" is a predefined macro under GNU extensions).
+  /// Unused for unix_stream.
   std::optional<boost::asio::ip::address> address;
-  /// 0 lets the kernel pick a free port; the listener reports the one it got. Unused for unix.
+  /// 0 lets the kernel pick a free port; the listener reports the one it got. Unused for unix_stream.
   std::uint16_t port = 7007;
   /// unix_stream only: a filesystem path, or "@name" for a name in Linux's abstract namespace.
   std::string path;
