@@ -21,9 +21,23 @@ void check_duration(const char* setting, std::chrono::milliseconds value) {
 
 void validate(const config& cfg) {
   if (cfg.listeners.empty()) throw config_error("listen", "no listener configured");
-  for (const auto& spec : cfg.listeners)
+  for (const auto& spec : cfg.listeners) {
     if (spec.adopt_fd && *spec.adopt_fd < 0)
       throw config_error("listen", fmt::format("invalid descriptor {} to adopt", *spec.adopt_fd));
+    if (spec.adopt_fd && spec.kind != transport::tcp)
+      throw config_error("listen", "only TCP listeners can be adopted from a service manager");
+    const bool is_unix = spec.kind == transport::unix_stream;
+    if (is_unix && (spec.path.empty() || spec.path == "@" || spec.path.size() > 107))
+      throw config_error("listen", fmt::format("invalid unix socket path '{}': 1 to 107 bytes", spec.path));
+    if (spec.mode && (!is_unix || spec.path.front() == '@' || *spec.mode > 0777))
+      throw config_error("listen", "a listener's mode is for unix socket paths, at most 0777");
+    if (spec.kind == transport::udp && spec.proxy != proxy_protocol::off)
+      throw config_error("listen", "proxy-protocol applies to stream listeners, not udp");
+    if (spec.v6only && (is_unix || (spec.address && spec.address->is_v4())))
+      throw config_error("listen", "v6only applies to IPv6 listeners");
+  }
+  if (cfg.unix_mode && *cfg.unix_mode > 0777)
+    throw config_error("unix-mode", fmt::format("invalid unix-mode {:o}: at most 0777", *cfg.unix_mode));
   if (cfg.threads > config::max_threads)
     throw config_error("threads", fmt::format("invalid thread count '{}': expected a number from 0 to {}",
                                               cfg.threads, config::max_threads));

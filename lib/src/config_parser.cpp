@@ -14,6 +14,7 @@
 #include <boost/program_options.hpp>
 
 #include "echo/config_error.hpp"
+#include "echo/listen_url.hpp"
 #include "echo/logger.hpp"
 #include "echo/usage_error.hpp"
 #include "echo/version.hpp"
@@ -51,7 +52,23 @@ struct setting {
   std::function<void(config&, std::string_view)> apply;
   // nullopt: unset, printed commented out.
   std::function<std::optional<std::string>(const config&)> show;
+  // Given any number of times: the values of one source arrive joined by '\n' (flags and
+  // file lines as given, the environment's split at commas) and replace a lower source's.
+  bool repeatable = false;
 };
+
+constexpr char value_separator = '\n';
+
+std::vector<std::string_view> split_values(std::string_view joined) {
+  std::vector<std::string_view> out;
+  while (true) {
+    const auto at = joined.find(value_separator);
+    out.push_back(joined.substr(0, at));
+    if (at == std::string_view::npos) break;
+    joined.remove_prefix(at + 1);
+  }
+  return out;
+}
 
 unsigned long long parse_count(std::string_view text, const char* what) {
   const auto v = parse_decimal(text);
@@ -78,6 +95,20 @@ const std::vector<setting>& settings() {
         const auto& a = c.listeners.front().address;
         if (!a) return std::nullopt;
         return address_text(*a);
+      }});
+    t.push_back({"listen", "URL",
+      [](const config&) { return std::string("also listen here; repeatable (ECHO_SVC_LISTEN takes a comma-separated list): tcp://HOST:PORT, udp://, tls://, mptcp://, unix:///path, unix:@name, with options as ?service=echo|discard|chargen&proxy-protocol=v1|v2|auto&v6only=true&mode=0660 (see README). With --listen and neither --port nor --bind, only the URLs are served"); },
+      [](config& c, std::string_view v) {
+        for (const auto url : split_values(v)) c.listeners.push_back(parse_listen_url(url));
+      },
+      [](const config&) -> std::optional<std::string> { return std::nullopt; },  // print_config lists them
+      true});
+    t.push_back({"unix-mode", "MODE",
+      [](const config&) { return std::string("permission bits of unix socket files, octal, e.g. 0660 (default: as created, under the umask); a listener's ?mode= overrides it"); },
+      [](config& c, std::string_view v) { c.unix_mode = parse_mode(v); },
+      [](const config& c) -> std::optional<std::string> {
+        if (!c.unix_mode) return std::nullopt;
+        return fmt::format("{:04o}", *c.unix_mode);
       }});
     t.push_back({"threads", "N",
       [](const config& d) { return fmt::format("threads running the event loop, 0-{}; 0 = CPUs this process may use (affinity and cgroup quota) (default {})", config::max_threads, d.threads); },
@@ -175,7 +206,11 @@ po::options_description setting_descriptions(bool for_file) {
       else if (n == "bind") key += ",b";
       else if (n == "threads") key += ",t";
     }
-    if (s.value_name) {
+    if (s.repeatable) {
+      desc.add_options()(key.c_str(),
+                         po::value<std::vector<std::string>>()->value_name(s.value_name)->composing(),
+                         help.c_str());
+    } else if (s.value_name) {
       desc.add_options()(key.c_str(), po::value<std::string>()->value_name(s.value_name), help.c_str());
     } else if (for_file) {
       desc.add_options()(key.c_str(), po::value<std::string>()->value_name("BOOL"), help.c_str());
@@ -275,8 +310,28 @@ std::string format_size(std::size_t bytes) {
 
 namespace {
 
+bool given(const std::map<std::string, setting_origin>& origins, const char* key) {
+  const auto it = origins.find(key);
+  return it != origins.end() && it->second.source != config_source::default_value;
+}
+
+bool serves_listen_only(const std::map<std::string, setting_origin>& origins) {
+  return given(origins, "listen") && !given(origins, "port") && !given(origins, "bind");
+}
+
 // One source's raw values, key -> value, before any conversion.
 using raw_values = std::map<std::string, std::string>;
+
+bool is_repeatable(std::string_view key) {
+  for (const auto& s : settings())
+    if (s.name == key) return s.repeatable;
+  return false;
+}
+
+void append_value(raw_values& values, const std::string& key, const std::string& value) {
+  auto [it, fresh] = values.try_emplace(key, value);
+  if (!fresh) (it->second += value_separator) += value;
+}
 
 std::string env_name(std::string_view key) {
   std::string name = "ECHO_SVC_";
@@ -307,7 +362,9 @@ raw_values read_environment(std::span<const char* const> env, std::optional<std:
     if (!found)
       throw config_error(std::string(name),
                          fmt::format("unknown environment variable {}: no such setting (see --help)", name));
-    values[found->name] = std::string(value);
+    std::string v(value);
+    if (found->repeatable) std::replace(v.begin(), v.end(), ',', value_separator);
+    values[found->name] = std::move(v);
   }
   return values;
 }
@@ -319,10 +376,15 @@ raw_values read_file(const std::string& path) {
   try {
     const auto parsed = po::parse_config_file(in, setting_descriptions(/*for_file=*/true), false);
     for (const auto& o : parsed.options) {
+      const auto value = o.value.empty() ? std::string() : o.value.front();
+      if (is_repeatable(o.string_key)) {
+        append_value(values, o.string_key, value);
+        continue;
+      }
       if (values.count(o.string_key))
         throw config_error(o.string_key,
                            fmt::format("key '{}' given twice in config file '{}'", o.string_key, path));
-      values[o.string_key] = o.value.empty() ? std::string() : o.value.front();
+      values[o.string_key] = value;
     }
   } catch (const po::unknown_option& e) {
     throw config_error(e.get_option_name(),
@@ -426,6 +488,15 @@ std::string format_endpoint(const listener_spec& spec) {
   return fmt::format("{}:{}", spec.address ? address_text(*spec.address) : std::string(), spec.port);
 }
 
+unsigned parse_mode(std::string_view text) {
+  unsigned mode = 0;
+  const auto* end = text.data() + text.size();
+  const auto [p, ec] = std::from_chars(text.data(), end, mode, 8);
+  if (text.empty() || ec != std::errc{} || p != end || mode > 0777)
+    throw usage_error(fmt::format("invalid mode '{}': expected octal permission bits, e.g. 0660", text));
+  return mode;
+}
+
 bool parse_bool(std::string_view text) {
   std::string lower;
   for (char ch : text) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -466,6 +537,7 @@ command_line parse_command_line(std::span<const char* const> args, std::span<con
       else if (o.string_key == "version") show_version = true;
       else if (o.string_key == "print-config") print = true;
       else if (o.string_key == "config") config_file = o.value.front();
+      else if (is_repeatable(o.string_key)) append_value(flags, o.string_key, o.value.front());
       else flags[o.string_key] = o.value.empty() ? std::string("true") : o.value.front();
     }
   } catch (const po::error& e) {
@@ -527,6 +599,8 @@ command_line parse_command_line(std::span<const char* const> args, std::span<con
     if (config_file) check_hidden(from_file, {config_source::file, *config_file});
     result.origins[s.name] = origin;
   }
+  // --listen alone replaces the default TCP listener; with --port or --bind it is served too.
+  if (serves_listen_only(result.origins)) cfg.listeners.erase(cfg.listeners.begin());
   try {
     validate(cfg);
   } catch (const config_error& e) {
@@ -541,10 +615,24 @@ std::string print_config(const command_line& cmd) {
   std::string out =
       fmt::format("# echo-svc {} effective configuration; valid as a --config file.\n", version);
   if (!cmd.config_file.empty()) out += fmt::format("# Read from config file {}.\n", cmd.config_file);
+  const bool listen_only = serves_listen_only(cmd.origins);
   for (const auto& s : settings()) {
-    const auto value = s.show(cmd.cfg);
+    const std::string_view name = s.name;
     const auto it = cmd.origins.find(s.name);
     const auto origin = it != cmd.origins.end() ? it->second.describe() : std::string("default");
+    if (name == "listen") {
+      // The --port/--bind listener comes first unless the URLs replaced it.
+      const std::size_t first = listen_only ? 0 : 1;
+      if (cmd.cfg.listeners.size() <= first) out += fmt::format("# listen = (unset)  # {}\n", origin);
+      for (std::size_t i = first; i < cmd.cfg.listeners.size(); ++i)
+        out += fmt::format("listen = {}  # {}\n", format_listen_url(cmd.cfg.listeners[i]), origin);
+      continue;
+    }
+    if (listen_only && (name == "port" || name == "bind")) {
+      out += fmt::format("# {} = (unused: listen is set)  # {}\n", name, origin);
+      continue;
+    }
+    const auto value = s.show(cmd.cfg);
     if (value) out += fmt::format("{} = {}  # {}\n", s.name, *value, origin);
     else out += fmt::format("# {} = (unset)  # {}\n", s.name, origin);
   }

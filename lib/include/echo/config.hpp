@@ -16,8 +16,11 @@ namespace echo {
 /// Any source may fill it (the command line today; environment and file later; code that
 /// embeds the server); validate() is the one place its rules are checked.
 struct config {
-  /// Where to listen; `--bind`/`--port` fill the first entry.
+  /// Where to listen. `--bind`/`--port` fill the first entry; `--listen` URLs follow it, or
+  /// replace it when neither --bind nor --port is given.
   std::vector<listener_spec> listeners{listener_spec{}};
+  /// Permission bits for unix socket files without their own `mode`; unset: as created.
+  std::optional<unsigned> unix_mode;
   /// Threads running the io_context; 0 = as many CPUs as this process may use.
   unsigned threads = 1;
   log_level level = log_level::info;

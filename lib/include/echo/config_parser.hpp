@@ -73,6 +73,8 @@ std::size_t parse_size(std::string_view text);
 boost::asio::ip::address parse_address(std::string_view text);
 /// "127.0.0.1:9100", "[::1]:9100", or ":9100" (every address, as --bind's default).
 listener_spec parse_endpoint(std::string_view text);
+/// Octal permission bits, "0660" or "660", at most 0777.
+unsigned parse_mode(std::string_view text);
 /// "true"/"false" (also 1/0, yes/no, on/off).
 bool parse_bool(std::string_view text);
 
