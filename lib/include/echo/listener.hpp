@@ -26,12 +26,13 @@ class listener {
   virtual void start() = 0;
   /// Closes the listening socket (thread-safe, idempotent); live sessions are untouched.
   virtual void stop() = 0;
-  /// "tcp", later "udp", "tls", "unix".
+  /// "tcp", "udp", "tls", "unix", "mptcp": the URL scheme.
   virtual std::string_view kind() const noexcept = 0;
-  /// The real bound address, e.g. "127.0.0.1:40123" or "[::]:7007".
+  /// The real bound address, e.g. "127.0.0.1:40123", "[::]:7007", "/run/echo.sock", "@echo".
   virtual std::string address() const = 0;
-  /// "tcp://127.0.0.1:40123": how logs, metrics and ready lines name this listener.
-  std::string name() const { return std::string(kind()) + "://" + address(); }
+  /// "tcp://127.0.0.1:40123", "unix:///run/echo.sock", "unix:@echo": how logs, metrics and
+  /// ready lines name this listener (a URL --listen reads back).
+  virtual std::string name() const { return std::string(kind()) + "://" + address(); }
   /// The bound port (what port 0 resolved to); 0 for kinds without ports.
   virtual std::uint16_t port() const noexcept = 0;
   /// This listener's accept-side counters (live, readable from any thread); null for kinds

@@ -18,6 +18,7 @@
 #include "detail/session_context.hpp"
 #include "detail/session_state.hpp"
 #include "detail/session_trace.hpp"
+#include "echo/listener_spec.hpp"
 #include "echo/logger.hpp"
 #include "echo/step_plan.hpp"
 
@@ -60,6 +61,8 @@ class echo_session : public session_base {
   /// Debug logging only: what the close event reports (peer, bytes, duration). Set before
   /// start().
   void set_trace(std::unique_ptr<session_trace> trace) noexcept { trace_ = std::move(trace); }
+  /// What the session does with what it reads (echo by default). Set before start().
+  void set_service(service_kind service) noexcept { service_ = service; }
 
  protected:
   using self_ptr = std::shared_ptr<Derived>;
@@ -88,6 +91,7 @@ class echo_session : public session_base {
   self_ptr self() { return std::static_pointer_cast<Derived>(shared_from_this()); }
 
   void do_read(self_ptr self);
+  void on_discarded(self_ptr self);
   void do_write(std::size_t n, self_ptr self);
   void enter_writing() noexcept;
   void do_planned_step(const step& s, std::size_t write_size, self_ptr self);
@@ -113,6 +117,7 @@ class echo_session : public session_base {
   session_state state_ = session_state::created;
   end_reason reason_ = end_reason::none;  ///< why we are finishing or lingering
   deadline_kind armed_ = deadline_kind::idle;
+  service_kind service_ = service_kind::echo;  // fits in the padding above: no memory
 };
 
 template <class Derived>
@@ -235,7 +240,9 @@ void echo_session<Derived>::on_start(const boost::system::error_code& ec, self_p
 template <class Derived>
 void echo_session<Derived>::do_read(self_ptr self) {
   state_ = session_state::reading;
-  stream().stream_read(std::move(self), false);
+  // Discard writes nothing back, so nothing tells the read op when the peer paused: let it
+  // try the next read at once, as Asio's own reads do.
+  stream().stream_read(std::move(self), service_ == service_kind::discard);
 }
 
 template <class Derived>
@@ -253,6 +260,10 @@ void echo_session<Derived>::on_read(const boost::system::error_code& ec, std::si
   if (!ec) {
     stats::add(traffic().bytes_received, n);
     if (trace_) trace_->bytes_in += n;
+    if (service_ == service_kind::discard) [[unlikely]] {
+      on_discarded(std::move(self));
+      return;
+    }
     if (plan_) {
       plan_->length = n;
       plan_->offset = 0;
@@ -275,6 +286,17 @@ void echo_session<Derived>::on_read(const boost::system::error_code& ec, std::si
     return;
   }
   end(ec, "read");
+}
+
+template <class Derived>
+void echo_session<Derived>::on_discarded(self_ptr self) {
+  stream().stream_release();
+  touch();  // reading is all the progress a discard session makes
+  if (state_ == session_state::drain_reading) {
+    do_finish(end_reason::shutdown, std::move(self));
+    return;
+  }
+  do_read(std::move(self));
 }
 
 template <class Derived>

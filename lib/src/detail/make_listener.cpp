@@ -1,8 +1,12 @@
 #include "detail/make_listener.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 
-#include "detail/tcp_listener.hpp"
+#include "detail/stream_listener.hpp"
+#include <fmt/format.h>
+
+#include "echo/listen_url.hpp"
 #include "echo/logger.hpp"
 #include "echo/setup_error.hpp"
 
@@ -10,25 +14,44 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 namespace echo::detail {
+namespace {
+
+asio::local::stream_protocol::endpoint unix_endpoint(const std::string& path) {
+  // Linux's abstract namespace: the name follows a NUL instead of living in the filesystem.
+  if (!path.empty() && path.front() == '@') return {std::string(1, '\0') + path.substr(1)};
+  return {path};
+}
+
+}  // namespace
 
 std::unique_ptr<listener> make_listener(const listener_spec& spec, asio::io_context& io,
                                         std::shared_ptr<session_context> context, bool use_strands,
-                                        int backlog, bool reuse_port) {
+                                        const stream_listen_options& options) {
   if (spec.adopt_fd) return std::make_unique<tcp_listener>(io, *spec.adopt_fd, context, use_strands);
+  switch (spec.kind) {
+    case transport::tcp:
+    case transport::mptcp: break;
+    case transport::unix_stream:
+      return std::make_unique<unix_listener>(io, unix_endpoint(spec.path), spec, context, use_strands, options);
+    case transport::udp:
+    case transport::tls:
+      throw setup_error(fmt::format("cannot listen on {}: not built yet", format_listen_url(spec)),
+                        std::make_error_code(std::errc::protocol_not_supported));
+  }
   if (spec.address)
-    return std::make_unique<tcp_listener>(io, tcp::endpoint(*spec.address, spec.port), context, use_strands,
-                                          backlog, reuse_port);
+    return std::make_unique<tcp_listener>(io, tcp::endpoint(*spec.address, spec.port), spec, context,
+                                          use_strands, options);
   try {
-    return std::make_unique<tcp_listener>(io, tcp::endpoint(tcp::v6(), spec.port), context, use_strands,
-                                          backlog, reuse_port);
+    return std::make_unique<tcp_listener>(io, tcp::endpoint(tcp::v6(), spec.port), spec, context, use_strands,
+                                          options);
   } catch (const setup_error& e) {
     // A kernel without IPv6 (ipv6.disable=1): serve IPv4 alone rather than nothing.
     if (e.code() != std::errc::address_family_not_supported) throw;
     log_event(log_level::info, "ipv6_unavailable", "IPv6 unavailable: listening on IPv4 only",
               {{"error", e.what()}});
   }
-  return std::make_unique<tcp_listener>(io, tcp::endpoint(tcp::v4(), spec.port), context, use_strands,
-                                        backlog, reuse_port);
+  return std::make_unique<tcp_listener>(io, tcp::endpoint(tcp::v4(), spec.port), spec, context, use_strands,
+                                        options);
 }
 
 }  // namespace echo::detail

@@ -5,6 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "detail/stream_listener.hpp"
 #include "echo/listener.hpp"
 #include "echo/listener_spec.hpp"
 
@@ -14,9 +15,9 @@ struct session_context;
 
 /// Builds the listener a spec asks for, bound and listening (or adopting spec.adopt_fd).
 /// Throws setup_error naming the address or fd. `use_strands`: several threads run `io`;
-/// `backlog` and `reuse_port` apply to sockets it binds.
+/// `options` apply to sockets it binds.
 std::unique_ptr<listener> make_listener(const listener_spec& spec, boost::asio::io_context& io,
                                         std::shared_ptr<session_context> context, bool use_strands,
-                                        int backlog, bool reuse_port);
+                                        const stream_listen_options& options);
 
 }  // namespace echo::detail

@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstddef>
@@ -37,14 +38,25 @@ inline receive_result receive_some(int fd, std::byte* buffer, std::uint32_t size
     r.error = errno;
     return r;
   }
-#ifdef TCP_CM_INQ
+  // The control buffer has room for one int: TCP_INQ's count on TCP; on a Unix socket a
+  // peer could put a descriptor there (SCM_RIGHTS), which the kernel would install in our
+  // table. Close it: a peer must not be able to spend our descriptors.
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+#ifdef TCP_CM_INQ
     if (c->cmsg_level == IPPROTO_TCP && c->cmsg_type == TCP_CM_INQ) {
       std::memcpy(&r.queued, CMSG_DATA(c), sizeof r.queued);
-      break;
+      continue;
+    }
+#endif
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      const auto count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (std::size_t i = 0; i < count; ++i) {
+        int passed = -1;
+        std::memcpy(&passed, CMSG_DATA(c) + i * sizeof(int), sizeof passed);
+        ::close(passed);
+      }
     }
   }
-#endif
   return r;
 }
 

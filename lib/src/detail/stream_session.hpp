@@ -6,15 +6,14 @@
 #include <memory>
 
 #include <boost/asio/basic_stream_socket.hpp>
-#include <boost/asio/ip/tcp.hpp>
 
 #include "detail/echo_session.hpp"
 #include "detail/read_op.hpp"
 
 namespace echo::detail {
 
-/// One TCP echo connection: the echo state machine over a TCP socket. This class only
-/// supplies the stream:
+/// One plain stream connection (TCP, MPTCP, or a Unix stream socket): the echo state machine
+/// over a socket. This class only supplies the stream:
 /// - reads go through read_op (read_op.hpp): a waiting session holds no buffer, the bytes
 ///   land in one of the thread's hot pool buffers, and the buffer goes back as soon as the
 ///   echo is sent;
@@ -25,22 +24,22 @@ namespace echo::detail {
 ///
 /// `Executor` is a strand when several threads run the io_context and the plain io_context
 /// executor when one does, so a single-threaded server pays for no strand.
-template <class Executor>
-class tcp_session final : public echo_session<tcp_session<Executor>> {
+template <class Protocol, class Executor>
+class stream_session final : public echo_session<stream_session<Protocol, Executor>> {
  public:
   using executor_type = Executor;
-  using socket_type = boost::asio::basic_stream_socket<boost::asio::ip::tcp, Executor>;
+  using socket_type = boost::asio::basic_stream_socket<Protocol, Executor>;
 
   /// `socket` must come straight from accept() (it is taken to have no duplicate descriptor).
-  tcp_session(socket_type socket, std::shared_ptr<session_context> context, std::uint64_t id);
+  stream_session(socket_type socket, std::shared_ptr<session_context> context, std::uint64_t id);
 
   executor_type get_executor() noexcept { return socket_.get_executor(); }
 
  private:
-  using base = echo_session<tcp_session>;
-  using self_ptr = std::shared_ptr<tcp_session>;
+  using base = echo_session<stream_session>;
+  using self_ptr = std::shared_ptr<stream_session>;
   friend base;
-  friend read_op<tcp_session>;
+  friend read_op<stream_session>;
 
   void stream_start(self_ptr self) { this->on_start({}, std::move(self)); }
   void stream_read(self_ptr self, bool eager);
@@ -55,7 +54,7 @@ class tcp_session final : public echo_session<tcp_session<Executor>> {
   std::size_t stream_unsent() noexcept;
 
   socket_type socket_;
-  read_op<tcp_session> read_;
+  read_op<stream_session> read_;
 };
 
 }  // namespace echo::detail

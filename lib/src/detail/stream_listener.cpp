@@ -1,8 +1,10 @@
-#include "detail/tcp_listener.hpp"
+#include "detail/stream_listener.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,8 +19,9 @@
 #include "detail/read_path.hpp"
 #include "detail/session_context.hpp"
 #include "detail/session_trace.hpp"
-#include "detail/tcp_session.hpp"
+#include "detail/stream_session.hpp"
 #include "echo/endpoint_text.hpp"
+#include "echo/listen_url.hpp"
 #include "echo/logger.hpp"
 #include "echo/setup_error.hpp"
 
@@ -35,8 +38,25 @@ bool is_resource_exhaustion(const error_code& ec) noexcept {
          ec == asio::error::no_memory || ec == error_code(ENFILE, boost::system::system_category());
 }
 
-[[noreturn]] void fail(const std::string& what, const tcp::endpoint& ep, const error_code& ec) {
-  throw setup_error(fmt::format("cannot {} {}: {}", what, endpoint_text(ep), ec.message()), ec);
+using local_protocol = asio::local::stream_protocol;
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+
+// "/run/echo.sock", or "@name" for the abstract namespace (whose name starts with a NUL).
+std::string local_text(const local_protocol::endpoint& ep) {
+  std::string path = ep.path();
+  if (!path.empty() && path.front() == '\0') path.front() = '@';
+  return path;
+}
+
+std::string text_of(const tcp::endpoint& ep) { return endpoint_text(ep); }
+std::string text_of(const local_protocol::endpoint& ep) { return local_text(ep); }
+
+template <class Endpoint>
+[[noreturn]] void fail(const std::string& what, const Endpoint& ep, const error_code& ec) {
+  throw setup_error(fmt::format("cannot {} {}: {}", what, text_of(ep), ec.message()), ec);
 }
 
 using reuse_port_option = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
@@ -91,46 +111,134 @@ tcp check_adoptable(int fd) {
 
 }  // namespace
 
-tcp_listener::tcp_listener(asio::io_context& io, const tcp::endpoint& endpoint,
-                           std::shared_ptr<session_context> context, bool use_strands, int backlog,
-                           bool reuse_port)
+template <class Protocol>
+stream_listener<Protocol>::stream_listener(asio::io_context& io, const endpoint_type& endpoint,
+                                           const listener_spec& spec, std::shared_ptr<session_context> context,
+                                           bool use_strands, const stream_listen_options& options)
     : io_(io),
       acceptor_(object_executor(io, use_strands)),
       pause_timer_(acceptor_.get_executor()),
       context_(std::move(context)),
-      use_strands_(use_strands) {
-  error_code ec;
-  acceptor_.open(endpoint.protocol(), ec);
-  if (ec) fail("open a socket for", endpoint, ec);
-  // SO_REUSEADDR lets a restarted server bind while old connections sit in TIME_WAIT; on
-  // Linux it does not let two live listeners share a port, so "in use" is still detected.
-  acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (ec) fail("set SO_REUSEADDR on", endpoint, ec);
-  if (reuse_port) {
-    // Several processes (or listeners) bind the same port; the kernel spreads new
-    // connections among them by a hash of the 4-tuple. All of them must set it.
-    acceptor_.set_option(reuse_port_option(true), ec);
-    if (ec) fail("set SO_REUSEPORT on", endpoint, ec);
-  }
-  if (endpoint.address().is_v6() && endpoint.address().is_unspecified()) {
-    // [::] serves IPv4 too (as v4-mapped addresses), whatever net.ipv6.bindv6only says.
-    acceptor_.set_option(asio::ip::v6_only(false), ec);
-    if (ec) fail("clear IPV6_V6ONLY on", endpoint, ec);
-  }
-  acceptor_.bind(endpoint, ec);
-  if (ec) fail("bind", endpoint, ec);
-  acceptor_.listen(backlog, ec);
-  if (ec) fail("listen on", endpoint, ec);
+      use_strands_(use_strands),
+      kind_(to_string(spec.kind)),
+      service_(spec.service) {
+  open(endpoint, spec, options);
   prepare(endpoint);
 }
 
-tcp_listener::tcp_listener(asio::io_context& io, int fd, std::shared_ptr<session_context> context,
-                           bool use_strands)
+template <class Protocol>
+void stream_listener<Protocol>::open(const endpoint_type& endpoint, const listener_spec& spec,
+                                     const stream_listen_options& options) {
+  error_code ec;
+  if constexpr (is_unix) {
+    bind_unix(endpoint, spec, options);
+    return;
+  } else {
+    if (spec.kind == transport::mptcp) {
+      // Asio's tcp protocol always asks for IPPROTO_TCP; MPTCP is the same stream API with
+      // another protocol number, so the socket is made here and handed over.
+      const int fd = ::socket(endpoint.protocol().family(), SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP);
+      if (fd < 0) {
+        const error_code e(errno, boost::system::system_category());
+        if (errno == EPROTONOSUPPORT || errno == EINVAL || errno == ENOPROTOOPT)
+          throw setup_error(fmt::format("cannot listen on mptcp://{}: this kernel has no multipath TCP ({}; "
+                                        "needs CONFIG_MPTCP and sysctl net.mptcp.enabled=1)",
+                                        text_of(endpoint), e.message()),
+                            e);
+        fail("open an MPTCP socket for", endpoint, e);
+      }
+      acceptor_.assign(endpoint.protocol(), fd, ec);
+      if (ec) {
+        ::close(fd);
+        fail("adopt the MPTCP socket for", endpoint, ec);
+      }
+    } else {
+      acceptor_.open(endpoint.protocol(), ec);
+      if (ec) fail("open a socket for", endpoint, ec);
+    }
+    // SO_REUSEADDR lets a restarted server bind while old connections sit in TIME_WAIT; on
+    // Linux it does not let two live listeners share a port, so "in use" is still detected.
+    acceptor_.set_option(typename asio::basic_socket_acceptor<Protocol>::reuse_address(true), ec);
+    if (ec) fail("set SO_REUSEADDR on", endpoint, ec);
+    if (options.reuse_port) {
+      // Several processes (or listeners) bind the same port; the kernel spreads new
+      // connections among them by a hash of the 4-tuple. All of them must set it.
+      acceptor_.set_option(reuse_port_option(true), ec);
+      if (ec) fail("set SO_REUSEPORT on", endpoint, ec);
+    }
+    // [::] serves IPv4 too (as v4-mapped addresses), whatever net.ipv6.bindv6only says,
+    // unless the listener asks for IPv6 only.
+    if (endpoint.address().is_v6() && (spec.v6only || endpoint.address().is_unspecified())) {
+      acceptor_.set_option(asio::ip::v6_only(spec.v6only.value_or(false)), ec);
+      if (ec) fail("set IPV6_V6ONLY on", endpoint, ec);
+    }
+    acceptor_.bind(endpoint, ec);
+    if (ec) fail("bind", endpoint, ec);
+    acceptor_.listen(options.backlog, ec);
+    if (ec) fail("listen on", endpoint, ec);
+  }
+}
+
+template <class Protocol>
+void stream_listener<Protocol>::bind_unix(const endpoint_type& endpoint, const listener_spec& spec,
+                                          const stream_listen_options& options) {
+  if constexpr (is_unix) {
+    error_code ec;
+    acceptor_.open(endpoint.protocol(), ec);
+    if (ec) fail("open a socket for", endpoint, ec);
+    const bool abstract = !spec.path.empty() && spec.path.front() == '@';
+    if (!abstract) {
+      struct stat st {};
+      if (::lstat(spec.path.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+          fail("bind", endpoint, error_code(EEXIST, boost::system::system_category()));
+        // Only a file nobody listens on is stale: a live server keeps its socket.
+        local_protocol::socket probe(io_);
+        error_code connect_ec;
+        probe.connect(endpoint, connect_ec);
+        if (!connect_ec)
+          throw setup_error(fmt::format("cannot bind {}: another process is listening there", spec.path),
+                            std::make_error_code(std::errc::address_in_use));
+        if (connect_ec != asio::error::connection_refused)
+          fail("check whether something listens on", endpoint, connect_ec);
+        if (::unlink(spec.path.c_str()) != 0 && errno != ENOENT)
+          fail("remove the stale socket file", endpoint, error_code(errno, boost::system::system_category()));
+        log_event(log_level::info, "unix_stale_socket_replaced", "replaced a stale socket file",
+                  {{"path", spec.path}});
+      }
+    }
+    acceptor_.bind(endpoint, ec);
+    if (ec) fail("bind", endpoint, ec);
+    if (!abstract) {
+      struct stat st {};
+      if (::stat(spec.path.c_str(), &st) == 0) {
+        owned_path_ = spec.path;
+        owned_inode_ = st.st_ino;
+      }
+      // Before listen(): until then a connect is refused, so there is no window in which
+      // the file's mode is looser than asked.
+      if (const auto mode = spec.mode ? spec.mode : options.unix_mode; mode) {
+        if (::chmod(spec.path.c_str(), static_cast<mode_t>(*mode)) != 0)
+          fail("set the mode of", endpoint, error_code(errno, boost::system::system_category()));
+      }
+    }
+    acceptor_.listen(options.backlog, ec);
+    if (ec) fail("listen on", endpoint, ec);
+  }
+}
+
+template <class Protocol>
+stream_listener<Protocol>::stream_listener(asio::io_context& io, int fd, std::shared_ptr<session_context> context,
+                                           bool use_strands)
     : io_(io),
       acceptor_(object_executor(io, use_strands)),
       pause_timer_(acceptor_.get_executor()),
       context_(std::move(context)),
       use_strands_(use_strands) {
+  if constexpr (is_unix) {
+    ::close(fd);
+    throw setup_error("only TCP sockets can be adopted", std::make_error_code(std::errc::not_supported));
+  } else {
   const auto protocol = check_adoptable(fd);
   error_code ec;
   acceptor_.assign(protocol, fd, ec);
@@ -144,18 +252,23 @@ tcp_listener::tcp_listener(asio::io_context& io, int fd, std::shared_ptr<session
   // Bound and listening already (by the service manager, with its Backlog= and options);
   // what follows is what every listener gets.
   prepare(endpoint);
+  }
 }
 
 // The options every listening socket gets, bound here or adopted.
-void tcp_listener::prepare(const tcp::endpoint& endpoint) {
+template <class Protocol>
+void stream_listener<Protocol>::prepare(const endpoint_type& endpoint) {
   error_code ec;
-  acceptor_.set_option(tcp::no_delay(true), ec);  // inherited by accepted sockets (on_accept)
-  if (ec) fail("set TCP_NODELAY on", endpoint, ec);
-  // Inherited by every accepted socket: lets their reads skip the recv that would only
-  // say EAGAIN (see pooled_read_op). Old kernels lack it; reads then cost one more recv.
-  if (!report_queued_bytes(acceptor_.native_handle()))
-    log_event(log_level::info, "tcp_inq_unavailable", "TCP_INQ unavailable: one more recv per message",
-              {{"listener", "tcp://" + endpoint_text(endpoint)}});
+  if constexpr (!is_unix) {
+    acceptor_.set_option(tcp::no_delay(true), ec);  // inherited by accepted sockets (on_accept)
+    if (ec) fail("set TCP_NODELAY on", endpoint, ec);
+    // Inherited by every accepted socket: lets their reads skip the recv that would only
+    // say EAGAIN (see pooled_read_op). Old kernels (and MPTCP on some) lack it; reads then
+    // cost one more recv.
+    if (!report_queued_bytes(acceptor_.native_handle()))
+      log_event(log_level::info, "tcp_inq_unavailable", "TCP_INQ unavailable: one more recv per message",
+                {{"listener", std::string(kind_) + "://" + text_of(endpoint)}});
+  }
   local_ = acceptor_.local_endpoint(ec);
   if (ec) fail("read the bound address of", endpoint, ec);
   // shed_pending() calls accept4 directly and must never block.
@@ -167,17 +280,42 @@ void tcp_listener::prepare(const tcp::endpoint& endpoint) {
   counters_ = &context_->listeners[counters_index_];
 }
 
-tcp_listener::~tcp_listener() {
+template <class Protocol>
+stream_listener<Protocol>::~stream_listener() {
   if (reserve_fd_ >= 0) ::close(reserve_fd_);
+  if (!owned_path_.empty()) {
+    // Only our own file: a later server may have replaced it after a stale-file check.
+    struct stat st {};
+    if (::stat(owned_path_.c_str(), &st) == 0 && st.st_ino == owned_inode_) ::unlink(owned_path_.c_str());
+  }
 }
 
-std::string tcp_listener::address() const { return endpoint_text(local_); }
+template <class Protocol>
+std::string stream_listener<Protocol>::address() const { return text_of(local_); }
 
-void tcp_listener::start() {
+template <class Protocol>
+std::string stream_listener<Protocol>::name() const {
+  if constexpr (is_unix) {
+    const auto path = text_of(local_);
+    return path.front() == '@' ? "unix:" + path : "unix://" + path;
+  } else {
+    return std::string(kind_) + "://" + text_of(local_);
+  }
+}
+
+template <class Protocol>
+std::uint16_t stream_listener<Protocol>::port() const noexcept {
+  if constexpr (is_unix) return 0;
+  else return local_.port();
+}
+
+template <class Protocol>
+void stream_listener<Protocol>::start() {
   asio::dispatch(acceptor_.get_executor(), [this] { do_accept(); });
 }
 
-void tcp_listener::stop() {
+template <class Protocol>
+void stream_listener<Protocol>::stop() {
   asio::dispatch(acceptor_.get_executor(), [this] {
     if (stopped_) return;
     stopped_ = true;
@@ -188,7 +326,8 @@ void tcp_listener::stop() {
   });
 }
 
-void tcp_listener::do_accept() {
+template <class Protocol>
+void stream_listener<Protocol>::do_accept() {
   if (stopped_) return;
   // The new socket is created on its session's executor right away: its own strand when
   // several threads run, the plain io_context otherwise.
@@ -201,8 +340,9 @@ void tcp_listener::do_accept() {
   }
 }
 
+template <class Protocol>
 template <class Socket>
-void tcp_listener::on_accept(const error_code& ec, Socket socket) {
+void stream_listener<Protocol>::on_accept(const error_code& ec, Socket socket) {
   if (stopped_ || ec == asio::error::operation_aborted) return;
   if (ec) {
     on_accept_error(ec);
@@ -229,12 +369,14 @@ void tcp_listener::on_accept(const error_code& ec, Socket socket) {
   // An echo answers as soon as it can; Nagle would hold back small partial echoes. The
   // listener has TCP_NODELAY set and Linux copies it to accepted sockets; the first one
   // confirms that, so later ones skip the setsockopt (one syscall per connection).
-  if (!nodelay_inherited_) {
-    error_code opt_ec;
-    tcp::no_delay nodelay;
-    socket.get_option(nodelay, opt_ec);
-    nodelay_inherited_ = !opt_ec && nodelay.value();
-    if (!nodelay_inherited_) socket.set_option(tcp::no_delay(true), opt_ec);
+  if constexpr (!is_unix) {
+    if (!nodelay_inherited_) {
+      error_code opt_ec;
+      tcp::no_delay nodelay;
+      socket.get_option(nodelay, opt_ec);
+      nodelay_inherited_ = !opt_ec && nodelay.value();
+      if (!nodelay_inherited_) socket.set_option(tcp::no_delay(true), opt_ec);
+    }
   }
   // Per-connection logging costs nothing unless debug is on: no peer lookup, no trace.
   std::unique_ptr<session_trace> trace;
@@ -242,22 +384,25 @@ void tcp_listener::on_accept(const error_code& ec, Socket socket) {
     error_code peer_ec;
     const auto peer = socket.remote_endpoint(peer_ec);
     trace = std::make_unique<session_trace>();
-    trace->peer = peer_ec ? "?" : endpoint_text(peer);
+    trace->peer = peer_ec ? "?" : text_of(peer);
+    if (trace->peer.empty()) trace->peer = "unnamed";  // a Unix client that did not bind
     static log_limit limit(log_level::debug, "conn_open", 100, std::chrono::milliseconds(10));
     log_event(limit, "connection opened", {{"conn", id}, {"peer", trace->peer}, {"listener", name()}});
   }
 
-  using session_type = tcp_session<typename Socket::executor_type>;
+  using session_type = stream_session<Protocol, typename Socket::executor_type>;
   auto session = std::make_shared<session_type>(std::move(socket), context_, id);
   session->count_in_listener(counters_index_);
+  session->set_service(service_);
   if (trace) session->set_trace(std::move(trace));
   // Admission closed once shutdown began: the session dies here, closing its socket.
   if (context_->registry.add(*session)) session->start();
   do_accept();
 }
 
+template <class Protocol>
 template <class Socket>
-void tcp_listener::reject(Socket& socket) {
+void stream_listener<Protocol>::reject(Socket& socket) {
   // Policy: accept and close at once. The client learns immediately (EOF, or RST if it
   // already sent data) instead of hanging in the backlog; live sessions are untouched.
   stats::add(context_->counters.rejected);
@@ -269,7 +414,8 @@ void tcp_listener::reject(Socket& socket) {
   socket.close(ignored);
 }
 
-void tcp_listener::on_accept_error(const error_code& ec) {
+template <class Protocol>
+void stream_listener<Protocol>::on_accept_error(const error_code& ec) {
   stats::add(context_->counters.accept_errors);
   stats::add(counters_->accept_errors);
   if (is_resource_exhaustion(ec)) {
@@ -287,7 +433,8 @@ void tcp_listener::on_accept_error(const error_code& ec) {
   do_accept();
 }
 
-std::size_t tcp_listener::shed_pending() noexcept {
+template <class Protocol>
+std::size_t stream_listener<Protocol>::shed_pending() noexcept {
   if (reserve_fd_ < 0) return 0;
   ::close(reserve_fd_);
   std::size_t shed = 0;
@@ -303,7 +450,8 @@ std::size_t tcp_listener::shed_pending() noexcept {
   return shed;
 }
 
-void tcp_listener::do_pause(const error_code& cause) {
+template <class Protocol>
+void stream_listener<Protocol>::do_pause(const error_code& cause) {
   stats::add(context_->counters.accept_pauses);
   stats::add(counters_->accept_pauses);
   std::size_t shed = 0;
@@ -323,9 +471,13 @@ void tcp_listener::do_pause(const error_code& cause) {
   pause_timer_.async_wait([this](const error_code& ec) { on_resume(ec); });
 }
 
-void tcp_listener::on_resume(const error_code& ec) {
+template <class Protocol>
+void stream_listener<Protocol>::on_resume(const error_code& ec) {
   if (ec == asio::error::operation_aborted || stopped_) return;
   do_accept();
 }
+
+template class stream_listener<asio::ip::tcp>;
+template class stream_listener<asio::local::stream_protocol>;
 
 }  // namespace echo::detail

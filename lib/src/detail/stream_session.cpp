@@ -1,4 +1,4 @@
-#include "detail/tcp_session.hpp"
+#include "detail/stream_session.hpp"
 
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
@@ -9,6 +9,8 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 
@@ -17,21 +19,21 @@ using boost::system::error_code;
 
 namespace echo::detail {
 
-template <class Executor>
-tcp_session<Executor>::tcp_session(socket_type socket, std::shared_ptr<session_context> context,
+template <class Protocol, class Executor>
+stream_session<Protocol, Executor>::stream_session(socket_type socket, std::shared_ptr<session_context> context,
                                    std::uint64_t id)
     : base(std::move(context), id), socket_(std::move(socket)) {
-  read_op<tcp_session>::adopt_accepted(socket_);
+  read_op<stream_session>::adopt_accepted(socket_);
 }
 
-template <class Executor>
-void tcp_session<Executor>::stream_read(self_ptr self, bool eager) {
+template <class Protocol, class Executor>
+void stream_session<Protocol, Executor>::stream_read(self_ptr self, bool eager) {
   auto& ctx = this->context();
   read_.start(ctx.reads, socket_, ctx.read_size(), std::move(self), eager);
 }
 
-template <class Executor>
-void tcp_session<Executor>::on_read_complete(const error_code& ec, std::size_t n, self_ptr self) {
+template <class Protocol, class Executor>
+void stream_session<Protocol, Executor>::on_read_complete(const error_code& ec, std::size_t n, self_ptr self) {
   // The pooled read completes on the thread that ran the reactor; with several threads the
   // session's steps must still run on its strand.
   if constexpr (!std::is_same_v<Executor, asio::io_context::executor_type>) {
@@ -46,8 +48,8 @@ void tcp_session<Executor>::on_read_complete(const error_code& ec, std::size_t n
   this->on_read(ec, n, std::move(self));
 }
 
-template <class Executor>
-void tcp_session<Executor>::stream_write(const std::byte* data, std::size_t n, self_ptr self) {
+template <class Protocol, class Executor>
+void stream_session<Protocol, Executor>::stream_write(const std::byte* data, std::size_t n, self_ptr self) {
   // The peer's receive window almost always has room: send right here and skip the
   // scheduler round trip an async_write costs even when it completes at once.
   const ssize_t sent = ::send(socket_.native_handle(), data, n, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -66,42 +68,44 @@ void tcp_session<Executor>::stream_write(const std::byte* data, std::size_t n, s
                     });
 }
 
-template <class Executor>
-void tcp_session<Executor>::stream_shutdown(self_ptr self) {
+template <class Protocol, class Executor>
+void stream_session<Protocol, Executor>::stream_shutdown(self_ptr self) {
   error_code ec;
   socket_.shutdown(asio::socket_base::shutdown_send, ec);
   this->on_shutdown(ec, std::move(self));
 }
 
-template <class Executor>
-void tcp_session<Executor>::stream_cancel() noexcept {
+template <class Protocol, class Executor>
+void stream_session<Protocol, Executor>::stream_cancel() noexcept {
   error_code ignored;
   socket_.cancel(ignored);
 }
 
-template <class Executor>
-void tcp_session<Executor>::stream_close() noexcept {
+template <class Protocol, class Executor>
+void stream_session<Protocol, Executor>::stream_close() noexcept {
   error_code ignored;
   socket_.close(ignored);
 }
 
-template <class Executor>
-void tcp_session<Executor>::stream_reset() noexcept {
+template <class Protocol, class Executor>
+void stream_session<Protocol, Executor>::stream_reset() noexcept {
   // SO_LINGER with a zero timeout makes close(2) send an RST and drop what is unsent.
   error_code ignored;
   socket_.set_option(asio::socket_base::linger(true, 0), ignored);
   socket_.close(ignored);
 }
 
-template <class Executor>
-std::size_t tcp_session<Executor>::stream_unsent() noexcept {
+template <class Protocol, class Executor>
+std::size_t stream_session<Protocol, Executor>::stream_unsent() noexcept {
   // SIOCOUTQ: bytes in the send queue not yet acknowledged by the peer.
   int queued = 0;
   if (::ioctl(socket_.native_handle(), SIOCOUTQ, &queued) != 0 || queued < 0) return 0;
   return static_cast<std::size_t>(queued);
 }
 
-template class tcp_session<asio::io_context::executor_type>;
-template class tcp_session<asio::strand<asio::io_context::executor_type>>;
+template class stream_session<asio::ip::tcp, asio::io_context::executor_type>;
+template class stream_session<asio::ip::tcp, asio::strand<asio::io_context::executor_type>>;
+template class stream_session<asio::local::stream_protocol, asio::io_context::executor_type>;
+template class stream_session<asio::local::stream_protocol, asio::strand<asio::io_context::executor_type>>;
 
 }  // namespace echo::detail
