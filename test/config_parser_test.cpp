@@ -233,7 +233,8 @@ BOOST_AUTO_TEST_CASE(every_setting_reads_from_the_environment) {
            "ECHO_SVC_LOG_FORMAT=json", "ECHO_SVC_SHUTDOWN_TIMEOUT=7s", "ECHO_SVC_SHUTDOWN_DELAY=2s",
            "ECHO_SVC_MAX_CONNECTIONS=100", "ECHO_SVC_IDLE_TIMEOUT=1m", "ECHO_SVC_WRITE_TIMEOUT=10s",
            "ECHO_SVC_BUFFER_SIZE=16KiB", "ECHO_SVC_BACKLOG=64", "ECHO_SVC_REUSE_PORT=true",
-           "ECHO_SVC_ADMIN_LISTEN=127.0.0.1:9100", "PATH=/usr/bin", "ECHO_OTHER=1"});
+           "ECHO_SVC_ADMIN_LISTEN=127.0.0.1:9100", "ECHO_SVC_LISTEN=unix:@a,udp://127.0.0.1:5",
+           "ECHO_SVC_UNIX_MODE=0640", "PATH=/usr/bin", "ECHO_OTHER=1"});
   const auto& c = cmd.cfg;
   BOOST_TEST(c.listeners.front().port == 8081);
   BOOST_TEST((c.listeners.front().address.value() == boost::asio::ip::make_address("::1")));
@@ -250,9 +251,13 @@ BOOST_AUTO_TEST_CASE(every_setting_reads_from_the_environment) {
   BOOST_TEST(c.reuse_port);
   BOOST_TEST(c.admin.has_value());
   BOOST_TEST(c.admin->port == 9100);
+  BOOST_REQUIRE_EQUAL(c.listeners.size(), 3U);  // --port from the environment keeps its listener
+  BOOST_TEST(c.listeners[1].path == "@a");
+  BOOST_TEST(c.listeners[2].port == 5);
+  BOOST_TEST(c.unix_mode.value_or(0) == 0640U);
   BOOST_TEST((cmd.origins.at("port").source == echo::config_source::environment));
   BOOST_TEST(cmd.origins.at("port").describe() == "environment ECHO_SVC_PORT");
-  BOOST_TEST(cmd.origins.size() == 14U, "every setting has an origin; one was just added: test it above");
+  BOOST_TEST(cmd.origins.size() == 16U, "every setting has an origin; one was just added: test it above");
 }
 
 BOOST_AUTO_TEST_CASE(precedence_is_flag_then_environment_then_file_then_default) {

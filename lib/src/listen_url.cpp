@@ -32,7 +32,8 @@ constexpr std::array<std::pair<proxy_protocol, std::string_view>, 4> proxies{{
 }};
 
 template <class Enum, std::size_t N>
-std::optional<Enum> lookup(const std::array<std::pair<Enum, std::string_view>, N>& table, std::string_view text) {
+std::optional<Enum> lookup(const std::array<std::pair<Enum, std::string_view>, N>& table,
+                           std::string_view text) {
   for (const auto& [value, name] : table)
     if (name == text) return value;
   return std::nullopt;
@@ -63,7 +64,8 @@ class url_reader {
     if (colon == std::string_view::npos)
       fail("expected SCHEME://ADDRESS, with SCHEME tcp, udp, tls, unix or mptcp");
     const auto kind = lookup(schemes, rest.substr(0, colon));
-    if (!kind) fail(fmt::format("unknown scheme '{}': expected tcp, udp, tls, unix or mptcp", rest.substr(0, colon)));
+    if (!kind)
+      fail(fmt::format("unknown scheme '{}': expected tcp, udp, tls, unix or mptcp", rest.substr(0, colon)));
     spec.kind = *kind;
     rest.remove_prefix(colon + 1);
     std::string_view query;
@@ -101,7 +103,8 @@ class url_reader {
     rest.remove_prefix(2);
     if (rest.find('/') != std::string_view::npos) fail("a path is not allowed after HOST:PORT");
     const auto colon = rest.rfind(':');
-    if (colon == std::string_view::npos) fail("the port is missing: expected HOST:PORT, e.g. 127.0.0.1:7007 or [::]:0");
+    if (colon == std::string_view::npos)
+      fail("the port is missing: expected HOST:PORT, e.g. 127.0.0.1:7007 or [::]:0");
     const auto host = rest.substr(0, colon);
     if (host.find(':') != std::string_view::npos && (host.front() != '[' || host.back() != ']'))
       fail("an IPv6 address must be in brackets, e.g. [::1]:7007");
@@ -132,7 +135,8 @@ class url_reader {
       const auto item = query.substr(0, amp);
       query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
       const auto eq = item.find('=');
-      if (eq == std::string_view::npos) fail(fmt::format("option '{}' has no value: expected key=value", item));
+      if (eq == std::string_view::npos)
+        fail(fmt::format("option '{}' has no value: expected key=value", item));
       const auto key = item.substr(0, eq);
       const auto value = item.substr(eq + 1);
       if (key == "service") {
@@ -184,8 +188,9 @@ std::string format_listen_url(const listener_spec& spec) {
     out = spec.path.front() == '/' ? fmt::format("unix://{}", spec.path) : fmt::format("unix:{}", spec.path);
   } else {
     std::string host;
-    if (spec.address) host = spec.address->is_v6() ? fmt::format("[{}]", spec.address->to_string())
-                                                   : spec.address->to_string();
+    if (spec.address)
+      host =
+          spec.address->is_v6() ? fmt::format("[{}]", spec.address->to_string()) : spec.address->to_string();
     out = fmt::format("{}://{}:{}", to_string(spec.kind), host, spec.port);
   }
   char sep = '?';

@@ -11,9 +11,9 @@ namespace echo {
 
 /// How a listener's connections arrive: the URL scheme of `--listen`.
 enum class transport : std::uint8_t {
-  tcp,    ///< tcp://HOST:PORT
-  udp,    ///< udp://HOST:PORT, one reply datagram per datagram
-  tls,    ///< tls://HOST:PORT, TCP with TLS (the --tls-* settings)
+  tcp,  ///< tcp://HOST:PORT
+  udp,  ///< udp://HOST:PORT, one reply datagram per datagram
+  tls,  ///< tls://HOST:PORT, TCP with TLS (the --tls-* settings)
   /// unix:///path or unix:@name (Linux abstract namespace), stream sockets. Not `unix`:
   /// GNU extensions predefine that as a macro.
   unix_stream,

@@ -10,9 +10,9 @@ namespace echo {
 /// Server counters, readable from any thread (a metrics exporter will read them as they are).
 /// Relaxed atomics: each is exact on its own; no cross-counter snapshot is promised.
 struct stats {
-  std::atomic<std::uint64_t> accepted{0};  ///< connections accepted
-  std::atomic<std::uint64_t> active{0};    ///< sessions alive now
-  std::atomic<std::uint64_t> closed{0};    ///< sessions ended
+  std::atomic<std::uint64_t> accepted{0};        ///< connections accepted
+  std::atomic<std::uint64_t> active{0};          ///< sessions alive now
+  std::atomic<std::uint64_t> closed{0};          ///< sessions ended
   std::atomic<std::uint64_t> accept_errors{0};   ///< failed accepts of any kind
   std::atomic<std::uint64_t> accept_pauses{0};   ///< times accepting backed off (fd/memory exhaustion)
   std::atomic<std::uint64_t> session_errors{0};  ///< sessions ended by an unexpected error

@@ -3,8 +3,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 
-#include "detail/stream_listener.hpp"
 #include <fmt/format.h>
+#include "detail/stream_listener.hpp"
 
 #include "echo/listen_url.hpp"
 #include "echo/logger.hpp"
@@ -32,7 +32,8 @@ std::unique_ptr<listener> make_listener(const listener_spec& spec, asio::io_cont
     case transport::tcp:
     case transport::mptcp: break;
     case transport::unix_stream:
-      return std::make_unique<unix_listener>(io, unix_endpoint(spec.path), spec, context, use_strands, options);
+      return std::make_unique<unix_listener>(io, unix_endpoint(spec.path), spec, context, use_strands,
+                                             options);
     case transport::udp:
     case transport::tls:
       throw setup_error(fmt::format("cannot listen on {}: not built yet", format_listen_url(spec)),

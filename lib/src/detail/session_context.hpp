@@ -49,7 +49,7 @@ struct session_context {
   const std::uint32_t write_ticks;  ///< 0: no write timeout
   /// While an echo is unsent both limits apply (a stalled write is no progress either);
   /// which comes first depends only on the configuration, so it is decided once here.
-  const bool write_first;           ///< the write timeout is set and shorter than the idle one
+  const bool write_first;            ///< the write timeout is set and shorter than the idle one
   const std::uint32_t unsent_ticks;  ///< the shorter of the two (0: neither is set)
   std::atomic<std::uint32_t> now_tick{1};
   /// Per-connection step plans (fault injection); empty: no session has a plan.

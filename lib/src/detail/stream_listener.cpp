@@ -113,8 +113,9 @@ tcp check_adoptable(int fd) {
 
 template <class Protocol>
 stream_listener<Protocol>::stream_listener(asio::io_context& io, const endpoint_type& endpoint,
-                                           const listener_spec& spec, std::shared_ptr<session_context> context,
-                                           bool use_strands, const stream_listen_options& options)
+                                           const listener_spec& spec,
+                                           std::shared_ptr<session_context> context, bool use_strands,
+                                           const stream_listen_options& options)
     : io_(io),
       acceptor_(object_executor(io, use_strands)),
       pause_timer_(acceptor_.get_executor()),
@@ -228,8 +229,8 @@ void stream_listener<Protocol>::bind_unix(const endpoint_type& endpoint, const l
 }
 
 template <class Protocol>
-stream_listener<Protocol>::stream_listener(asio::io_context& io, int fd, std::shared_ptr<session_context> context,
-                                           bool use_strands)
+stream_listener<Protocol>::stream_listener(asio::io_context& io, int fd,
+                                           std::shared_ptr<session_context> context, bool use_strands)
     : io_(io),
       acceptor_(object_executor(io, use_strands)),
       pause_timer_(acceptor_.get_executor()),
@@ -239,19 +240,19 @@ stream_listener<Protocol>::stream_listener(asio::io_context& io, int fd, std::sh
     ::close(fd);
     throw setup_error("only TCP sockets can be adopted", std::make_error_code(std::errc::not_supported));
   } else {
-  const auto protocol = check_adoptable(fd);
-  error_code ec;
-  acceptor_.assign(protocol, fd, ec);
-  if (ec) {
-    ::close(fd);
-    throw setup_error(fmt::format("cannot adopt fd {} from the service manager: {}", fd, ec.message()), ec);
-  }
-  const auto endpoint = acceptor_.local_endpoint(ec);
-  if (ec)
-    throw setup_error(fmt::format("cannot read the address of adopted fd {}: {}", fd, ec.message()), ec);
-  // Bound and listening already (by the service manager, with its Backlog= and options);
-  // what follows is what every listener gets.
-  prepare(endpoint);
+    const auto protocol = check_adoptable(fd);
+    error_code ec;
+    acceptor_.assign(protocol, fd, ec);
+    if (ec) {
+      ::close(fd);
+      throw setup_error(fmt::format("cannot adopt fd {} from the service manager: {}", fd, ec.message()), ec);
+    }
+    const auto endpoint = acceptor_.local_endpoint(ec);
+    if (ec)
+      throw setup_error(fmt::format("cannot read the address of adopted fd {}: {}", fd, ec.message()), ec);
+    // Bound and listening already (by the service manager, with its Backlog= and options);
+    // what follows is what every listener gets.
+    prepare(endpoint);
   }
 }
 
@@ -291,7 +292,9 @@ stream_listener<Protocol>::~stream_listener() {
 }
 
 template <class Protocol>
-std::string stream_listener<Protocol>::address() const { return text_of(local_); }
+std::string stream_listener<Protocol>::address() const {
+  return text_of(local_);
+}
 
 template <class Protocol>
 std::string stream_listener<Protocol>::name() const {

@@ -26,8 +26,8 @@ struct session_context;
 /// What a stream listener takes from the server-wide configuration.
 struct stream_listen_options {
   int backlog = 4096;
-  bool reuse_port = false;                ///< SO_REUSEPORT (TCP and MPTCP)
-  std::optional<unsigned> unix_mode;      ///< for unix paths without their own mode
+  bool reuse_port = false;            ///< SO_REUSEPORT (TCP and MPTCP)
+  std::optional<unsigned> unix_mode;  ///< for unix paths without their own mode
 };
 
 /// Stream accept loop, for TCP, MPTCP (`Protocol` tcp, opened as IPPROTO_MPTCP) and Unix
@@ -73,7 +73,8 @@ class stream_listener final : public listener {
 
  private:
   void open(const endpoint_type& endpoint, const listener_spec& spec, const stream_listen_options& options);
-  void bind_unix(const endpoint_type& endpoint, const listener_spec& spec, const stream_listen_options& options);
+  void bind_unix(const endpoint_type& endpoint, const listener_spec& spec,
+                 const stream_listen_options& options);
   void prepare(const endpoint_type& endpoint);
   void do_accept();
   template <class Socket>

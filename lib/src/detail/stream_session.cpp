@@ -20,8 +20,8 @@ using boost::system::error_code;
 namespace echo::detail {
 
 template <class Protocol, class Executor>
-stream_session<Protocol, Executor>::stream_session(socket_type socket, std::shared_ptr<session_context> context,
-                                   std::uint64_t id)
+stream_session<Protocol, Executor>::stream_session(socket_type socket,
+                                                   std::shared_ptr<session_context> context, std::uint64_t id)
     : base(std::move(context), id), socket_(std::move(socket)) {
   read_op<stream_session>::adopt_accepted(socket_);
 }
@@ -33,7 +33,8 @@ void stream_session<Protocol, Executor>::stream_read(self_ptr self, bool eager) 
 }
 
 template <class Protocol, class Executor>
-void stream_session<Protocol, Executor>::on_read_complete(const error_code& ec, std::size_t n, self_ptr self) {
+void stream_session<Protocol, Executor>::on_read_complete(const error_code& ec, std::size_t n,
+                                                          self_ptr self) {
   // The pooled read completes on the thread that ran the reactor; with several threads the
   // session's steps must still run on its strand.
   if constexpr (!std::is_same_v<Executor, asio::io_context::executor_type>) {
