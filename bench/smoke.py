@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
-"""CTest driver for the bench-smoke tests: start a server on port 0, read its ready
-line, run one echo-bench mode against it briefly, check the exit code, always stop
-the server. No fixed ports and no sleeps: every wait has a deadline."""
+"""CTest driver for the bench-smoke tests: start a server on port 0 (a Unix socket: a
+path in a fresh temp dir), read its ready line, run one echo-bench mode against it
+briefly over the given transport, check the exit code, always stop the server. No fixed
+ports and no sleeps: every wait has a deadline.
+
+A --server command may use {cert}, {key} (a certificate for 127.0.0.1 made for the run)
+and {path} (the Unix socket's path)."""
 import argparse
+import json
 import os
 import re
 import select
@@ -11,14 +16,22 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import certs  # noqa: E402
+
 READY = re.compile(r"listening on (\[[^\]]+\]|[^\s:]+):(\d+)\s*$")
+READY_UNIX = re.compile(r"listening on unix://(\S+)\s*$")
+MODES = {"tcp": ("pingpong", "stream", "churn", "idle"), "tls": ("pingpong", "stream", "churn", "idle"),
+         "unix": ("pingpong", "stream", "churn", "idle"), "udp": ("pingpong", "stream")}
 
 
-def start_server(command, deadline_s=15.0):
-    argv = shlex.split(command)
-    if "--port" not in argv:
+def start_server(command, deadline_s=15.0, params=None, unix=False):
+    argv = [a.format(**params) if params else a for a in shlex.split(command)]
+    if not unix and "--port" not in argv:
         argv += ["--port", "0"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     end = time.monotonic() + deadline_s
@@ -32,7 +45,9 @@ def start_server(command, deadline_s=15.0):
             break
         buf += chunk
         for line in buf.splitlines():
-            m = READY.match(line.strip())
+            m = READY_UNIX.match(line.strip()) if unix else READY.match(line.strip())
+            if m and unix:
+                return proc, m.group(1), None
             if m:
                 return proc, m.group(1).strip("[]"), int(m.group(2))
     stop_server(proc)
@@ -47,6 +62,17 @@ def stop_server(proc):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def target_args(transport, host, port, files):
+    if transport == "unix":
+        return ["--unix", host]
+    args = ["--host", host, "--port", str(port)]
+    if transport == "tls":
+        args += ["--tls", "--tls-ca", files["ca"]]
+    if transport == "udp":
+        args += ["--udp"]
+    return args
 
 
 def bench_args(mode):
@@ -64,12 +90,17 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bench", required=True)
     ap.add_argument("--mode", required=True, choices=["pingpong", "stream", "churn", "idle"])
+    ap.add_argument("--transport", default="tcp", choices=sorted(MODES))
     ap.add_argument("--server", help="server command line (--port 0 is added if absent)")
     ap.add_argument("--closed-port", action="store_true", help="target a bound, non-listening port")
     ap.add_argument("--expect-failure", action="store_true", help="pass iff echo-bench exits 1")
+    ap.add_argument("--expect-error", metavar="KIND",
+                    help="with --expect-failure: and its JSON counts errors of this kind (e.g. mismatch)")
     ap.add_argument("--bad-args", action="store_true",
                     help="pass iff echo-bench exits 2 on a malformed value, without connecting")
     args = ap.parse_args()
+    if args.mode not in MODES[args.transport]:
+        ap.error(f"--transport {args.transport} has modes {', '.join(MODES[args.transport])}")
 
     if args.bad_args:
         res = subprocess.run([args.bench, "--mode", args.mode, "--port", "0x10"], timeout=30,
@@ -80,20 +111,30 @@ def main():
 
     proc = None
     holder = None
+    tmp = tempfile.TemporaryDirectory(prefix="echo-smoke-")
     try:
+        files = {"path": os.path.join(tmp.name, "echo.sock")}
+        if args.transport == "tls":
+            files.update(certs.make(tmp.name))
         if args.closed_port:
             # Bound but not listening: connects are refused, and no one else can take it.
             holder = socket.socket()
             holder.bind(("127.0.0.1", 0))
             host, port = "127.0.0.1", holder.getsockname()[1]
         else:
-            proc, host, port = start_server(args.server)
-        cmd = [args.bench, "--host", host, "--port", str(port)] + bench_args(args.mode)
+            proc, host, port = start_server(args.server, params=files, unix=args.transport == "unix")
+        cmd = [args.bench] + target_args(args.transport, host, port, files) + bench_args(args.mode)
         print("smoke:", " ".join(cmd), flush=True)
         res = subprocess.run(cmd, timeout=60, stdout=subprocess.PIPE, text=True)
         print(res.stdout, end="", flush=True)
         if args.expect_failure:
             ok = res.returncode == 1
+            if args.expect_error:
+                # Failing is not enough: it must fail for the reason the test is about.
+                lines = [l for l in res.stdout.splitlines() if l.startswith("{")]
+                counted = json.loads(lines[-1])["errors"].get(args.expect_error, 0) if lines else 0
+                print(f"smoke: {args.expect_error} errors counted: {counted}", flush=True)
+                ok = ok and counted > 0
         else:
             ok = res.returncode == 0
         if proc is not None and proc.poll() is not None:
@@ -106,6 +147,7 @@ def main():
             stop_server(proc)
         if holder is not None:
             holder.close()
+        tmp.cleanup()
 
 
 if __name__ == "__main__":

@@ -61,6 +61,16 @@ mode parse_mode(const std::string& text) {
 
 }  // namespace
 
+const char* to_string(transport t) noexcept {
+  switch (t) {
+    case transport::tcp: return "tcp";
+    case transport::tls: return "tls";
+    case transport::unix_stream: return "unix";
+    case transport::udp: return "udp";
+  }
+  return "?";
+}
+
 const char* to_string(mode m) noexcept {
   switch (m) {
     case mode::pingpong: return "pingpong";
@@ -76,8 +86,9 @@ std::optional<options> parse_options(int argc, const char* const argv[]) {
   // one clear line instead of program_options' generic message, and negative
   // numbers never wrap into huge unsigned ones.
   po::options_description desc(
-      "echo-bench: verifying load generator for TCP echo servers\n\n"
-      "Usage: echo-bench --port P [--mode pingpong|stream|churn|idle] [options]\n\nOptions");
+      "echo-bench: verifying load generator for echo servers (TCP, TLS, Unix, UDP)\n\n"
+      "Usage: echo-bench --port P [--tls | --udp] [--mode pingpong|stream|churn|idle] [options]\n"
+      "       echo-bench --unix PATH [--mode ...] [options]\n\nOptions");
   desc.add_options()("help,h", "print this help and exit")("version", "print the version and exit")(
       "mode,m", po::value<std::string>()->default_value("pingpong"),
       "pingpong: send S bytes, await the whole echo, repeat;\n"
@@ -99,7 +110,18 @@ std::optional<options> parse_options(int argc, const char* const argv[]) {
       "churn on 127.0.0.1: rotate over this many source addresses 127.0.0.1.. (0: auto)")(
       "json", "print one JSON object instead of the table")(
       "ready-line", "print 'established N' on stdout once all connections are up (for harnesses)")(
-      "progress", po::value<std::string>()->default_value("auto"), "progress line on stderr: auto, on, off");
+      "progress", po::value<std::string>()->default_value("auto"), "progress line on stderr: auto, on, off")(
+      "tls", "TLS over TCP (every mode); verify with --tls-ca or skip with --insecure")(
+      "tls-ca", po::value<std::string>(), "tls: CA file (PEM) the server's certificate must chain to")(
+      "tls-name", po::value<std::string>(),
+      "tls: DNS name (sent as SNI) or IP the certificate must name (default: --host)")(
+      "insecure", "tls: do not verify the server's certificate")(
+      "unix", po::value<std::string>(), "Unix stream socket PATH (@name: abstract namespace) instead of TCP")(
+      "udp",
+      "UDP datagrams: pingpong (one in flight per socket) or stream (a window of 64 in flight per\n"
+      "socket, no rate limit); loss, duplicates and reordering are counted, not failures")(
+      "loss-timeout", po::value<std::string>()->default_value("1s"),
+      "udp: a datagram not echoed within this counts as lost");
 
   po::variables_map vm;
   try {
@@ -120,11 +142,41 @@ std::optional<options> parse_options(int argc, const char* const argv[]) {
   options o;
   o.run_mode = parse_mode(vm["mode"].as<std::string>());
   o.host = vm["host"].as<std::string>();
-  if (!vm.count("port")) throw usage_error("--port is required");
-  o.port = parse_unsigned<std::uint16_t>(vm["port"].as<std::string>(), "port", 1, 65535);
+  const int kinds = static_cast<int>(vm.count("tls") + vm.count("udp") + vm.count("unix"));
+  if (kinds > 1) throw usage_error("--tls, --udp and --unix exclude each other");
+  if (vm.count("tls")) o.kind = transport::tls;
+  if (vm.count("udp")) o.kind = transport::udp;
+  if (vm.count("unix")) {
+    o.kind = transport::unix_stream;
+    o.unix_path = vm["unix"].as<std::string>();
+    // sun_path holds 108 bytes with the terminating NUL (abstract names: after the leading 0).
+    if (o.unix_path.empty() || o.unix_path == "@" || o.unix_path.size() > 107)
+      throw usage_error("--unix: expected a path or @name of 1..107 bytes, got '" + o.unix_path + "'");
+    if (vm.count("port")) throw usage_error("--port does not apply to --unix");
+  } else {
+    if (!vm.count("port")) throw usage_error("--port is required");
+    o.port = parse_unsigned<std::uint16_t>(vm["port"].as<std::string>(), "port", 1, 65535);
+  }
+  if (o.kind != transport::tls && (vm.count("tls-ca") || vm.count("tls-name") || vm.count("insecure")))
+    throw usage_error("--tls-ca, --tls-name and --insecure need --tls");
+  if (o.kind == transport::tls) {
+    if (vm.count("tls-ca") == vm.count("insecure"))
+      throw usage_error("--tls needs exactly one of --tls-ca FILE and --insecure");
+    if (vm.count("tls-ca")) o.tls_ca = vm["tls-ca"].as<std::string>();
+    o.tls_name = vm.count("tls-name") ? vm["tls-name"].as<std::string>() : o.host;
+    o.tls_insecure = vm.count("insecure") != 0;
+  }
+  o.loss_timeout_s = parse_seconds(vm["loss-timeout"].as<std::string>(), "loss-timeout", 0.001);
   o.connections =
       parse_unsigned<std::uint32_t>(vm["connections"].as<std::string>(), "connections", 1, 100000);
-  o.size = parse_unsigned<std::uint32_t>(vm["size"].as<std::string>(), "size", 1, 16u << 20);
+  if (o.kind == transport::udp) {
+    if (o.run_mode != mode::pingpong && o.run_mode != mode::stream)
+      throw usage_error("--udp: modes pingpong and stream only (no connections to churn or hold)");
+    // A datagram carries its 8-byte sequence number; 65507 is the most IPv4 UDP carries.
+    o.size = parse_unsigned<std::uint32_t>(vm["size"].as<std::string>(), "size", 8, 65507);
+  } else {
+    o.size = parse_unsigned<std::uint32_t>(vm["size"].as<std::string>(), "size", 1, 16u << 20);
+  }
   o.duration_s = parse_seconds(vm["duration"].as<std::string>(), "duration", 0.0);
   if (vm.count("count")) {
     if (o.run_mode == mode::idle) throw usage_error("--count does not apply to idle mode");

@@ -9,10 +9,20 @@ namespace echo::bench {
 
 enum class mode { pingpong, stream, churn, idle };
 
+/// What carries the echo: a TCP or Unix stream, TLS over TCP, or UDP datagrams.
+/// (`unix` alone is a macro under GNU extensions.)
+enum class transport { tcp, tls, unix_stream, udp };
+
 /// Everything one echo-bench run needs, validated; plain data.
 struct options {
   mode run_mode = mode::pingpong;
+  transport kind = transport::tcp;
   std::string host = "127.0.0.1";
+  std::string unix_path;  ///< unix_stream: a path, or @name for the abstract namespace
+  std::string tls_ca;     ///< tls: CA file the server's certificate must chain to
+  std::string tls_name;   ///< tls: name (or IP) checked in the certificate; default: --host
+  bool tls_insecure = false;
+  double loss_timeout_s = 1.0;  ///< udp: a datagram not echoed within this is lost
   std::uint16_t port = 0;
   std::uint32_t connections = 1;
   std::uint32_t size = 64;
@@ -37,5 +47,6 @@ class usage_error : public std::runtime_error {
 std::optional<options> parse_options(int argc, const char* const argv[]);
 
 const char* to_string(mode m) noexcept;
+const char* to_string(transport t) noexcept;
 
 }  // namespace echo::bench

@@ -18,6 +18,11 @@ class report {
   [[nodiscard]] std::string table() const;
 
  private:
+  /// --host, or unix:PATH for a Unix socket.
+  [[nodiscard]] std::string target_host() const;
+  /// UDP: the "datagrams" member with its leading comma; otherwise empty.
+  [[nodiscard]] std::string datagrams_json() const;
+
   const options& opts_;
   const run_result& result_;
   double elapsed_s_;

@@ -47,6 +47,26 @@ struct error_counts {
   }
 };
 
+/// UDP only: what happened to the datagrams sent. None of these fails a run: a
+/// datagram service may lose, duplicate and reorder; only a wrong payload fails
+/// (error_counts::mismatch).
+struct datagram_counts {
+  std::uint64_t sent = 0;
+  std::uint64_t lost = 0;        ///< no echo within --loss-timeout
+  std::uint64_t duplicated = 0;  ///< an echo of a datagram already echoed
+  std::uint64_t reordered = 0;   ///< echoed after a datagram sent later than it
+  std::uint64_t late = 0;        ///< echoed after it was counted lost (or too late to tell)
+
+  datagram_counts& operator+=(const datagram_counts& o) noexcept {
+    sent += o.sent;
+    lost += o.lost;
+    duplicated += o.duplicated;
+    reordered += o.reordered;
+    late += o.late;
+    return *this;
+  }
+};
+
 /// One client thread's (or, merged, the whole run's) figures.
 struct run_result {
   std::uint64_t msgs = 0;   ///< whole messages echoed and verified
@@ -54,6 +74,7 @@ struct run_result {
   std::uint64_t conns = 0;  ///< churn: connections completed; idle: connections held
   histogram latency;        ///< per message (churn: connect to verified echo)
   error_counts errors;
+  datagram_counts datagrams;  ///< UDP only
 
   run_result& operator+=(const run_result& o) noexcept {
     msgs += o.msgs;
@@ -61,6 +82,7 @@ struct run_result {
     conns += o.conns;
     latency.merge(o.latency);
     errors += o.errors;
+    datagrams += o.datagrams;
     return *this;
   }
 };

@@ -1,5 +1,6 @@
 #include "runner.hpp"
 
+#include "udp_worker.hpp"
 #include "worker.hpp"
 
 #include <fmt/format.h>
@@ -18,6 +19,7 @@
 
 #include <arpa/inet.h>
 #include <sys/resource.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 namespace echo::bench {
@@ -38,6 +40,16 @@ void raise_fd_limit() {
 
 socklen_t resolve(const options& o, sockaddr_storage& out) {
   out = {};
+  if (o.kind == transport::unix_stream) {
+    auto* un = reinterpret_cast<sockaddr_un*>(&out);
+    un->sun_family = AF_UNIX;
+    // @name is Linux's abstract namespace: a leading NUL, and the length says where
+    // the name ends (no terminating NUL). options checked that it fits.
+    const bool abstract = o.unix_path[0] == '@';
+    std::memcpy(un->sun_path, o.unix_path.data(), o.unix_path.size());
+    if (abstract) un->sun_path[0] = '\0';
+    return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + o.unix_path.size() + (abstract ? 0 : 1));
+  }
   auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
   if (::inet_pton(AF_INET, o.host.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
@@ -59,6 +71,7 @@ runner::runner(const options& opts) : opts_(opts) {
   if (opts_.run_mode == mode::churn && opts_.source_addrs == 0)
     opts_.source_addrs = opts_.host.rfind("127.", 0) == 0 ? 64 : 1;
   if (opts_.host.rfind("127.", 0) != 0) opts_.source_addrs = 1;  // only loopback has spares
+  if (opts_.kind == transport::unix_stream) opts_.source_addrs = 1;
 }
 
 run_result runner::run() {
@@ -72,13 +85,15 @@ run_result runner::run() {
   std::signal(SIGPIPE, SIG_IGN);
 
   run_control control;
-  std::vector<std::unique_ptr<worker>> workers;
+  std::vector<std::unique_ptr<load_worker>> workers;
   const std::uint32_t n = opts_.threads;
   const std::uint64_t count = opts_.count.value_or(0);
   for (std::uint32_t i = 0; i < n; ++i) {
     const std::uint32_t conns = opts_.connections / n + (i < opts_.connections % n ? 1 : 0);
     const std::uint64_t share = count / n + (i < count % n ? 1 : 0);
-    workers.push_back(std::make_unique<worker>(opts_, target, target_len, i, conns, share, control));
+    if (opts_.kind == transport::udp)
+      workers.push_back(std::make_unique<udp_worker>(opts_, target, target_len, i, conns, share, control));
+    else workers.push_back(std::make_unique<worker>(opts_, target, target_len, i, conns, share, control));
   }
 
   std::atomic<std::uint32_t> finished{0};
@@ -138,8 +153,10 @@ run_result runner::run() {
   for (auto& t : threads) t.join();
   if (failure) std::rethrow_exception(failure);
 
-  elapsed_s_ =
-      opts_.run_mode == mode::idle ? opts_.duration_s : std::chrono::duration<double>(end - start).count();
+  // UDP: after the deadline the workers only wait out the datagrams still in flight,
+  // up to --loss-timeout; that wait is not load, so a timed run counts its duration.
+  const bool fixed = opts_.run_mode == mode::idle || (opts_.kind == transport::udp && timed);
+  elapsed_s_ = fixed ? opts_.duration_s : std::chrono::duration<double>(end - start).count();
   run_result total;
   for (const auto& w : workers) total += w->result();
   return total;

@@ -49,6 +49,7 @@ worker::worker(const options& opts, const sockaddr_storage& target, socklen_t ta
       conns_(connections),
       rbuf_(new std::byte[buffer_size]),
       sbuf_(new std::byte[buffer_size]) {
+  if (opts.kind == transport::tls) tls_ = std::make_unique<tls_client>(opts);
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
   timeout_ns_ = static_cast<std::int64_t>(opts.timeout_s * 1e9);
@@ -65,8 +66,10 @@ worker::worker(const options& opts, const sockaddr_storage& target, socklen_t ta
 }
 
 worker::~worker() {
-  for (auto& c : conns_)
+  for (auto& c : conns_) {
+    tls_client::release(c.ssl);
     if (c.fd >= 0) ::close(c.fd);
+  }
   if (epfd_ >= 0) ::close(epfd_);
 }
 
@@ -83,7 +86,7 @@ void worker::open(connection& c) {
     return;
   }
   const int one = 1;
-  ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (target_.ss_family != AF_UNIX) ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (opts_.run_mode == mode::churn && opts_.source_addrs > 1 && target_.ss_family == AF_INET) {
     // Churn leaves every closed connection in TIME_WAIT on our side (we close
     // first). Rotating the source address multiplies the 4-tuples available;
@@ -117,6 +120,32 @@ void worker::on_connected(connection& c) {
     fail(c, e);
     return;
   }
+  if (tls_) {
+    c.ssl = tls_->attach(c.fd);
+    if (c.ssl == nullptr) {
+      fail(c, stream_error::connect);
+      return;
+    }
+    c.st = state::handshaking;
+    on_handshake(c);
+    return;
+  }
+  on_established(c);
+}
+
+void worker::on_handshake(connection& c) {
+  const step s = tls_client::handshake(c.ssl, c.want_out);
+  switch (s.what) {
+    case step::kind::moved: on_established(c); return;
+    case step::kind::failed: fail(c, s.error); return;
+    default:
+      c.last_progress_ns = now_ns();
+      update_interest(c);
+      return;
+  }
+}
+
+void worker::on_established(connection& c) {
   --connecting_;
   c.last_progress_ns = now_ns();
   if (opts_.run_mode == mode::pingpong || opts_.run_mode == mode::stream) {
@@ -164,7 +193,7 @@ void worker::try_send(connection& c) {
   c.want_out = false;
   while (c.stream.sent() < c.target) {
     const std::size_t len = std::min<std::uint64_t>(c.target - c.stream.sent(), buffer_size);
-    const step s = c.stream.send(c.fd, len, {sbuf_.get(), buffer_size});
+    const step s = send_some(c, len);
     if (s.what == step::kind::failed) {
       fail(c, s.error);
       return;
@@ -185,15 +214,25 @@ void worker::try_send(connection& c) {
   update_interest(c);
 }
 
+client::verified_stream::step worker::send_some(connection& c, std::size_t len) {
+  if (c.ssl != nullptr)
+    return tls_client::send(c.ssl, c.stream, len, {sbuf_.get(), buffer_size}, c.tls_pending, c.want_out);
+  return c.stream.send(c.fd, len, {sbuf_.get(), buffer_size});
+}
+
 void worker::begin_drain(connection& c) {
-  // Half-close and read to EOF: proves the server echoes everything before it
-  // closes and never sends more than it got.
-  if (const step s = c.stream.half_close(c.fd); s.what == step::kind::failed) {
+  // Half-close (TLS: close_notify) and read to the end: proves the server echoes
+  // everything before it closes and never sends more than it got.
+  c.want_out = false;
+  const step s =
+      c.ssl != nullptr ? tls_client::half_close(c.ssl, c.stream, c.want_out) : c.stream.half_close(c.fd);
+  if (s.what == step::kind::failed) {
     fail(c, s.error);
     return;
   }
+  // A close_notify the socket would not take yet is retried once it is writable.
+  c.want_out = s.what == step::kind::blocked && c.want_out;
   c.st = state::draining;
-  c.want_out = false;
   c.last_progress_ns = now_ns();
   update_interest(c);
 }
@@ -201,7 +240,8 @@ void worker::begin_drain(connection& c) {
 void worker::on_readable(connection& c) {
   // Bytes in the ready and held states are extra_bytes too: nothing is unechoed then.
   const std::uint64_t before = c.stream.received();
-  const step s = c.stream.receive(c.fd, {rbuf_.get(), buffer_size});
+  const step s = c.ssl != nullptr ? tls_client::receive(c.ssl, c.stream, {rbuf_.get(), buffer_size})
+                                  : c.stream.receive(c.fd, {rbuf_.get(), buffer_size});
   switch (s.what) {
     case step::kind::blocked: return;
     case step::kind::ended: close_ok(c); return;
@@ -254,6 +294,7 @@ void worker::on_verified(connection& c, std::uint64_t before) {
 void worker::update_interest(connection& c) {
   std::uint32_t wanted = EPOLLIN | (c.want_out ? static_cast<std::uint32_t>(EPOLLOUT) : 0u);
   if (c.st == state::connecting) wanted = EPOLLOUT;
+  if (c.st == state::handshaking) wanted = c.want_out ? EPOLLOUT : EPOLLIN;
   if (wanted == c.interest) return;
   epoll_event ev{};
   ev.events = wanted;
@@ -266,24 +307,34 @@ void worker::update_interest(connection& c) {
   c.interest = wanted;
 }
 
-void worker::fail(connection& c, stream_error kind) {
-  result_.errors.add(kind);
-  if (c.st == state::connecting) --connecting_;
+void worker::release(connection& c, bool graceful) {
+  if (c.st == state::connecting || c.st == state::handshaking) --connecting_;
+  if (c.ssl != nullptr) {
+    // A TLS close is announced (close_notify) unless the stream already was, or failed;
+    // best effort: the socket closes right after either way.
+    if (graceful && !c.stream.half_closed()) {
+      bool ignored = false;
+      (void)tls_client::half_close(c.ssl, c.stream, ignored);
+    }
+    tls_client::release(c.ssl);
+    c.ssl = nullptr;
+  }
   if (c.fd >= 0) ::close(c.fd);
   c.fd = -1;
   c.st = state::done;
 }
 
-void worker::close_ok(connection& c) {
-  if (c.st == state::connecting) --connecting_;
-  if (c.fd >= 0) ::close(c.fd);
-  c.fd = -1;
-  c.st = state::done;
+void worker::fail(connection& c, stream_error kind) {
+  result_.errors.add(kind);
+  release(c, false);
 }
+
+void worker::close_ok(connection& c) { release(c, true); }
 
 void worker::on_event(connection& c, std::uint32_t events) {
   switch (c.st) {
     case state::connecting: on_connected(c); return;
+    case state::handshaking: on_handshake(c); return;
     case state::unused:
     case state::done: return;
     default: break;
@@ -291,13 +342,18 @@ void worker::on_event(connection& c, std::uint32_t events) {
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
     on_readable(c);
     if (c.st == state::done) return;
+    // TLS: a write that wanted to read first (a key update) goes on once it has.
+    if (c.tls_pending != 0 && !c.want_out && c.st == state::active) try_send(c);
   }
-  if ((events & EPOLLOUT) && c.want_out && c.st == state::active) try_send(c);
+  if (!(events & EPOLLOUT) || !c.want_out) return;
+  if (c.st == state::active) try_send(c);
+  else if (c.st == state::draining) begin_drain(c);
 }
 
 void worker::check_timeouts(std::int64_t now) {
   for (auto& c : conns_) {
-    const bool waiting = c.st == state::connecting || c.st == state::active || c.st == state::draining;
+    const bool waiting = c.st == state::connecting || c.st == state::handshaking || c.st == state::active ||
+                         c.st == state::draining;
     if (waiting && now - c.last_progress_ns > timeout_ns_) fail(c, stream_error::timeout);
   }
 }
@@ -318,7 +374,8 @@ void worker::open_pending() {
 bool worker::all_settled() const {
   if (next_to_open_ < conns_.size()) return false;
   return std::none_of(conns_.begin(), conns_.end(), [](const connection& c) {
-    return c.st == state::connecting || c.st == state::active || c.st == state::unused;
+    return c.st == state::connecting || c.st == state::handshaking || c.st == state::active ||
+           c.st == state::unused;
   });
 }
 

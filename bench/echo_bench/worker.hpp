@@ -1,7 +1,9 @@
 #pragma once
 
+#include "load_worker.hpp"
 #include "options.hpp"
 #include "run_result.hpp"
+#include "tls_client.hpp"
 
 #include "echo/client/verified_stream.hpp"
 
@@ -15,34 +17,30 @@
 
 namespace echo::bench {
 
-/// State the main thread shares with all workers; only atomics.
-struct run_control {
-  std::atomic<bool> stop{false};        ///< finish in-flight work, close, return
-  std::atomic<bool> go{false};          ///< all connected: start the load
-  std::atomic<std::uint32_t> ready{0};  ///< workers done connecting (idle: and echoing)
-};
-
 /// One client thread: one epoll loop driving its share of the connections through
 /// the mode's message pattern; each connection's sending and verifying is a
 /// client::verified_stream. Nothing is allocated per message: buffers are per worker,
 /// payloads are regenerated from the connection's pattern on send and on verify.
-class worker {
+/// The stream kind (TCP, Unix, or TLS over TCP) changes only how a connection is
+/// opened and which calls move its bytes; the message logic is the same for all.
+class worker final : public load_worker {
  public:
   worker(const options& opts, const sockaddr_storage& target, socklen_t target_len, std::uint32_t index,
          std::uint32_t connections, std::uint64_t count_share, run_control& control);
-  ~worker();
+  ~worker() override;
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
 
-  /// Thread body. Returns when all its connections are finished.
-  void run();
+  void run() override;
 
-  [[nodiscard]] const run_result& result() const noexcept { return result_; }
-  /// Messages so far, for the progress line (relaxed; read from another thread).
-  [[nodiscard]] std::uint64_t progress() const noexcept { return progress_.load(std::memory_order_relaxed); }
+  [[nodiscard]] const run_result& result() const noexcept override { return result_; }
+  [[nodiscard]] std::uint64_t progress() const noexcept override {
+    return progress_.load(std::memory_order_relaxed);
+  }
 
  private:
-  enum class state : std::uint8_t { unused, connecting, ready, active, draining, held, done };
+  /// handshaking: TLS only, between the TCP connect and the first byte.
+  enum class state : std::uint8_t { unused, connecting, handshaking, ready, active, draining, held, done };
 
   struct connection {
     int fd = -1;
@@ -55,11 +53,17 @@ class worker {
     std::uint64_t msgs_left = 0;  ///< count mode
     std::int64_t msg_start_ns = 0;
     std::int64_t last_progress_ns = 0;
+    ssl_st* ssl = nullptr;        ///< TLS only
+    std::size_t tls_pending = 0;  ///< TLS: length of a blocked write, offered again
   };
 
   void open(connection& c);
   void on_event(connection& c, std::uint32_t events);
   void on_connected(connection& c);
+  void on_handshake(connection& c);
+  void on_established(connection& c);
+  client::verified_stream::step send_some(connection& c, std::size_t len);
+  void release(connection& c, bool graceful);
   void start(connection& c);
   void next_message(connection& c);
   void on_readable(connection& c);
@@ -93,6 +97,7 @@ class worker {
   std::int64_t timeout_ns_ = 0;
   std::unique_ptr<std::byte[]> rbuf_;
   std::unique_ptr<std::byte[]> sbuf_;
+  std::unique_ptr<tls_client> tls_;  ///< set for the TLS stream kind
   run_result result_;
   std::atomic<std::uint64_t> progress_{0};
 };

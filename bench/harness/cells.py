@@ -1,7 +1,19 @@
-"""Cells: MODE:CONNECTIONS:SIZE, the unit of the benchmark matrix."""
+"""Cells: [KIND-]MODE:CONNECTIONS:SIZE, the unit of the benchmark matrix. KIND is the
+transport, tcp when left out (so TCP cells keep their names): tls-pingpong:100:1K,
+unix-stream:1:64K, udp-pingpong:100:64."""
+import collections
 import re
 
 MODES = ("pingpong", "stream", "churn", "idle")
+# The modes each transport has: UDP has no connections to churn or hold.
+KINDS = {"tcp": MODES, "tls": MODES, "unix": MODES, "udp": ("pingpong", "stream")}
+
+
+class Cell(collections.namedtuple("Cell", "mode conns size kind")):
+    """One cell; a plain (mode, conns, size) tuple compares equal to its TCP cell."""
+
+    def __new__(cls, mode, conns, size, kind="tcp"):
+        return super().__new__(cls, mode, conns, size, kind)
 
 FULL_CELLS = (
     [f"pingpong:{c}:{s}" for c in (1, 10, 100, 1000) for s in (64, 1024, 16384, 65536)]
@@ -22,9 +34,14 @@ def parse_size(text):
 
 def parse_cell(text):
     parts = text.split(":")
-    if len(parts) != 3 or parts[0] not in MODES:
-        raise ValueError(f"cell {text!r}: expected MODE:CONNECTIONS:SIZE, e.g. pingpong:100:64")
-    return parts[0], int(parts[1]), parse_size(parts[2])
+    kind, _, mode = parts[0].rpartition("-") if len(parts) == 3 else ("", "", "")
+    kind = kind or "tcp"
+    if len(parts) != 3 or kind not in KINDS or mode not in MODES:
+        raise ValueError(f"cell {text!r}: expected [KIND-]MODE:CONNECTIONS:SIZE, e.g. pingpong:100:64 or "
+                         f"tls-pingpong:100:1K (KIND: {', '.join(KINDS)})")
+    if mode not in KINDS[kind]:
+        raise ValueError(f"cell {text!r}: {kind} has modes {', '.join(KINDS[kind])}")
+    return Cell(mode, int(parts[1]), parse_size(parts[2]), kind)
 
 
 def parse_cells(texts):
@@ -32,9 +49,15 @@ def parse_cells(texts):
 
 
 def cell_name(cell):
-    mode, conns, size = cell
-    s = f"{size // 1024}K" if size >= 1024 and size % 1024 == 0 else str(size)
-    return f"{mode}:{conns}:{s}"
+    cell = Cell(*cell)
+    s = f"{cell.size // 1024}K" if cell.size >= 1024 and cell.size % 1024 == 0 else str(cell.size)
+    prefix = "" if cell.kind == "tcp" else f"{cell.kind}-"
+    return f"{prefix}{cell.mode}:{cell.conns}:{s}"
+
+
+def kinds(cells):
+    """The transports the cells use, in first-use order."""
+    return list(dict.fromkeys(Cell(*c).kind for c in cells))
 
 
 def rate_key(mode):

@@ -12,11 +12,13 @@ import tempfile
 import time
 
 from . import CLIENT_CPU, SERVER_CPU, HarnessError
-from .cells import cell_name
+from .cells import Cell, cell_name
 from .procfs import cpu0_busy_ns, cpu_ns, cpu_ticks_ns, rss_bytes
 
 # The port is the text after the last ':' (an IPv6 address has colons of its own).
 READY = re.compile(r"listening on (\S+):(\d+)")
+# A Unix socket has a path instead: 'listening on unix:///tmp/x.sock'.
+READY_UNIX = re.compile(r"listening on unix://(\S+)")
 READY_TIMEOUT_S = 10.0
 
 
@@ -35,9 +37,16 @@ class Server:
     the port the kernel chose on its ready line: no probe for a free port that someone
     else (echo-bench's own ephemeral ports) could take before the server binds it."""
 
-    def __init__(self, name, argv_template):
+    def __init__(self, name, argv_template, files=None, kind="tcp"):
         self.name = name
-        self.argv = ["taskset", "-c", SERVER_CPU] + [a.replace("{port}", "0") for a in argv_template]
+        self.kind = kind
+        files = files or {}
+        subst = {"{port}": "0", "{cert}": files.get("cert", ""), "{key}": files.get("key", ""),
+                 "{path}": files.get("path", "")}
+        self.argv = ["taskset", "-c", SERVER_CPU] + [re.sub(r"\{(port|cert|key|path)\}", lambda m: subst[m.group(0)], a)
+                                                     for a in argv_template]
+        if kind == "unix" and os.path.lexists(files["path"]):
+            os.unlink(files["path"])  # a server killed earlier may have left it; each run binds it anew
         # A file, not a pipe: nobody reads it during the run, and a full pipe would stall a
         # server that logs. Read back only to say why a server failed.
         self._stderr = tempfile.TemporaryFile()
@@ -84,6 +93,10 @@ class Server:
                                         + (f" (stdout: {buf[:200]!r})" if buf else ""))
             buf += chunk
         line = buf.split(b"\n", 1)[0].decode(errors="replace").strip()
+        if self.kind == "unix":
+            if not READY_UNIX.fullmatch(line):
+                raise self._not_started(f"printed {line[:200]!r} where 'listening on unix://PATH' was expected")
+            return None
         m = READY.fullmatch(line)
         if not m:
             raise self._not_started(f"printed {line[:200]!r} where 'listening on ADDR:PORT' was expected")
@@ -119,32 +132,45 @@ class Server:
         self._stderr.close()
 
 
-def try_start(name, argv):
+def try_start(name, argv, files=None, kind="tcp"):
     """Starts and stops a server once, so that one that cannot start stops bench/run before
-    minutes of measuring rather than after. Returns (port, ms to ready)."""
-    srv = Server(name, argv)
+    minutes of measuring rather than after. Returns (port (None for Unix), ms to ready)."""
+    srv = Server(name, argv, files, kind)
     srv.close()
     return srv.port, srv.ready_ms
 
 
-def bench_cmd(bench, port, mode, conns, size, duration, extra=()):
+def target_args(kind, port, files):
+    """echo-bench's options that say where the server is and how to talk to it."""
+    if kind == "unix":
+        return ["--unix", files["path"]]
+    args = ["--host", "127.0.0.1", "--port", str(port)]
+    if kind == "tls":
+        args += ["--tls", "--tls-ca", files["ca"]]
+    elif kind == "udp":
+        args += ["--udp"]
+    return args
+
+
+def bench_cmd(bench, target, mode, conns, size, duration, extra=()):
     threads = "1"  # one core for the client: a second loop on it would only add switches
-    return (["taskset", "-c", CLIENT_CPU, bench, "--host", "127.0.0.1",
-             "--port", str(port), "--mode", mode, "--connections", str(conns), "--size", str(size),
+    return (["taskset", "-c", CLIENT_CPU, bench] + target +
+            ["--mode", mode, "--connections", str(conns), "--size", str(size),
              "--duration", f"{duration}s", "--timeout", "10s", "--threads", threads, "--json",
              "--progress", "off"] + list(extra))
 
 
-def one_run(bench, name, argv, cell, duration, warmup):
+def one_run(bench, name, argv, cell, duration, warmup, files=None):
     """One run of echo-bench against a fresh server; a dict of figures, "ok" and "error".
     A server that does not start raises HarnessError: the run cannot say anything about it."""
-    mode, conns, size = cell
+    mode, conns, size, kind = Cell(*cell)
     out = {"server": name, "cell": cell_name(cell), "ok": False}
-    srv = Server(name, argv)
+    srv = Server(name, argv, files, kind)
+    target = target_args(kind, srv.port, files or {})
     try:
         if warmup > 0 and mode != "idle":
             try:
-                subprocess.run(bench_cmd(bench, srv.port, mode, conns, size, warmup), timeout=120,
+                subprocess.run(bench_cmd(bench, target, mode, conns, size, warmup), timeout=120,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             except subprocess.TimeoutExpired:
                 out["error"] = "echo-bench warm-up timed out"
@@ -154,7 +180,7 @@ def one_run(bench, name, argv, cell, duration, warmup):
         # (the server is reaped only later). Near 100% means the client, not the server,
         # set the pace, and rate ratios then say little.
         ru0, client_t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
-        proc = subprocess.Popen(bench_cmd(bench, srv.port, mode, conns, size, duration, ["--ready-line"]),
+        proc = subprocess.Popen(bench_cmd(bench, target, mode, conns, size, duration, ["--ready-line"]),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         first = proc.stdout.readline()
         cpu0, tick0, busy0, wall0 = cpu_ns(srv.pid), cpu_ticks_ns(srv.pid), cpu0_busy_ns(), time.monotonic()

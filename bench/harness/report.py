@@ -8,8 +8,8 @@ import subprocess
 
 from . import BENCH, CLIENT_CPU, ROOT, SERVER_CPU
 from . import targets as targets_mod
-from .cells import cell_name, parse_cells, rate_key
-from .servers import BASE, REFERENCE
+from .cells import Cell, cell_name, kinds, parse_cells, rate_key
+from .servers import BASE, FLOORS, REFERENCE, reference
 from .stats import medians, paired_ratio, ratio
 
 # Other load on the server's core, in percent, above which a run is flagged as noisy.
@@ -96,7 +96,7 @@ def targets_section(spec, summary, cells, runs, server):
 def base_section(summary, servers, cells, runs, meta):
     """Every server against base, the previous engine run as echo-svc-1 is: the comparison
     that says whether a change to the engine helped, next to the floor's absolute yardstick."""
-    compared = [s for s in servers if s not in (BASE, REFERENCE)]
+    compared = [s for s in servers if s != BASE and s not in FLOORS.values()]
     rows = []
     for c in cells:
         cn = cell_name(c)
@@ -145,6 +145,11 @@ def markdown(summary, servers, cells, meta, runs=(), spec=None):
     lines.append("Ratios are to **floor** (bench/peers/floor.c). CPU = server user+sys per message "
                  "(churn: per connection), lower is better; rate = msgs/s (pingpong), MB/s (stream), "
                  "conn/s (churn), higher is better; idle = server RSS growth per connection, bytes.")
+    if set(kinds(cells)) - {"tcp"}:
+        lines.append("Cells of another transport are to the floor of their kind: unix-* to floor over a "
+                     "Unix socket, tls-* to **tls-floor** (bench/peers/tls_floor.c), udp-* to **udp-floor** "
+                     "(bench/peers/udp_floor.c); a cell runs only the servers that speak its transport. "
+                     "UDP rates count verified echoes; lost datagrams are in latest.json.")
     lines.append("")
     have = [s for s in servers if any(summary.get((s, cell_name(c))) for c in cells)]
     lines.append("### Summary: server CPU per message ×floor / rate ×floor")
@@ -153,7 +158,7 @@ def markdown(summary, servers, cells, meta, runs=(), spec=None):
     lines.append("|---|" + "---|" * len(have))
     for c in cells:
         cn = cell_name(c)
-        fl = summary.get((REFERENCE, cn))
+        fl = summary.get((reference(Cell(*c).kind), cn))
         row = [cn]
         for s in have:
             m = summary.get((s, cn))
@@ -189,7 +194,7 @@ def markdown(summary, servers, cells, meta, runs=(), spec=None):
     lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for c in cells:
         cn = cell_name(c)
-        fl = summary.get((REFERENCE, cn)) or {}
+        fl = summary.get((reference(Cell(*c).kind), cn)) or {}
         rk = rate_key(c[0])
         for s in have:
             m = summary.get((s, cn))

@@ -1,4 +1,6 @@
-"""The servers bench/run knows: names, command templates, and what each needs built."""
+"""The servers bench/run knows: names, the transports each speaks with a command template
+for each, and what each needs built. In a template '{port}' is where the port goes, and
+'{cert}', '{key}' (TLS) and '{path}' (a Unix socket) what bench/run made for the run."""
 import os
 import shlex
 import sys
@@ -11,11 +13,29 @@ TREE_SVC = ("echo-svc-1", "echo-svc-2")
 PORTABLE = "echo-svc-portable"
 BASE = "base"
 REFERENCE = "floor"
+# The floor of each transport: every ratio in a cell is to the floor of its kind.
+FLOORS = {"tcp": "floor", "unix": "floor", "tls": "tls-floor", "udp": "udp-floor"}
+
+
+def reference(kind):
+    return FLOORS[kind]
 
 
 def svc_argv(binary, threads):
     return [binary, "--threads", str(threads), "--port", "{port}", "--bind", "127.0.0.1",
             "--log-level", "warn"]
+
+
+def svc_kinds(binary, threads):
+    """echo-svc speaks every transport: TCP as always, the others through --listen."""
+    common = [binary, "--threads", str(threads)]
+    return {
+        "tcp": svc_argv(binary, threads),
+        "udp": common + ["--listen", "udp://127.0.0.1:{port}", "--log-level", "warn"],
+        "tls": common + ["--listen", "tls://127.0.0.1:{port}", "--tls-cert", "{cert}", "--tls-key", "{key}",
+                         "--log-level", "warn"],
+        "unix": common + ["--listen", "unix://{path}", "--log-level", "warn"],
+    }
 
 
 def parse_extra(specs):
@@ -29,19 +49,20 @@ def parse_extra(specs):
     return extra
 
 
-def select(servers_arg, extra, base):
-    """The servers to measure, in report order; floor always (every ratio is to it), and
-    base whenever --base names one."""
+def select(servers_arg, extra, base, kinds=("tcp",)):
+    """The servers to measure, in report order; the floor of every transport the cells use
+    always (every ratio is to it), and base whenever --base names one."""
     wanted = servers_arg.split(",") if servers_arg else DEFAULT + list(extra)
-    known = set(DEFAULT) | {PORTABLE, BASE} | set(extra)
+    known = set(DEFAULT) | {PORTABLE, BASE} | set(FLOORS.values()) | set(extra)
     unknown = [s for s in wanted if s not in known]
     if unknown:
         raise ValueError(f"unknown server(s) {unknown}; known: {sorted(known)}")
     if BASE in wanted and base is None and BASE not in extra:
         raise ValueError("server 'base' needs --base PATH")
     wanted = list(dict.fromkeys(wanted))
-    if REFERENCE not in wanted:
-        wanted.append(REFERENCE)
+    for kind in kinds:
+        if reference(kind) not in wanted:
+            wanted.append(reference(kind))
     if base is not None and BASE not in wanted:
         wanted.append(BASE)
     return wanted
@@ -55,27 +76,36 @@ def needs(wanted, extra):
 
 
 def table(bins, extra, base):
-    """{name: argv template}; '{port}' in a template is where the port goes."""
+    """{name: {kind: argv template}}: the transports each server speaks, and how it is
+    started for each. A --server-cmd speaks TCP."""
     tbl = {
-        "floor": [bins["echo-floor"], "--port", "{port}"],
-        "asio-classic": [bins["echo-asio-classic"], "--port", "{port}"],
-        "seed": [sys.executable, os.path.join(BENCH, "peers", "seed_server.py"), "--port", "{port}"],
+        "floor": {"tcp": [bins["echo-floor"], "--port", "{port}"],
+                  "unix": [bins["echo-floor"], "--unix", "{path}"]},
+        "udp-floor": {"udp": [bins["echo-udp-floor"], "--port", "{port}"]},
+        "tls-floor": {"tls": [bins["echo-tls-floor"], "--port", "{port}", "--cert", "{cert}", "--key", "{key}"]},
+        "asio-classic": {"tcp": [bins["echo-asio-classic"], "--port", "{port}"]},
+        "seed": {"tcp": [sys.executable, os.path.join(BENCH, "peers", "seed_server.py"), "--port", "{port}"]},
     }
     if "echo-svc" in bins:
-        tbl["echo-svc-1"] = svc_argv(bins["echo-svc"], 1)
-        tbl["echo-svc-2"] = svc_argv(bins["echo-svc"], 2)
+        tbl["echo-svc-1"] = svc_kinds(bins["echo-svc"], 1)
+        tbl["echo-svc-2"] = svc_kinds(bins["echo-svc"], 2)
     if "echo-svc-portable" in bins:
-        tbl[PORTABLE] = svc_argv(bins["echo-svc-portable"], 1)
+        tbl[PORTABLE] = svc_kinds(bins["echo-svc-portable"], 1)
     if base is not None:
         # The previous engine under the same arguments as echo-svc-1: a paired comparison.
-        tbl[BASE] = svc_argv(base, 1)
-    tbl.update(extra)
+        tbl[BASE] = svc_kinds(base, 1)
+    tbl.update({name: {"tcp": argv} for name, argv in extra.items()})
     return tbl
+
+
+def speaks(tbl, name, kind):
+    return kind in tbl[name]
 
 
 def check_executables(tbl, wanted):
     """A missing binary named by path is a clearer error here than taskset's at start-up."""
     for name in wanted:
-        exe = tbl[name][0]
-        if os.sep in exe and not os.access(exe, os.X_OK):
-            raise HarnessError(f"{name}: no executable at {exe}")
+        for argv in tbl[name].values():
+            exe = argv[0]
+            if os.sep in exe and not os.access(exe, os.X_OK):
+                raise HarnessError(f"{name}: no executable at {exe}")

@@ -3,7 +3,7 @@ import json
 import os
 
 from . import BENCH, HarnessError
-from .cells import MODES, cell_name
+from .cells import MODES, Cell, cell_name
 from .stats import METRICS, paired_ratio, ratio
 
 PATH = os.path.join(BENCH, "targets.json")
@@ -49,7 +49,9 @@ def check(spec, summary, cells, runs, server, ref="floor"):
         m, fl = summary.get((server, cn)), summary.get((ref, cn))
         if not m or not fl or m["repeats_ok"] == 0:
             continue
-        mode, _, size = c
+        mode, _, size, kind = Cell(*c)
+        if kind != "tcp":
+            continue  # the targets are TCP's: against floor.c, in its cells
         for t in spec["targets"]:
             if t["mode"] != mode or size < t.get("min_size", 0):
                 continue

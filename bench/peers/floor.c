@@ -12,12 +12,14 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 enum { io_buffer_size = 64 * 1024, max_events = 256 };
@@ -126,7 +128,8 @@ static void accept_all(int lfd) {
       continue;
     }
     /* Every peer in bench/ sets TCP_NODELAY, so a 64 KiB echo split over two
-     * segments never waits on a delayed ACK: we compare user space, not Nagle. */
+     * segments never waits on a delayed ACK: we compare user space, not Nagle.
+     * (On a Unix socket it fails, harmlessly: there is no Nagle to switch off.) */
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     struct epoll_event ev = {.events = EPOLLIN, .data = {.fd = fd}};
@@ -144,15 +147,18 @@ static long parse_port(const char* text) {
 
 static void usage(FILE* out) {
   fputs(
-      "usage: echo-floor [--port P] [--bind IPV4]\n"
+      "usage: echo-floor [--port P] [--bind IPV4] | --unix PATH\n"
       "  Minimal epoll echo server (benchmark floor). --port 0 picks a free port;\n"
-      "  prints 'listening on ADDR:PORT' once ready, exits 0 on SIGTERM/SIGINT.\n",
+      "  prints 'listening on ADDR:PORT' once ready, exits 0 on SIGTERM/SIGINT.\n"
+      "  --unix PATH: a Unix stream socket instead (@name: abstract namespace; a stale\n"
+      "  file at PATH is replaced), ready line 'listening on unix://PATH'.\n",
       out);
 }
 
 int main(int argc, char** argv) {
   long port = 0;
   const char* bind_addr = "127.0.0.1";
+  const char* unix_path = NULL;
   for (int i = 1; i < argc; ++i) {
     if (strcmp(argv[i], "--help") == 0) {
       usage(stdout);
@@ -166,6 +172,8 @@ int main(int argc, char** argv) {
       }
     } else if (i + 1 < argc && strcmp(argv[i], "--bind") == 0) {
       bind_addr = argv[++i];
+    } else if (i + 1 < argc && strcmp(argv[i], "--unix") == 0) {
+      unix_path = argv[++i];
     } else {
       usage(stderr);
       return 2;
@@ -193,25 +201,43 @@ int main(int argc, char** argv) {
   memset(&addr, 0, sizeof addr);
   addr.sin_family = AF_INET;
   addr.sin_port = htons((uint16_t)port);
-  if (inet_pton(AF_INET, bind_addr, &addr.sin_addr) != 1) {
+  struct sockaddr_un uaddr;
+  memset(&uaddr, 0, sizeof uaddr);
+  uaddr.sun_family = AF_UNIX;
+  socklen_t ulen = 0;
+  if (unix_path != NULL) {
+    size_t len = strlen(unix_path);
+    if (len == 0 || len >= sizeof uaddr.sun_path || strcmp(unix_path, "@") == 0) {
+      fprintf(stderr, "echo-floor: bad --unix '%s'\n", unix_path);
+      return 2;
+    }
+    memcpy(uaddr.sun_path, unix_path, len);
+    /* @name: the abstract namespace, a leading NUL and no terminating one. */
+    if (unix_path[0] == '@') uaddr.sun_path[0] = '\0';
+    else unlink(unix_path);
+    ulen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (unix_path[0] == '@' ? 0 : 1));
+  } else if (inet_pton(AF_INET, bind_addr, &addr.sin_addr) != 1) {
     fprintf(stderr, "echo-floor: bad --bind '%s' (IPv4 literal expected)\n", bind_addr);
     return 2;
   }
-  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int lfd = socket(unix_path != NULL ? AF_UNIX : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (lfd < 0) die("socket");
   int one = 1;
-  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(lfd, (struct sockaddr*)&addr, sizeof addr) < 0) die("bind");
+  if (unix_path == NULL) setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (unix_path != NULL ? bind(lfd, (struct sockaddr*)&uaddr, ulen) < 0
+                        : bind(lfd, (struct sockaddr*)&addr, sizeof addr) < 0)
+    die("bind");
   if (listen(lfd, SOMAXCONN) < 0) die("listen");
   socklen_t alen = sizeof addr;
-  if (getsockname(lfd, (struct sockaddr*)&addr, &alen) < 0) die("getsockname");
+  if (unix_path == NULL && getsockname(lfd, (struct sockaddr*)&addr, &alen) < 0) die("getsockname");
 
   epfd = epoll_create1(EPOLL_CLOEXEC);
   if (epfd < 0) die("epoll_create1");
   struct epoll_event lev = {.events = EPOLLIN, .data = {.fd = lfd}};
   if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &lev) < 0) die("epoll_ctl");
 
-  printf("listening on %s:%u\n", bind_addr, (unsigned)ntohs(addr.sin_port));
+  if (unix_path != NULL) printf("listening on unix://%s\n", unix_path);
+  else printf("listening on %s:%u\n", bind_addr, (unsigned)ntohs(addr.sin_port));
   fflush(stdout);
 
   static char buf[io_buffer_size];
@@ -234,5 +260,6 @@ int main(int argc, char** argv) {
       }
     }
   }
+  if (unix_path != NULL && unix_path[0] != '@') unlink(unix_path);
   return 0;
 }

@@ -30,25 +30,33 @@ stream_error verified_stream::connect_result(int fd, int* sys_error) noexcept {
   return err == 0 ? stream_error::none : stream_error::connect;
 }
 
-step verified_stream::send(int fd, std::size_t len, std::span<std::byte> scratch) noexcept {
+std::span<const std::byte> verified_stream::stage(std::size_t len,
+                                                  std::span<std::byte> scratch) const noexcept {
   if (len > scratch.size()) len = scratch.size();
   pattern_.fill(sent_, scratch.data(), len);
-  const ssize_t n = ::send(fd, scratch.data(), len, MSG_NOSIGNAL);
+  return scratch.first(len);
+}
+
+step verified_stream::send(int fd, std::size_t len, std::span<std::byte> scratch) noexcept {
+  const auto bytes = stage(len, scratch);
+  const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
   if (n < 0) return would_block(errno) ? step{} : failed_call(errno);
-  sent_ += static_cast<std::uint64_t>(n);
+  advance_sent(static_cast<std::size_t>(n));
   return step{.what = step::kind::moved, .bytes = static_cast<std::size_t>(n)};
 }
 
 step verified_stream::receive(int fd, std::span<std::byte> buffer) noexcept {
   const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), 0);
   if (n < 0) return would_block(errno) ? step{} : failed_call(errno);
-  if (n == 0) {
-    // EOF before our own FIN means the peer closed first: whatever it echoed, it
-    // cut the conversation short.
-    if (half_closed_ && received_ == sent_) return step{.what = step::kind::ended};
-    return failed(stream_error::short_echo);
-  }
+  if (n == 0) return end_of_stream();
   return verify(buffer.first(static_cast<std::size_t>(n)));
+}
+
+step verified_stream::end_of_stream() const noexcept {
+  // An end before our own means the peer closed first: whatever it echoed, it cut
+  // the conversation short.
+  if (half_closed_ && received_ == sent_) return step{.what = step::kind::ended};
+  return failed(stream_error::short_echo);
 }
 
 step verified_stream::verify(std::span<const std::byte> got) noexcept {
@@ -65,7 +73,7 @@ step verified_stream::verify(std::span<const std::byte> got) noexcept {
 
 step verified_stream::half_close(int fd) noexcept {
   if (::shutdown(fd, SHUT_WR) < 0) return failed_call(errno);
-  half_closed_ = true;
+  mark_half_closed();
   return step{.what = step::kind::moved};
 }
 

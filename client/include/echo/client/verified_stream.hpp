@@ -54,6 +54,21 @@ class verified_stream {
   /// everything sent has come back.
   step half_close(int fd) noexcept;
 
+  // The same bookkeeping for a transport that moves the bytes itself (TLS): stage the
+  // next pattern bytes, write them, report how many went; read, verify(), and on the
+  // peer's end of stream ask end_of_stream() whether that end was clean.
+
+  /// The next `len` pattern bytes (at most scratch.size()), written into `scratch`.
+  [[nodiscard]] std::span<const std::byte> stage(std::size_t len,
+                                                 std::span<std::byte> scratch) const noexcept;
+  /// `n` staged bytes were sent.
+  void advance_sent(std::size_t n) noexcept { sent_ += n; }
+  /// Our side's end of stream was sent by the transport (TLS close_notify).
+  void mark_half_closed() noexcept { half_closed_ = true; }
+  /// The peer ended its stream: `ended` after our half-close with everything echoed,
+  /// otherwise short_echo.
+  [[nodiscard]] step end_of_stream() const noexcept;
+
   [[nodiscard]] std::uint64_t sent() const noexcept { return sent_; }
   [[nodiscard]] std::uint64_t received() const noexcept { return received_; }
   /// Sent and not yet echoed.
