@@ -45,7 +45,8 @@ class source_budget {
 
   /// Entries in use (for tests).
   std::size_t used() const noexcept;
-  /// Admissions charged to the shared overflow bucket (for tests).
+  /// Replies that found no entry of their own and were charged to the shared overflow
+  /// bucket, admitted or not (for tests).
   std::uint64_t overflowed() const noexcept { return overflowed_; }
 
  private:
