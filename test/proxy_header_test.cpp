@@ -299,6 +299,34 @@ BOOST_AUTO_TEST_CASE(v1_malformed) {
   for (const auto& [input, reason] : cases) check_rejected(input, reason);
 }
 
+// The byte that makes each of these wrong is its last: no CRLF needed to reject it.
+BOOST_AUTO_TEST_CASE(v1_rejected_at_the_first_wrong_byte) {
+  const std::vector<std::pair<std::string, proxy_error>> cases = {
+      {"PROXY TCP4 01", proxy_error::bad_address},
+      {"PROXY TCP4 256", proxy_error::bad_address},
+      {"PROXY TCP4 1.2.3.4.", proxy_error::bad_address},
+      {"PROXY TCP4 :", proxy_error::bad_address},
+      {"PROXY TCP6 :1", proxy_error::bad_address},
+      {"PROXY TCP6 12345", proxy_error::bad_address},
+      {"PROXY TCP6 1::2::", proxy_error::bad_address},
+      {"PROXY TCP6 1:2:3:4:5:6:7:8:", proxy_error::bad_address},
+      {"PROXY TCP6 1.", proxy_error::bad_address},
+      {"PROXY TCP6 ::ffff:1.2.3.04", proxy_error::bad_address},
+      {"PROXY TCP4 1.2.3.4 5.6.7.8 01", proxy_error::bad_port},
+      {"PROXY TCP4 1.2.3.4 5.6.7.8 65536", proxy_error::bad_port},
+      {"PROXY TCP4 1.2.3.4 5.6.7.8 1 2 ", proxy_error::bad_syntax},
+      {"PROXY TCP7", proxy_error::bad_protocol},
+      {"PROXY UNKNOWN x\n", proxy_error::bad_syntax},
+  };
+  for (const auto& [input, reason] : cases) {
+    BOOST_TEST_INFO("input \"" << input << "\"");
+    const auto r = parse(input);
+    BOOST_TEST(r.status == proxy_status::invalid);
+    BOOST_TEST(r.reason == reason);
+    BOOST_TEST(parse(input.substr(0, input.size() - 1)).status == proxy_status::need_more);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(anything_but_a_header_is_rejected_at_its_first_byte) {
   for (const std::string& input :
        {std::string("GET / HTTP/1.1\r\n"), std::string("\x16\x03\x01\x02\x00", 5),
