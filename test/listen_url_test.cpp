@@ -62,10 +62,10 @@ BOOST_AUTO_TEST_CASE(options_parse_and_format_back) {
   BOOST_TEST(s.v6only.value_or(false));
   BOOST_TEST((parse_listen_url("tcp://:1?proxy-protocol=auto").proxy == proxy_protocol::any));
   BOOST_TEST(parse_listen_url("unix:///x?mode=0660").mode.value_or(0) == 0660U);
-  for (const std::string url :
-       {"tcp://127.0.0.1:7007", "udp://[::1]:0?service=discard", "tls://[::]:7443?proxy-protocol=v2&v6only=true",
-        "mptcp://:0", "unix:///run/echo.sock?mode=0600", "unix:@echo?service=chargen",
-        "tcp://10.0.0.1:1?proxy-protocol=auto", "unix:rel.sock?proxy-protocol=v1"}) {
+  for (const std::string url : {"tcp://127.0.0.1:7007", "udp://[::1]:0?service=discard",
+                                "tls://[::]:7443?proxy-protocol=v2&v6only=true", "mptcp://:0",
+                                "unix:///run/echo.sock?mode=0600", "unix:@echo?service=chargen",
+                                "tcp://10.0.0.1:1?proxy-protocol=auto", "unix:rel.sock?proxy-protocol=v1"}) {
     BOOST_TEST(format_listen_url(parse_listen_url(url)) == url);
     BOOST_TEST((parse_listen_url(format_listen_url(parse_listen_url(url))) == parse_listen_url(url)));
   }
@@ -102,7 +102,8 @@ BOOST_AUTO_TEST_CASE(malformed_urls_are_refused_with_a_reason) {
   };
   for (const auto& [url, reason] : cases) {
     const auto what = error_of(url);
-    BOOST_TEST(what.find(reason) != std::string::npos, url << " -> '" << what << "', expected '" << reason << "'");
+    BOOST_TEST(what.find(reason) != std::string::npos,
+               url << " -> '" << what << "', expected '" << reason << "'");
     BOOST_TEST(what.find(url) != std::string::npos, "the message names the URL: " << what);
   }
   BOOST_TEST(error_of("unix:///" + std::string(106, 'a')).empty());  // exactly 107 bytes fit

@@ -66,7 +66,8 @@ int connect_unix(const std::string& path) {
   std::memcpy(addr.sun_path, path.data(), path.size());
   if (path.front() == '@') addr.sun_path[0] = '\0';
   const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0 && errno != EINPROGRESS && errno != EAGAIN) {
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0 && errno != EINPROGRESS &&
+      errno != EAGAIN) {
     const int e = errno;
     ::close(fd);
     throw std::runtime_error(std::string("connect to ") + path + ": " + std::strerror(e));
@@ -267,7 +268,8 @@ BOOST_AUTO_TEST_CASE(descriptors_sent_over_a_unix_socket_are_closed) {
   }
   ::close(passed);
   // The test and the server share this process: its table must be back where it was.
-  BOOST_TEST(open_descriptors() <= before, "descriptors before " << before << ", after " << open_descriptors());
+  BOOST_TEST(open_descriptors() <= before,
+             "descriptors before " << before << ", after " << open_descriptors());
 }
 
 BOOST_AUTO_TEST_CASE(mptcp_echoes_64_mib_to_an_mptcp_client_and_plain_tcp_too,

@@ -76,6 +76,32 @@ unsigned long long parse_count(std::string_view text, const char* what) {
   return *v;
 }
 
+// A byte count with an optional binary unit, up to 1 TiB: "1048576", "64KiB", "64MiB", "1GiB".
+std::uint64_t parse_bytes(std::string_view text) {
+  const auto [digits, unit] = split_unit(text);
+  const auto v = parse_decimal(digits);
+  const auto bad = [&] {
+    return usage_error(
+        fmt::format("invalid byte rate '{}': expected e.g. 1048576, 64KiB, 64MiB or 1GiB", text));
+  };
+  std::uint64_t scale = 1;
+  if (unit.empty() || unit == "B") scale = 1;
+  else if (unit == "KiB" || unit == "K" || unit == "k") scale = 1ULL << 10;
+  else if (unit == "MiB" || unit == "M" || unit == "m") scale = 1ULL << 20;
+  else if (unit == "GiB" || unit == "G" || unit == "g") scale = 1ULL << 30;
+  else throw bad();
+  if (!v || *v > (1ULL << 40) / scale) throw bad();
+  return *v * scale;
+}
+
+std::string format_bytes(std::uint64_t bytes) {
+  for (const auto& [shift, unit] : {std::pair{30, "GiB"}, std::pair{20, "MiB"}, std::pair{10, "KiB"}}) {
+    const auto scale = 1ULL << shift;
+    if (bytes != 0 && bytes % scale == 0) return fmt::format("{}{}", bytes / scale, unit);
+  }
+  return std::to_string(bytes);
+}
+
 std::string address_text(const boost::asio::ip::address& a) {
   return a.is_v6() ? fmt::format("[{}]", a.to_string()) : a.to_string();
 }
@@ -110,6 +136,18 @@ const std::vector<setting>& settings() {
         if (!c.unix_mode) return std::nullopt;
         return fmt::format("{:04o}", *c.unix_mode);
       }});
+    t.push_back({"udp-source-rate", "N",
+      [](const config& d) { return fmt::format("UDP replies per second to one source address; beyond it datagrams are dropped and counted; 0 = unlimited (default {})", d.udp_source_rate); },
+      [](config& c, std::string_view v) {
+        const auto n = parse_count(v, "datagram rate");
+        if (n > std::numeric_limits<std::uint32_t>::max()) throw usage_error(fmt::format("invalid datagram rate '{}': too large", v));
+        c.udp_source_rate = static_cast<std::uint32_t>(n);
+      },
+      [](const config& c) -> std::optional<std::string> { return std::to_string(c.udp_source_rate); }});
+    t.push_back({"udp-source-bytes", "SIZE",
+      [](const config& d) { return fmt::format("UDP reply bytes per second to one source address: 1048576, 64MiB, 1GiB; 0 = unlimited (default {})", format_bytes(d.udp_source_bytes)); },
+      [](config& c, std::string_view v) { c.udp_source_bytes = parse_bytes(v); },
+      [](const config& c) -> std::optional<std::string> { return format_bytes(c.udp_source_bytes); }});
     t.push_back({"threads", "N",
       [](const config& d) { return fmt::format("threads running the event loop, 0-{}; 0 = CPUs this process may use (affinity and cgroup quota) (default {})", config::max_threads, d.threads); },
       [](config& c, std::string_view v) { c.threads = parse_threads(v); },

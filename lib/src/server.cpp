@@ -36,7 +36,8 @@ server::server(asio::io_context& io, const config& cfg, bool multi_threaded)
 #if ECHO_POOLED_READ
   context_->reads.reactor = &asio::use_service<asio::detail::reactor>(io);
 #endif
-  const detail::stream_listen_options options{cfg.backlog, cfg.reuse_port, cfg.unix_mode};
+  const detail::listen_options options{{cfg.backlog, cfg.reuse_port, cfg.unix_mode},
+                                       {cfg.udp_source_rate, cfg.udp_source_bytes}};
   for (const auto& spec : cfg.listeners)
     listeners_.push_back(detail::make_listener(spec, io, context_, multi_threaded, options));
 }

@@ -21,6 +21,10 @@ struct config {
   std::vector<listener_spec> listeners{listener_spec{}};
   /// Permission bits for unix socket files without their own `mode`; unset: as created.
   std::optional<unsigned> unix_mode;
+  /// UDP replies per source address and second, so spoofed requests cannot aim the service
+  /// at a victim: datagrams, and payload bytes. 0 lifts a limit.
+  std::uint32_t udp_source_rate = 10'000;
+  std::uint64_t udp_source_bytes = 64ULL * 1024 * 1024;
   /// Threads running the io_context; 0 = as many CPUs as this process may use.
   unsigned threads = 1;
   log_level level = log_level::info;

@@ -35,8 +35,10 @@ class listener {
   virtual std::string name() const { return std::string(kind()) + "://" + address(); }
   /// The bound port (what port 0 resolved to); 0 for kinds without ports.
   virtual std::uint16_t port() const noexcept = 0;
-  /// This listener's accept-side counters (live, readable from any thread); null for kinds
-  /// that keep none.
+  /// True if every connection must start with a PROXY protocol header.
+  virtual bool reads_proxy_header() const noexcept { return false; }
+  /// This listener's counters (live, readable from any thread): accepts, bytes, ends; null
+  /// for kinds that keep none.
   virtual const listener_stats* counters() const noexcept { return nullptr; }
 };
 

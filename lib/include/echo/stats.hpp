@@ -44,7 +44,9 @@ struct listener_stats {
   std::atomic<std::uint64_t> bytes_sent{0};
   /// Sessions ended, by why they ended (indexed like the session's end reason, 0 unused);
   /// each session adds to one of these once, as it is destroyed.
-  std::array<std::atomic<std::uint64_t>, 10> closed_by{};
+  std::array<std::atomic<std::uint64_t>, 11> closed_by{};
+  /// PROXY protocol headers refused, by why (indexed by the parser's reason, 0 unused).
+  std::array<std::atomic<std::uint64_t>, 16> proxy_errors{};
 };
 
 /// Bytes each way over all of a server's listeners, read counter by counter (not one snapshot).

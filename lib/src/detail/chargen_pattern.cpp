@@ -33,4 +33,13 @@ void chargen_pattern::fill(std::span<char> out, std::uint64_t offset) noexcept {
   }
 }
 
+std::span<const std::byte> chargen_pattern::block() noexcept {
+  static const auto bytes = [] {
+    std::array<char, period + block_extra> text{};
+    fill(text, 0);
+    return text;
+  }();
+  return std::as_bytes(std::span<const char>(bytes));
+}
+
 }  // namespace echo::detail

@@ -19,6 +19,11 @@ class chargen_pattern {
 
   /// Writes the stream's bytes from `offset` on (any offset; it wraps every `period`).
   static void fill(std::span<char> out, std::uint64_t offset) noexcept;
+  /// The stream from offset 0, `period + block_extra` bytes long, built once: a stream
+  /// session writes straight from it at any offset below `period`, up to `block_extra`
+  /// bytes at a time, without a buffer of its own.
+  static std::span<const std::byte> block() noexcept;
+  static constexpr std::size_t block_extra = 64 * 1024;
 };
 
 }  // namespace echo::detail

@@ -13,11 +13,14 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "detail/chargen_pattern.hpp"
 #include "detail/expected_end.hpp"
+#include "detail/proxy_reader.hpp"
 #include "detail/session_base.hpp"
 #include "detail/session_context.hpp"
 #include "detail/session_state.hpp"
 #include "detail/session_trace.hpp"
+#include "echo/endpoint_text.hpp"
 #include "echo/listener_spec.hpp"
 #include "echo/logger.hpp"
 #include "echo/step_plan.hpp"
@@ -63,6 +66,8 @@ class echo_session : public session_base {
   void set_trace(std::unique_ptr<session_trace> trace) noexcept { trace_ = std::move(trace); }
   /// What the session does with what it reads (echo by default). Set before start().
   void set_service(service_kind service) noexcept { service_ = service; }
+  /// Whether a PROXY protocol header must come first (off by default). Set before start().
+  void set_proxy(proxy_protocol proxy) noexcept { proxy_ = proxy; }
 
  protected:
   using self_ptr = std::shared_ptr<Derived>;
@@ -92,6 +97,9 @@ class echo_session : public session_base {
 
   void do_read(self_ptr self);
   void on_discarded(self_ptr self);
+  void do_proxy_header(std::unique_ptr<proxy_reader> reader, self_ptr self);
+  void on_proxy_header(const proxy_result& header);
+  void do_generate(self_ptr self);
   void do_write(std::size_t n, self_ptr self);
   void enter_writing() noexcept;
   void do_planned_step(const step& s, std::size_t write_size, self_ptr self);
@@ -117,7 +125,9 @@ class echo_session : public session_base {
   session_state state_ = session_state::created;
   end_reason reason_ = end_reason::none;  ///< why we are finishing or lingering
   deadline_kind armed_ = deadline_kind::idle;
-  service_kind service_ = service_kind::echo;  // fits in the padding above: no memory
+  service_kind service_ = service_kind::echo;  // these two fit in the padding above: no memory
+  proxy_protocol proxy_ = proxy_protocol::off;
+  std::uint16_t chargen_offset_ = 0;  ///< where the next chargen write starts in the period
 };
 
 template <class Derived>
@@ -159,13 +169,21 @@ void echo_session<Derived>::start() {
   // session's own (a strand when several threads run).
   boost::asio::dispatch(stream().get_executor(), [s = self()]() mutable {
     if (s->state_ != session_state::created) return;  // closed before it started
-    if (const auto& make_plan = s->context().plans) {
+    // Step plans shape echoes; the other services have none to shape.
+    if (const auto& make_plan = s->context().plans; make_plan && s->service_ == service_kind::echo) {
       if (auto p = make_plan(s->id()))
         s->plan_ = std::make_unique<planned>(std::move(p), s->stream().get_executor());
     }
     s->touch();
     s->state_ = session_state::starting;
     auto* p = s.get();
+    if (p->proxy_ != proxy_protocol::off) {
+      // The reader (and its buffer) lives only in the handlers of this phase: a session
+      // that has its header holds nothing for it.
+      auto reader = std::make_unique<proxy_reader>(p->proxy_);
+      p->do_proxy_header(std::move(reader), std::move(s));
+      return;
+    }
     p->stream().stream_start(std::move(s));
   });
 }
@@ -227,6 +245,61 @@ void echo_session<Derived>::arm_write_deadline() noexcept {
 }
 
 template <class Derived>
+void echo_session<Derived>::do_proxy_header(std::unique_ptr<proxy_reader> reader, self_ptr self) {
+  if constexpr (requires(Derived & d) { d.stream_handle(); }) {
+    using status = proxy_reader::status;
+    if (state_ == session_state::closed) return;
+    switch (reader->read(stream().stream_handle())) {
+      case status::need_more:
+        // Bounded like any wait on the peer: the idle deadline set at start still runs.
+        stream().stream_wait_readable(
+            [r = std::move(reader), s = std::move(self)](const boost::system::error_code& ec) mutable {
+              auto* p = s.get();
+              if (ec) {
+                if (p->state_ != session_state::closed) p->end(ec, "proxy header");
+                return;
+              }
+              p->do_proxy_header(std::move(r), std::move(s));
+            });
+        return;
+      case status::done:
+        on_proxy_header(reader->header());
+        reader.reset();
+        touch();
+        stream().stream_start(std::move(self));
+        return;
+      case status::invalid: {
+        const auto why = reader->header().reason;
+        static_assert(static_cast<std::size_t>(proxy_error::bad_length) <
+                      std::tuple_size_v<decltype(listener_stats::proxy_errors)>);
+        stats::add(traffic().proxy_errors[static_cast<std::size_t>(why)]);
+        static log_limit limit(log_level::info, "proxy_header_refused");
+        log_event(limit, "PROXY header refused", {{"conn", id()}, {"reason", to_string(why)}});
+        do_close(end_reason::proxy_header);
+        return;
+      }
+      case status::eof: end(boost::asio::error::eof, "proxy header"); return;
+      case status::error: end(reader->error(), "proxy header"); return;
+    }
+  } else {
+    assert(false && "this stream supplies no socket for a PROXY header");
+    (void)reader;
+    do_close(end_reason::error);
+  }
+}
+
+template <class Derived>
+void echo_session<Derived>::on_proxy_header(const proxy_result& header) {
+  // The client behind the proxy is who the connection's records name; LOCAL (a proxy's
+  // own health check) and address-less families leave the socket's peer in place.
+  if (!trace_ || !header.addresses) return;
+  const auto proxy_peer = std::move(trace_->peer);
+  trace_->peer = endpoint_text(header.addresses->source);
+  log_event(log_level::debug, "proxy_header", "PROXY header",
+            {{"conn", id()}, {"peer", trace_->peer}, {"proxy", proxy_peer}, {"version", header.version}});
+}
+
+template <class Derived>
 void echo_session<Derived>::on_start(const boost::system::error_code& ec, self_ptr self) {
   if (state_ == session_state::closed) return;
   assert(state_ == session_state::starting);
@@ -234,7 +307,22 @@ void echo_session<Derived>::on_start(const boost::system::error_code& ec, self_p
     end(ec, "start");
     return;
   }
+  if (service_ == service_kind::chargen) [[unlikely]] {
+    do_generate(std::move(self));
+    return;
+  }
   do_read(std::move(self));
+}
+
+template <class Derived>
+void echo_session<Derived>::do_generate(self_ptr self) {
+  // RFC 864 over TCP: the pattern, as fast as the peer takes it; what the peer sends is
+  // never read (the kernel's receive buffer bounds it). The bytes come from one shared
+  // read-only block, so a chargen session holds no buffer either.
+  enter_writing();
+  const auto block = chargen_pattern::block();
+  const std::size_t n = std::min<std::size_t>(context().read_size(), chargen_pattern::block_extra);
+  stream().stream_write(block.data() + chargen_offset_, n, std::move(self));
 }
 
 template <class Derived>
@@ -346,6 +434,16 @@ void echo_session<Derived>::on_write(const boost::system::error_code& ec, std::s
   stream().stream_release();  // the echo is out: hand the buffer to the next reader
   if (state_ == session_state::drain_writing) {
     do_finish(end_reason::shutdown, std::move(self));
+    return;
+  }
+  if (service_ == service_kind::chargen) [[unlikely]] {
+    chargen_offset_ = static_cast<std::uint16_t>((chargen_offset_ + n) % chargen_pattern::period);
+    // Through the executor: writes that all complete inline would otherwise recurse.
+    boost::asio::post(stream().get_executor(), [s = std::move(self)]() mutable {
+      auto* p = s.get();
+      if (p->state_ == session_state::writing) p->do_generate(std::move(s));
+      else if (p->state_ == session_state::drain_writing) p->do_finish(end_reason::shutdown, std::move(s));
+    });
     return;
   }
   do_read(std::move(self));

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 #include "detail/stream_listener.hpp"
+#include "detail/udp_listener.hpp"
 
 #include "echo/listen_url.hpp"
 #include "echo/logger.hpp"
@@ -26,7 +27,8 @@ asio::local::stream_protocol::endpoint unix_endpoint(const std::string& path) {
 
 std::unique_ptr<listener> make_listener(const listener_spec& spec, asio::io_context& io,
                                         std::shared_ptr<session_context> context, bool use_strands,
-                                        const stream_listen_options& options) {
+                                        const listen_options& all) {
+  const auto& options = all.stream;
   if (spec.adopt_fd) return std::make_unique<tcp_listener>(io, *spec.adopt_fd, context, use_strands);
   switch (spec.kind) {
     case transport::tcp:
@@ -34,7 +36,7 @@ std::unique_ptr<listener> make_listener(const listener_spec& spec, asio::io_cont
     case transport::unix_stream:
       return std::make_unique<unix_listener>(io, unix_endpoint(spec.path), spec, context, use_strands,
                                              options);
-    case transport::udp:
+    case transport::udp: return std::make_unique<udp_listener>(io, spec, context, use_strands, all.udp);
     case transport::tls:
       throw setup_error(fmt::format("cannot listen on {}: not built yet", format_listen_url(spec)),
                         std::make_error_code(std::errc::protocol_not_supported));

@@ -30,6 +30,7 @@ std::string_view to_string(end_reason r) noexcept {
     case end_reason::forced: return "forced";
     case end_reason::plan_fin: return "plan-fin";
     case end_reason::plan_reset: return "plan-reset";
+    case end_reason::proxy_header: return "proxy-header";
   }
   return "?";
 }

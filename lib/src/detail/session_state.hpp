@@ -34,6 +34,7 @@ enum class end_reason : std::uint8_t {
   forced,         ///< closed by the server: drain deadline passed, or aborted
   plan_fin,       ///< the step plan ended it with our FIN
   plan_reset,     ///< the step plan ended it with an RST
+  proxy_header,   ///< the PROXY protocol header was missing or malformed
 };
 
 std::string_view to_string(session_state s) noexcept;

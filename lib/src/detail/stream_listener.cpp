@@ -122,7 +122,8 @@ stream_listener<Protocol>::stream_listener(asio::io_context& io, const endpoint_
       context_(std::move(context)),
       use_strands_(use_strands),
       kind_(to_string(spec.kind)),
-      service_(spec.service) {
+      service_(spec.service),
+      proxy_(spec.proxy) {
   open(endpoint, spec, options);
   prepare(endpoint);
 }
@@ -397,6 +398,7 @@ void stream_listener<Protocol>::on_accept(const error_code& ec, Socket socket) {
   auto session = std::make_shared<session_type>(std::move(socket), context_, id);
   session->count_in_listener(counters_index_);
   session->set_service(service_);
+  session->set_proxy(proxy_);
   if (trace) session->set_trace(std::move(trace));
   // Admission closed once shutdown began: the session dies here, closing its socket.
   if (context_->registry.add(*session)) session->start();

@@ -65,6 +65,7 @@ class stream_listener final : public listener {
   std::string name() const override;
   std::uint16_t port() const noexcept override;
   const listener_stats* counters() const noexcept override { return counters_; }
+  bool reads_proxy_header() const noexcept override { return proxy_ != proxy_protocol::off; }
 
   endpoint_type local_endpoint() const { return local_; }
 
@@ -96,6 +97,7 @@ class stream_listener final : public listener {
   const bool use_strands_;
   std::string_view kind_ = "tcp";
   service_kind service_ = service_kind::echo;
+  proxy_protocol proxy_ = proxy_protocol::off;
   /// The socket file this listener created (unix paths), removed when it goes; its inode,
   /// so that a file some later process bound there is left alone.
   std::string owned_path_;

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <utility>
 
 #include <boost/asio/basic_stream_socket.hpp>
 
@@ -52,6 +53,12 @@ class stream_session final : public echo_session<stream_session<Protocol, Execut
   void stream_close() noexcept;
   void stream_reset() noexcept;
   std::size_t stream_unsent() noexcept;
+  // For a PROXY header, read off the socket before anything else.
+  int stream_handle() noexcept { return socket_.native_handle(); }
+  template <class Handler>
+  void stream_wait_readable(Handler&& handler) {
+    socket_.async_wait(boost::asio::socket_base::wait_read, std::forward<Handler>(handler));
+  }
 
   socket_type socket_;
   read_op<stream_session> read_;
