@@ -6,6 +6,7 @@
 #include <openssl/x509.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -13,8 +14,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -638,6 +641,78 @@ BOOST_AUTO_TEST_CASE(tls_1_2_works_by_default) {
   BOOST_TEST(std::string(SSL_get_version(c.stream.native_handle())) == "TLSv1.2");
   BOOST_TEST(round_trip(io, c, std::string(70000, 'z')));
   BOOST_TEST(!c.shutdown(io));
+}
+
+// Resident memory a connection costs the server once its handshake is done and it sits
+// idle. The clients run in a child process (forked before the server starts any thread),
+// so only the server's side is in our RSS.
+BOOST_AUTO_TEST_CASE(idle_connection_memory) {
+  constexpr std::size_t clients = 200;
+  (void)certs();  // made once, before the fork, so both processes use the same files
+  int to_child[2], from_child[2];
+  BOOST_REQUIRE(::pipe(to_child) == 0 && ::pipe(from_child) == 0);
+  const pid_t child = ::fork();
+  BOOST_REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(to_child[1]);
+    ::close(from_child[0]);
+    std::uint16_t port = 0;
+    if (::read(to_child[0], &port, sizeof port) != sizeof port) ::_exit(2);
+    asio::io_context io;
+    std::vector<std::unique_ptr<tls_client>> cs;
+    std::size_t done = 0, ok = 0;
+    for (std::size_t i = 0; i < clients; ++i) {
+      cs.push_back(std::make_unique<tls_client>(io, port));
+      cs.back()->stream.async_handshake(ssl::stream_base::client, [&](const error_code& ec) {
+        ++done;
+        if (!ec) ++ok;
+      });
+    }
+    const auto until = clock_type::now() + 60s;
+    while (done < clients && clock_type::now() < until) io.run_one_for(until - clock_type::now());
+    const char result = ok == clients ? 'y' : 'n';
+    if (::write(from_child[1], &result, 1) != 1) ::_exit(2);
+    char bye = 0;
+    (void)!::read(to_child[0], &bye, 1);  // the parent has measured (or gave up: EOF)
+    ::_exit(0);
+  }
+  ::close(to_child[0]);
+  ::close(from_child[1]);
+  const auto rss = [] {
+    std::ifstream statm("/proc/self/statm");
+    long pages = 0, resident = 0;
+    statm >> pages >> resident;
+    return resident * ::sysconf(_SC_PAGESIZE);
+  };
+  long per_connection = -1;
+  {
+    tls_server server(server_settings());
+    {  // one connection first: what every process pays once (OpenSSL tables, pools) is not per connection
+      asio::io_context io;
+      tls_client warm(io, server.port());
+      BOOST_REQUIRE(!warm.handshake(io));
+      BOOST_REQUIRE(round_trip(io, warm, "warm"));
+      BOOST_REQUIRE(!warm.shutdown(io));
+    }
+    BOOST_REQUIRE(eventually([&] { return server.context().registry.size() == 0; }));
+    const long before = rss();
+    const std::uint16_t port = server.port();
+    BOOST_REQUIRE(::write(to_child[1], &port, sizeof port) == sizeof port);
+    char result = 0;
+    BOOST_REQUIRE(::read(from_child[0], &result, 1) == 1);
+    BOOST_TEST(result == 'y');
+    BOOST_TEST(eventually([&] { return server.stats().handshakes.load() == clients + 1; }));
+    const long after = rss();
+    per_connection = (after - before) / static_cast<long>(clients);
+    std::cout << "idle TLS connection: " << per_connection << " bytes resident on the server (" << clients
+              << " connections, RSS " << before / 1024 << " -> " << after / 1024 << " KiB)\n";
+    ::close(to_child[1]);
+  }
+  int status = 0;
+  BOOST_TEST(eventually([&] { return ::waitpid(child, &status, WNOHANG) == child; }));
+  ::close(from_child[0]);
+  BOOST_TEST(per_connection > 0);
+  BOOST_TEST(per_connection < 128 * 1024);
 }
 
 BOOST_AUTO_TEST_CASE(setup_errors_name_the_file) {
