@@ -82,10 +82,9 @@ void tls_session<Executor>::stream_start(self_ptr self) {
   // the handshake counters it was a timeout.
   auto& ctx = this->context();
   const std::uint32_t ticks = tls_->handshake_ticks();
-  if (ticks != 0 && (ctx.idle_ticks == 0 || ticks < ctx.idle_ticks)) {
-    handshake_due_ = ctx.deadline_in(ticks);
-    this->set_deadline(handshake_due_);
-  }
+  if (ticks != 0 && (ctx.idle_ticks == 0 || ticks < ctx.idle_ticks))
+    this->set_deadline(ctx.deadline_in(ticks));
+  handshake_due_ = this->deadline();  // the idle limit's, when that is the shorter one
   stream_.async_handshake(
       ssl::stream_base::server,
       [this, s = std::move(self)](const error_code& ec) mutable { on_handshake(ec, std::move(s)); });
