@@ -36,6 +36,19 @@ void validate(const config& cfg) {
     if (spec.v6only && (is_unix || (spec.address && spec.address->is_v4())))
       throw config_error("listen", "v6only applies to IPv6 listeners");
   }
+  const bool any_tls = std::any_of(cfg.listeners.begin(), cfg.listeners.end(),
+                                   [](const listener_spec& l) { return l.kind == transport::tls; });
+  if (any_tls && cfg.tls.cert_file.empty())
+    throw config_error("tls-cert", "a tls:// listener needs --tls-cert (and --tls-key)");
+  if (any_tls && cfg.tls.key_file.empty())
+    throw config_error("tls-key", "a tls:// listener needs --tls-key (and --tls-cert)");
+  check_duration("tls-handshake-timeout", cfg.tls.handshake_timeout);
+  if (cfg.tls.handshake_timeout.count() == 0)
+    throw config_error("tls-handshake-timeout",
+                       "invalid tls-handshake-timeout 0: a handshake needs some time");
+  for (const auto& p : cfg.tls.alpn)
+    if (p.empty() || p.size() > 255)
+      throw config_error("tls-alpn", fmt::format("invalid ALPN protocol '{}': 1 to 255 bytes", p));
   if (cfg.unix_mode && *cfg.unix_mode > 0777)
     throw config_error("unix-mode", fmt::format("invalid unix-mode {:o}: at most 0777", *cfg.unix_mode));
   if (cfg.threads > config::max_threads)

@@ -148,6 +148,57 @@ const std::vector<setting>& settings() {
       [](const config& d) { return fmt::format("UDP reply bytes per second to one source address: 1048576, 64MiB, 1GiB; 0 = unlimited (default {})", format_bytes(d.udp_source_bytes)); },
       [](config& c, std::string_view v) { c.udp_source_bytes = parse_bytes(v); },
       [](const config& c) -> std::optional<std::string> { return format_bytes(c.udp_source_bytes); }});
+    t.push_back({"tls-cert", "FILE",
+      [](const config&) { return std::string("PEM certificate chain for tls:// listeners, leaf first; re-read on SIGHUP"); },
+      [](config& c, std::string_view v) { c.tls.cert_file = std::string(v); },
+      [](const config& c) -> std::optional<std::string> {
+        if (c.tls.cert_file.empty()) return std::nullopt;
+        return c.tls.cert_file;
+      }});
+    t.push_back({"tls-key", "FILE",
+      [](const config&) { return std::string("PEM private key of --tls-cert; re-read on SIGHUP"); },
+      [](config& c, std::string_view v) { c.tls.key_file = std::string(v); },
+      [](const config& c) -> std::optional<std::string> {
+        if (c.tls.key_file.empty()) return std::nullopt;
+        return c.tls.key_file;
+      }});
+    t.push_back({"tls-client-ca", "FILE",
+      [](const config&) { return std::string("PEM CA bundle: when set, TLS clients must present a certificate it signed (mTLS)"); },
+      [](config& c, std::string_view v) { c.tls.client_ca_file = std::string(v); },
+      [](const config& c) -> std::optional<std::string> {
+        if (c.tls.client_ca_file.empty()) return std::nullopt;
+        return c.tls.client_ca_file;
+      }});
+    t.push_back({"tls-min-version", "VERSION",
+      [](const config&) { return std::string("lowest TLS version accepted: 1.2 or 1.3 (default 1.2)"); },
+      [](config& c, std::string_view v) {
+        if (v == "1.2") c.tls.min_version = tls_settings::version::tls1_2;
+        else if (v == "1.3") c.tls.min_version = tls_settings::version::tls1_3;
+        else throw usage_error(fmt::format("invalid TLS version '{}': expected 1.2 or 1.3", v));
+      },
+      [](const config& c) -> std::optional<std::string> {
+        return std::string(c.tls.min_version == tls_settings::version::tls1_3 ? "1.3" : "1.2");
+      }});
+    t.push_back({"tls-alpn", "LIST",
+      [](const config&) { return std::string("ALPN protocols to offer, comma-separated in our order of preference, e.g. echo; a client offering none of them is refused (default: no ALPN)"); },
+      [](config& c, std::string_view v) {
+        c.tls.alpn.clear();
+        while (!v.empty()) {
+          const auto comma = v.find(',');
+          c.tls.alpn.emplace_back(v.substr(0, comma));
+          v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
+        }
+      },
+      [](const config& c) -> std::optional<std::string> {
+        if (c.tls.alpn.empty()) return std::nullopt;
+        std::string out;
+        for (const auto& p : c.tls.alpn) out += (out.empty() ? "" : ",") + p;
+        return out;
+      }});
+    t.push_back({"tls-handshake-timeout", "DUR",
+      [](const config& d) { return fmt::format("time a TLS client has to finish its handshake (default {})", format_duration(d.tls.handshake_timeout)); },
+      [](config& c, std::string_view v) { c.tls.handshake_timeout = parse_duration(v); },
+      [](const config& c) -> std::optional<std::string> { return format_duration(c.tls.handshake_timeout); }});
     t.push_back({"threads", "N",
       [](const config& d) { return fmt::format("threads running the event loop, 0-{}; 0 = CPUs this process may use (affinity and cgroup quota) (default {})", config::max_threads, d.threads); },
       [](config& c, std::string_view v) { c.threads = parse_threads(v); },

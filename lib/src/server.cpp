@@ -1,5 +1,7 @@
 #include "echo/server.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -9,6 +11,7 @@
 #include "detail/object_executor.hpp"
 #include "detail/session_base.hpp"
 #include "detail/session_context.hpp"
+#include "detail/tls_context.hpp"
 #include "echo/logger.hpp"
 
 #if ECHO_POOLED_READ
@@ -36,7 +39,11 @@ server::server(asio::io_context& io, const config& cfg, bool multi_threaded)
 #if ECHO_POOLED_READ
   context_->reads.reactor = &asio::use_service<asio::detail::reactor>(io);
 #endif
-  const detail::listen_options options{{cfg.backlog, cfg.reuse_port, cfg.unix_mode},
+  // One TLS context for every tls:// listener: one certificate, reloaded in one place.
+  if (std::any_of(cfg.listeners.begin(), cfg.listeners.end(),
+                  [](const listener_spec& l) { return l.kind == transport::tls; }))
+    tls_ = std::make_shared<detail::tls_context>(cfg.tls);
+  const detail::listen_options options{{cfg.backlog, cfg.reuse_port, cfg.unix_mode, tls_},
                                        {cfg.udp_source_rate, cfg.udp_source_bytes}};
   for (const auto& spec : cfg.listeners)
     listeners_.push_back(detail::make_listener(spec, io, context_, multi_threaded, options));
@@ -167,6 +174,8 @@ void server::log_summary() const {
 }
 
 const stats& server::counters() const noexcept { return context_->counters; }
+
+std::string server::reload_tls() { return tls_ ? tls_->reload() : std::string(); }
 
 byte_totals server::bytes() const noexcept {
   byte_totals total;

@@ -36,6 +36,7 @@ service::service(const config& cfg)
       runtime_(effective_threads(cfg), /*exclusive=*/true),
       server_(runtime_.context(), cfg_, runtime_.multi_threaded()),
       signals_(detail::object_executor(runtime_.context(), runtime_.multi_threaded()), SIGINT, SIGTERM),
+      reload_signals_(signals_.get_executor(), SIGHUP),
       delay_(signals_.get_executor()) {
   if (cfg_.admin) {
     auto routes = std::make_shared<detail::admin_routes>(
@@ -57,9 +58,11 @@ service::service(const config& cfg)
       finished_ = true;
       error_code ignored;
       signals_.cancel(ignored);
+      reload_signals_.cancel(ignored);
     });
   });
   do_wait_signal();
+  do_wait_reload();
   server_.start();
   log_start();
 }
@@ -108,6 +111,17 @@ int service::run() {
 
 void service::do_wait_signal() {
   signals_.async_wait([this](const error_code& ec, int n) { on_signal(ec, n); });
+}
+
+void service::do_wait_reload() {
+  reload_signals_.async_wait([this](const error_code& ec, int) {
+    if (ec || finished_) return;
+    // tls_context logs the outcome (tls_reloaded or tls_reload_failed, with why).
+    if (server_.tls() == nullptr)
+      log_event(log_level::info, "reload_ignored", "SIGHUP: nothing to reload (no TLS listener)");
+    else server_.reload_tls();
+    do_wait_reload();
+  });
 }
 
 void service::on_signal(const error_code& ec, int signal_number) {

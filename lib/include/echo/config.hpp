@@ -9,6 +9,7 @@
 #include "echo/listener_spec.hpp"
 #include "echo/log_format.hpp"
 #include "echo/log_level.hpp"
+#include "echo/tls_settings.hpp"
 
 namespace echo {
 
@@ -25,6 +26,8 @@ struct config {
   /// at a victim: datagrams, and payload bytes. 0 lifts a limit.
   std::uint32_t udp_source_rate = 10'000;
   std::uint64_t udp_source_bytes = 64ULL * 1024 * 1024;
+  /// What tls:// listeners serve with; certificate and key are required when there is one.
+  tls_settings tls;
   /// Threads running the io_context; 0 = as many CPUs as this process may use.
   unsigned threads = 1;
   log_level level = log_level::info;

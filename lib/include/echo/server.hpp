@@ -19,6 +19,7 @@
 namespace echo {
 
 namespace detail {
+class tls_context;
 struct session_context;
 class session_base;
 }  // namespace detail
@@ -59,6 +60,13 @@ class server {
   std::vector<std::string> ready_lines() const;
 
   const stats& counters() const noexcept;
+  /// Re-reads the TLS certificate, key and client CA for new handshakes (thread-safe); live
+  /// sessions keep theirs. Empty on success or when no listener speaks TLS; otherwise why
+  /// the new files were refused (the old ones stay in use).
+  std::string reload_tls();
+  /// What tls:// listeners serve with; null when there are none.
+  const detail::tls_context* tls() const noexcept { return tls_.get(); }
+
   /// Bytes each way, summed over the listeners (each listener's own are in its counters()).
   byte_totals bytes() const noexcept;
   std::size_t session_count() const noexcept;
@@ -76,6 +84,7 @@ class server {
 
   boost::asio::any_io_executor executor_;
   std::shared_ptr<detail::session_context> context_;
+  std::shared_ptr<detail::tls_context> tls_;
   std::vector<std::unique_ptr<listener>> listeners_;
   boost::asio::steady_timer deadline_;
   // One timer for every session's timeouts: see session_context.

@@ -43,6 +43,7 @@ class service {
 
  private:
   void do_wait_signal();
+  void do_wait_reload();
   void on_signal(const boost::system::error_code& ec, int signal_number);
   void on_delay_over(const boost::system::error_code& ec, int signal_number);
   void log_start() const;
@@ -52,6 +53,7 @@ class service {
   runtime runtime_;
   server server_;
   boost::asio::signal_set signals_;
+  boost::asio::signal_set reload_signals_;  ///< SIGHUP: re-read the TLS certificate
   boost::asio::steady_timer delay_;
   std::atomic<bool> ready_{true};
   int signals_seen_ = 0;

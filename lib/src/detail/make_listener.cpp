@@ -32,14 +32,12 @@ std::unique_ptr<listener> make_listener(const listener_spec& spec, asio::io_cont
   if (spec.adopt_fd) return std::make_unique<tcp_listener>(io, *spec.adopt_fd, context, use_strands);
   switch (spec.kind) {
     case transport::tcp:
+    case transport::tls:
     case transport::mptcp: break;
     case transport::unix_stream:
       return std::make_unique<unix_listener>(io, unix_endpoint(spec.path), spec, context, use_strands,
                                              options);
     case transport::udp: return std::make_unique<udp_listener>(io, spec, context, use_strands, all.udp);
-    case transport::tls:
-      throw setup_error(fmt::format("cannot listen on {}: not built yet", format_listen_url(spec)),
-                        std::make_error_code(std::errc::protocol_not_supported));
   }
   if (spec.address)
     return std::make_unique<tcp_listener>(io, tcp::endpoint(*spec.address, spec.port), spec, context,

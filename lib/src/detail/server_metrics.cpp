@@ -9,6 +9,7 @@
 #include "detail/metrics_text.hpp"
 #include "detail/proxy_header.hpp"
 #include "detail/session_state.hpp"
+#include "detail/tls_context.hpp"
 #include "detail/udp_listener.hpp"
 #include "echo/server.hpp"
 #include "echo/version.hpp"
@@ -119,6 +120,26 @@ void write_server_metrics(metrics_text& out, const server& srv) {
     for (const auto& [reason, name] : proxy_reasons)
       out.sample({{"listener", l.label}, {"reason", name}},
                  get(l.counters->proxy_errors[static_cast<std::size_t>(reason)]));
+  }
+
+  if (const auto* tls = srv.tls()) {
+    const auto& t = tls->stats();
+    out.family("echo_tls_handshakes_total", type::counter, "TLS handshakes completed.");
+    out.sample(get(t.handshakes));
+    out.family("echo_tls_handshake_failures_total", type::counter,
+               "TLS handshakes failed, by why: timeout, closed (by the client mid-handshake), "
+               "not_tls (plain bytes), protocol (no common version, cipher or ALPN), "
+               "no_client_cert and bad_client_cert (mTLS), rejected_by_client (it refused our "
+               "certificate), other.");
+    for (std::size_t i = 0; i < tls_failure_count; ++i) {
+      const auto why = static_cast<tls_failure>(i);
+      out.sample({{"reason", to_string(why)}}, t.failures(why));
+    }
+    out.family("echo_tls_reloads_total", type::counter,
+               "Certificate reloads (SIGHUP), by result: ok (in use for new handshakes) or failed "
+               "(refused; the previous certificate stays).");
+    out.sample({{"result", "ok"}}, get(t.reloads));
+    out.sample({{"result", "failed"}}, get(t.reload_failures));
   }
 
   const auto per_udp = [&](std::string_view name, std::string_view help,

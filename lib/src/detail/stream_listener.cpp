@@ -20,6 +20,7 @@
 #include "detail/session_context.hpp"
 #include "detail/session_trace.hpp"
 #include "detail/stream_session.hpp"
+#include "detail/tls_session.hpp"
 #include "echo/endpoint_text.hpp"
 #include "echo/listen_url.hpp"
 #include "echo/logger.hpp"
@@ -123,7 +124,12 @@ stream_listener<Protocol>::stream_listener(asio::io_context& io, const endpoint_
       use_strands_(use_strands),
       kind_(to_string(spec.kind)),
       service_(spec.service),
-      proxy_(spec.proxy) {
+      proxy_(spec.proxy),
+      tls_(spec.kind == transport::tls ? options.tls : nullptr) {
+  if (spec.kind == transport::tls && !tls_)
+    throw setup_error(
+        fmt::format("cannot listen on {}: no TLS certificate configured", format_listen_url(spec)),
+        std::make_error_code(std::errc::invalid_argument));
   open(endpoint, spec, options);
   prepare(endpoint);
 }
@@ -394,15 +400,29 @@ void stream_listener<Protocol>::on_accept(const error_code& ec, Socket socket) {
     log_event(limit, "connection opened", {{"conn", id}, {"peer", trace->peer}, {"listener", name()}});
   }
 
+  if constexpr (!is_unix) {
+    if (tls_) {
+      using tls_type = tls_session<typename Socket::executor_type>;
+      admit(std::make_shared<tls_type>(std::move(socket), tls_, context_, id), std::move(trace));
+      do_accept();
+      return;
+    }
+  }
   using session_type = stream_session<Protocol, typename Socket::executor_type>;
-  auto session = std::make_shared<session_type>(std::move(socket), context_, id);
+  admit(std::make_shared<session_type>(std::move(socket), context_, id), std::move(trace));
+  do_accept();
+}
+
+template <class Protocol>
+template <class Session>
+void stream_listener<Protocol>::admit(std::shared_ptr<Session> session,
+                                      std::unique_ptr<session_trace> trace) {
   session->count_in_listener(counters_index_);
   session->set_service(service_);
   session->set_proxy(proxy_);
   if (trace) session->set_trace(std::move(trace));
   // Admission closed once shutdown began: the session dies here, closing its socket.
   if (context_->registry.add(*session)) session->start();
-  do_accept();
 }
 
 template <class Protocol>

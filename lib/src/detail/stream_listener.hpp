@@ -22,12 +22,15 @@
 namespace echo::detail {
 
 struct session_context;
+class tls_context;
+struct session_trace;
 
 /// What a stream listener takes from the server-wide configuration.
 struct stream_listen_options {
   int backlog = 4096;
   bool reuse_port = false;            ///< SO_REUSEPORT (TCP and MPTCP)
   std::optional<unsigned> unix_mode;  ///< for unix paths without their own mode
+  std::shared_ptr<tls_context> tls;   ///< what tls:// listeners serve with
 };
 
 /// Stream accept loop, for TCP, MPTCP (`Protocol` tcp, opened as IPPROTO_MPTCP) and Unix
@@ -82,6 +85,8 @@ class stream_listener final : public listener {
   void on_accept(const boost::system::error_code& ec, Socket socket);
   template <class Socket>
   void reject(Socket& socket);
+  template <class Session>
+  void admit(std::shared_ptr<Session> session, std::unique_ptr<session_trace> trace);
   void on_accept_error(const boost::system::error_code& ec);
   void do_pause(const boost::system::error_code& cause);
   std::size_t shed_pending() noexcept;
@@ -98,6 +103,7 @@ class stream_listener final : public listener {
   std::string_view kind_ = "tcp";
   service_kind service_ = service_kind::echo;
   proxy_protocol proxy_ = proxy_protocol::off;
+  std::shared_ptr<tls_context> tls_;  ///< set: every session speaks TLS
   /// The socket file this listener created (unix paths), removed when it goes; its inode,
   /// so that a file some later process bound there is left alone.
   std::string owned_path_;

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <utility>
 
 #include <boost/asio/basic_stream_socket.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -70,6 +71,12 @@ class tls_session final : public echo_session<tls_session<Executor>> {
   void stream_close() noexcept;
   void stream_reset() noexcept;
   std::size_t stream_unsent() noexcept;
+  // For a PROXY header, read off the TCP socket before the handshake.
+  int stream_handle() noexcept { return stream_.lowest_layer().native_handle(); }
+  template <class Handler>
+  void stream_wait_readable(Handler&& handler) {
+    stream_.lowest_layer().async_wait(boost::asio::socket_base::wait_read, std::forward<Handler>(handler));
+  }
 
   void count_failure(const boost::system::error_code& ec) noexcept;
 
