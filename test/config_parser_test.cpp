@@ -228,13 +228,32 @@ bool contains(const std::string& text, const std::string& needle) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(every_setting_reads_from_the_environment) {
-  const auto cmd = parse_with(
-      {}, {"ECHO_SVC_PORT=8081", "ECHO_SVC_BIND=::1", "ECHO_SVC_THREADS=3", "ECHO_SVC_LOG_LEVEL=debug",
-           "ECHO_SVC_LOG_FORMAT=json", "ECHO_SVC_SHUTDOWN_TIMEOUT=7s", "ECHO_SVC_SHUTDOWN_DELAY=2s",
-           "ECHO_SVC_MAX_CONNECTIONS=100", "ECHO_SVC_IDLE_TIMEOUT=1m", "ECHO_SVC_WRITE_TIMEOUT=10s",
-           "ECHO_SVC_BUFFER_SIZE=16KiB", "ECHO_SVC_BACKLOG=64", "ECHO_SVC_REUSE_PORT=true",
-           "ECHO_SVC_ADMIN_LISTEN=127.0.0.1:9100", "ECHO_SVC_LISTEN=unix:@a,udp://127.0.0.1:5",
-           "ECHO_SVC_UNIX_MODE=0640", "PATH=/usr/bin", "ECHO_OTHER=1"});
+  const auto cmd = parse_with({}, {"ECHO_SVC_PORT=8081",
+                                   "ECHO_SVC_BIND=::1",
+                                   "ECHO_SVC_THREADS=3",
+                                   "ECHO_SVC_LOG_LEVEL=debug",
+                                   "ECHO_SVC_LOG_FORMAT=json",
+                                   "ECHO_SVC_SHUTDOWN_TIMEOUT=7s",
+                                   "ECHO_SVC_SHUTDOWN_DELAY=2s",
+                                   "ECHO_SVC_MAX_CONNECTIONS=100",
+                                   "ECHO_SVC_IDLE_TIMEOUT=1m",
+                                   "ECHO_SVC_WRITE_TIMEOUT=10s",
+                                   "ECHO_SVC_BUFFER_SIZE=16KiB",
+                                   "ECHO_SVC_BACKLOG=64",
+                                   "ECHO_SVC_REUSE_PORT=true",
+                                   "ECHO_SVC_ADMIN_LISTEN=127.0.0.1:9100",
+                                   "ECHO_SVC_LISTEN=unix:@a,udp://127.0.0.1:5",
+                                   "ECHO_SVC_UNIX_MODE=0640",
+                                   "ECHO_SVC_UDP_SOURCE_RATE=5",
+                                   "ECHO_SVC_UDP_SOURCE_BYTES=1MiB",
+                                   "ECHO_SVC_TLS_CERT=c.pem",
+                                   "ECHO_SVC_TLS_KEY=k.pem",
+                                   "ECHO_SVC_TLS_CLIENT_CA=ca.pem",
+                                   "ECHO_SVC_TLS_MIN_VERSION=1.3",
+                                   "ECHO_SVC_TLS_ALPN=echo,h2",
+                                   "ECHO_SVC_TLS_HANDSHAKE_TIMEOUT=3s",
+                                   "PATH=/usr/bin",
+                                   "ECHO_OTHER=1"});
   const auto& c = cmd.cfg;
   BOOST_TEST(c.listeners.front().port == 8081);
   BOOST_TEST((c.listeners.front().address.value() == boost::asio::ip::make_address("::1")));
@@ -255,9 +274,17 @@ BOOST_AUTO_TEST_CASE(every_setting_reads_from_the_environment) {
   BOOST_TEST(c.listeners[1].path == "@a");
   BOOST_TEST(c.listeners[2].port == 5);
   BOOST_TEST(c.unix_mode.value_or(0) == 0640U);
+  BOOST_TEST(c.udp_source_rate == 5U);
+  BOOST_TEST(c.udp_source_bytes == 1024U * 1024U);
+  BOOST_TEST(c.tls.cert_file == "c.pem");
+  BOOST_TEST(c.tls.key_file == "k.pem");
+  BOOST_TEST(c.tls.client_ca_file == "ca.pem");
+  BOOST_TEST((c.tls.min_version == echo::tls_settings::version::tls1_3));
+  BOOST_TEST((c.tls.alpn == std::vector<std::string>{"echo", "h2"}));
+  BOOST_TEST(c.tls.handshake_timeout.count() == 3000);
   BOOST_TEST((cmd.origins.at("port").source == echo::config_source::environment));
   BOOST_TEST(cmd.origins.at("port").describe() == "environment ECHO_SVC_PORT");
-  BOOST_TEST(cmd.origins.size() == 16U, "every setting has an origin; one was just added: test it above");
+  BOOST_TEST(cmd.origins.size() == 24U, "every setting has an origin; one was just added: test it above");
 }
 
 BOOST_AUTO_TEST_CASE(precedence_is_flag_then_environment_then_file_then_default) {

@@ -153,7 +153,8 @@ BOOST_AUTO_TEST_CASE(a_bad_url_is_64_as_a_flag_and_78_from_env_or_file) {
 BOOST_AUTO_TEST_CASE(print_config_lists_the_urls_and_reads_back) {
   for (const auto& args : std::vector<std::vector<const char*>>{
            {"--listen", "udp://127.0.0.1:0?service=chargen", "--listen", "unix:///tmp/e.sock?mode=0600"},
-           {"--port", "0", "--listen", "tls://[::1]:0?proxy-protocol=v2", "--unix-mode", "0660"}}) {
+           {"--port", "0", "--listen", "tls://[::1]:0?proxy-protocol=v2", "--unix-mode", "0660", "--tls-cert",
+            "c.pem", "--tls-key", "k.pem"}}) {
     const auto first = parse(args);
     const auto text = echo::print_config(first);
     BOOST_TEST_MESSAGE(text);

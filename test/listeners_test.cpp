@@ -10,17 +10,22 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <poll.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <boost/asio/ip/address.hpp>
 
+#include "detail/chargen_pattern.hpp"
 #include "echo/config.hpp"
 #include "echo/listen_url.hpp"
 #include "echo/server.hpp"
@@ -325,4 +330,66 @@ BOOST_AUTO_TEST_CASE(ready_lines_name_each_listener_in_order) {
   BOOST_TEST(lines[0] == "listening on 127.0.0.1:" + std::to_string(f.port()));
   BOOST_TEST(lines[1] == "listening on unix://" + path);
   BOOST_TEST(lines[2] == "listening on unix:@echo-ready-test");
+}
+
+BOOST_AUTO_TEST_CASE(chargen_streams_the_rfc_864_pattern_as_fast_as_it_is_read) {
+  server_fixture f(1, config_for({"tcp://127.0.0.1:0?service=chargen"}));
+  echo_client c("127.0.0.1", f.port());
+  c.send_all("ignored input\n");  // chargen never reads it
+  const std::size_t n = 3 * echo::detail::chargen_pattern::period + 1234;
+  const auto got = c.recv_exact(n, 10s);
+  std::string expected(n, '\0');
+  echo::detail::chargen_pattern::fill(expected, 0);
+  BOOST_TEST(got == expected);
+  BOOST_TEST(got.substr(0, 74) ==
+             " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefg\r\n");
+  c.close();
+  // The peer is gone: the next writes fail and the session ends by itself.
+  BOOST_TEST(sessions_drop_to(f, 0, 10s));
+}
+
+// A graceful stop ends the pattern after the write in flight, with our FIN: the client
+// reads a prefix of the pattern, then EOF.
+BOOST_AUTO_TEST_CASE(chargen_drains_with_our_fin) {
+  server_fixture f(1, config_for({"tcp://127.0.0.1:0?service=chargen"}));
+  echo_client c("127.0.0.1", f.port());
+  BOOST_REQUIRE(c.recv_exact(1000, 10s).size() == 1000U);
+  auto stopped = std::async(std::launch::async, [&] { return f.stop(5s, 10s); });
+  std::string rest;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  bool eof = false;
+  while (!eof && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{c.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[65536];
+    const auto n = ::recv(c.fd(), buf, sizeof buf, 0);
+    if (n <= 0) eof = n == 0;
+    else rest.append(buf, static_cast<std::size_t>(n));
+  }
+  BOOST_TEST(eof, "no FIN after the drain");
+  std::string expected(1000 + rest.size(), '\0');
+  echo::detail::chargen_pattern::fill(expected, 0);
+  BOOST_TEST(expected.substr(1000) == rest);
+  c.close();
+  BOOST_TEST(stopped.get());
+}
+
+BOOST_AUTO_TEST_CASE(udp_from_a_listen_url_echoes_and_is_named) {
+  auto cfg = config_for({"udp://127.0.0.1:0"});
+  server_fixture f(1, cfg);
+  const auto& l = *f.server().listeners().front();
+  BOOST_TEST(f.server().ready_lines().front() == "listening on udp://127.0.0.1:" + std::to_string(l.port()));
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_storage addr{};
+  const auto len = echo::test::make_sockaddr("127.0.0.1", l.port(), addr);
+  BOOST_REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) == 0);
+  const std::string datagram(1472, 'u');
+  BOOST_REQUIRE(::send(fd, datagram.data(), datagram.size(), 0) == 1472);
+  pollfd p{fd, POLLIN, 0};
+  BOOST_REQUIRE(::poll(&p, 1, 5000) == 1);
+  char buf[2048];
+  const auto n = ::recv(fd, buf, sizeof buf, 0);
+  ::close(fd);
+  BOOST_TEST(std::string(buf, static_cast<std::size_t>(std::max<ssize_t>(n, 0))) == datagram);
+  BOOST_TEST(f.server().bytes().received == 1472U);
 }
