@@ -58,7 +58,8 @@ class tls_client {
     timeval tv{5, 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), len) != 0) throw std::runtime_error("connect");
+    if (::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), len) != 0)
+      throw std::runtime_error("connect");
     ssl_.reset(SSL_new(ctx_.get()));
     SSL_set_fd(ssl_.get(), fd_);
     SSL_set1_host(ssl_.get(), "127.0.0.1");
@@ -146,7 +147,8 @@ BOOST_AUTO_TEST_CASE(reload_while_a_session_streams) {
   std::filesystem::copy_file(certs().server2.cert, cert, opts);
   std::filesystem::copy_file(certs().server2.key, key, opts);
   BOOST_TEST(f.server().reload_tls().empty());
-  for (int i = 0; i < 20; ++i) BOOST_TEST(old_session.echo(std::string(10000, static_cast<char>('a' + i % 26))).size() == 10000U);
+  for (int i = 0; i < 20; ++i)
+    BOOST_TEST(old_session.echo(std::string(10000, static_cast<char>('a' + i % 26))).size() == 10000U);
   BOOST_TEST(old_session.server_serial() == echo::test::test_certs::server_serial);
   tls_client fresh(f.port());
   BOOST_TEST(fresh.server_serial() == echo::test::test_certs::server2_serial);

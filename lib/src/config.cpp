@@ -38,10 +38,9 @@ void validate(const config& cfg) {
   }
   const bool any_tls = std::any_of(cfg.listeners.begin(), cfg.listeners.end(),
                                    [](const listener_spec& l) { return l.kind == transport::tls; });
-  if (any_tls && cfg.tls.cert_file.empty())
-    throw config_error("tls-cert", "a tls:// listener needs --tls-cert (and --tls-key)");
-  if (any_tls && cfg.tls.key_file.empty())
-    throw config_error("tls-key", "a tls:// listener needs --tls-key (and --tls-cert)");
+  // Named after the listener: the one setting that asked for TLS is where the fix starts.
+  if (any_tls && (cfg.tls.cert_file.empty() || cfg.tls.key_file.empty()))
+    throw config_error("listen", "a tls:// listener needs --tls-cert and --tls-key");
   check_duration("tls-handshake-timeout", cfg.tls.handshake_timeout);
   if (cfg.tls.handshake_timeout.count() == 0)
     throw config_error("tls-handshake-timeout",
