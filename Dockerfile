@@ -18,13 +18,13 @@ ARG BASE_IMAGE=debian:bookworm
 
 FROM ${BASE_IMAGE} AS build
 ARG RUN_TESTS=1
-# The runtime stage copies glibc, libstdc++ and the Boost and fmt libraries out of this stage,
+# The runtime stage copies glibc, libstdc++ and the Boost, fmt and OpenSSL libraries out of this stage,
 # so upgrade first: the image then carries the current point release of each.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get upgrade -y --no-install-recommends \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake ninja-build pkg-config python3 iproute2 \
-      libboost1.81-dev libboost-program-options1.81-dev libboost-test1.81-dev libfmt-dev \
+      libboost1.81-dev libboost-program-options1.81-dev libboost-test1.81-dev libfmt-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -60,7 +60,7 @@ ARG SOURCE=""
 ARG LICENSES=NOASSERTION
 ARG REVISION=""
 LABEL org.opencontainers.image.title="echo-svc" \
-      org.opencontainers.image.description="TCP echo service on Boost.Asio: every byte a client sends is sent back, in order, exactly once" \
+      org.opencontainers.image.description="Echo service on Boost.Asio (TCP, UDP, TLS, Unix sockets, MPTCP): every byte a client sends is sent back, in order, exactly once" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.licenses="${LICENSES}" \
