@@ -104,7 +104,8 @@ BOOST_AUTO_TEST_CASE(listeners_from_flags_environment_and_file) {
     check_all_kinds(r, name);
   }
   {
-    echo::test::temp_file file("listen = " + urls[0] + "\nlisten = " + urls[1] + "\nlisten = " + urls[2] + "\n");
+    echo::test::temp_file file("listen = " + urls[0] + "\nlisten = " + urls[1] + "\nlisten = " + urls[2] +
+                               "\n");
     running r({"--config", file.path}, {}, 3);
     check_all_kinds(r, name);
   }

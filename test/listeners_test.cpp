@@ -299,6 +299,22 @@ BOOST_AUTO_TEST_CASE(mptcp_echoes_64_mib_to_an_mptcp_client_and_plain_tcp_too,
   round_trip_and_half_close(plain);
 }
 
+BOOST_AUTO_TEST_CASE(five_hundred_mptcp_clients_at_once, *echo::test::skip_if(no_mptcp)) {
+  server_fixture f(2, config_for({"mptcp://127.0.0.1:0"}));
+  std::vector<echo_client> clients;
+  clients.reserve(500);
+  for (int i = 0; i < 500; ++i) {
+    const int fd = connect_mptcp(f.port());
+    BOOST_REQUIRE(fd >= 0);
+    clients.emplace_back(fd);
+  }
+  std::size_t ok = 0;
+  for (std::size_t i = 0; i < clients.size(); ++i)
+    ok += clients[i].echo_pattern(i, 4096, 10s) == stream_error::none ? 1U : 0U;
+  BOOST_TEST(ok == 500U);
+  BOOST_TEST(f.server().session_count() == 500U);
+}
+
 BOOST_AUTO_TEST_CASE(discard_reads_everything_and_sends_nothing) {
   server_fixture f(1, config_for({"tcp://127.0.0.1:0?service=discard"}));
   echo_client c("127.0.0.1", f.port());

@@ -161,6 +161,13 @@ BOOST_AUTO_TEST_CASE(reload_while_a_session_streams) {
   BOOST_TEST(old_session.echo("still here") == "still here");
 }
 
+// The mirror of plain bytes on the TLS port: a TLS client on a plain echo port gets its own
+// ClientHello back, which is no ServerHello, and its handshake fails rather than hangs.
+BOOST_AUTO_TEST_CASE(tls_to_a_plain_port_fails_the_handshake) {
+  server_fixture f(1, tls_config("tcp://127.0.0.1:0"));
+  BOOST_CHECK_THROW(tls_client c(f.port()), std::runtime_error);
+}
+
 BOOST_AUTO_TEST_CASE(a_tls_listener_without_a_certificate_is_a_config_error) {
   auto cfg = tls_config("tls://127.0.0.1:0");
   cfg.tls.cert_file.clear();
