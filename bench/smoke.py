@@ -23,15 +23,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import certs  # noqa: E402
 
-READY = re.compile(r"listening on (\[[^\]]+\]|[^\s:]+):(\d+)\s*$")
+# 'listening on ADDR:PORT', or with a scheme ('udp://127.0.0.1:P') from echo-svc's --listen.
+READY = re.compile(r"listening on (?:([a-z]+)://)?(\[[^\]]+\]|[^\s:/]+):(\d+)\s*$")
 READY_UNIX = re.compile(r"listening on unix://(\S+)\s*$")
-MODES = {"tcp": ("pingpong", "stream", "churn", "idle"), "tls": ("pingpong", "stream", "churn", "idle"),
-         "unix": ("pingpong", "stream", "churn", "idle"), "udp": ("pingpong", "stream")}
+STREAM_MODES = ("pingpong", "stream", "churn", "idle")
+MODES = {"tcp": STREAM_MODES, "tls": STREAM_MODES, "unix": STREAM_MODES, "mptcp": STREAM_MODES,
+         "udp": ("pingpong", "stream")}
 
 
-def start_server(command, deadline_s=15.0, params=None, unix=False):
+def start_server(command, deadline_s=15.0, params=None, transport="tcp"):
+    unix = transport == "unix"
     argv = [a.format(**params) if params else a for a in shlex.split(command)]
-    if not unix and "--port" not in argv:
+    # echo-svc's --listen URLs carry their own port; --port as well would add a TCP listener.
+    if not unix and "--port" not in argv and "--listen" not in argv:
         argv += ["--port", "0"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     end = time.monotonic() + deadline_s
@@ -48,8 +52,9 @@ def start_server(command, deadline_s=15.0, params=None, unix=False):
             m = READY_UNIX.match(line.strip()) if unix else READY.match(line.strip())
             if m and unix:
                 return proc, m.group(1), None
-            if m:
-                return proc, m.group(1).strip("[]"), int(m.group(2))
+            # A line naming another scheme is another listener (echo-svc's admin http://).
+            if m and m.group(1) in (None, transport):
+                return proc, m.group(2).strip("[]"), int(m.group(3))
     stop_server(proc)
     raise SystemExit(f"smoke: server did not print a ready line: {argv} (got {buf!r})")
 
@@ -72,6 +77,8 @@ def target_args(transport, host, port, files):
         args += ["--tls", "--tls-ca", files["ca"]]
     if transport == "udp":
         args += ["--udp"]
+    if transport == "mptcp":
+        args += ["--mptcp"]
     return args
 
 
@@ -96,6 +103,8 @@ def main():
     ap.add_argument("--expect-failure", action="store_true", help="pass iff echo-bench exits 1")
     ap.add_argument("--expect-error", metavar="KIND",
                     help="with --expect-failure: and its JSON counts errors of this kind (e.g. mismatch)")
+    ap.add_argument("--max-lost", type=int, metavar="N",
+                    help="udp: fail if more than N datagrams were lost (loss alone does not fail echo-bench)")
     ap.add_argument("--bad-args", action="store_true",
                     help="pass iff echo-bench exits 2 on a malformed value, without connecting")
     args = ap.parse_args()
@@ -122,7 +131,7 @@ def main():
             holder.bind(("127.0.0.1", 0))
             host, port = "127.0.0.1", holder.getsockname()[1]
         else:
-            proc, host, port = start_server(args.server, params=files, unix=args.transport == "unix")
+            proc, host, port = start_server(args.server, params=files, transport=args.transport)
         cmd = [args.bench] + target_args(args.transport, host, port, files) + bench_args(args.mode)
         print("smoke:", " ".join(cmd), flush=True)
         res = subprocess.run(cmd, timeout=60, stdout=subprocess.PIPE, text=True)
@@ -137,6 +146,11 @@ def main():
                 ok = ok and counted > 0
         else:
             ok = res.returncode == 0
+        if args.max_lost is not None:
+            lines = [l for l in res.stdout.splitlines() if l.startswith("{")]
+            lost = json.loads(lines[-1]).get("datagrams", {}).get("lost") if lines else None
+            print(f"smoke: datagrams lost: {lost} (at most {args.max_lost} allowed)", flush=True)
+            ok = ok and lost is not None and lost <= args.max_lost
         if proc is not None and proc.poll() is not None:
             print(f"smoke: server exited early with {proc.returncode}", flush=True)
             ok = False

@@ -67,6 +67,7 @@ const char* to_string(transport t) noexcept {
     case transport::tls: return "tls";
     case transport::unix_stream: return "unix";
     case transport::udp: return "udp";
+    case transport::mptcp: return "mptcp";
   }
   return "?";
 }
@@ -86,8 +87,8 @@ std::optional<options> parse_options(int argc, const char* const argv[]) {
   // one clear line instead of program_options' generic message, and negative
   // numbers never wrap into huge unsigned ones.
   po::options_description desc(
-      "echo-bench: verifying load generator for echo servers (TCP, TLS, Unix, UDP)\n\n"
-      "Usage: echo-bench --port P [--tls | --udp] [--mode pingpong|stream|churn|idle] [options]\n"
+      "echo-bench: verifying load generator for echo servers (TCP, TLS, Unix, UDP, MPTCP)\n\n"
+      "Usage: echo-bench --port P [--tls | --udp | --mptcp] [--mode pingpong|stream|churn|idle] [options]\n"
       "       echo-bench --unix PATH [--mode ...] [options]\n\nOptions");
   desc.add_options()("help,h", "print this help and exit")("version", "print the version and exit")(
       "mode,m", po::value<std::string>()->default_value("pingpong"),
@@ -121,7 +122,10 @@ std::optional<options> parse_options(int argc, const char* const argv[]) {
       "UDP datagrams: pingpong (one in flight per socket) or stream (a window of 64 in flight per\n"
       "socket, no rate limit); loss, duplicates and reordering are counted, not failures")(
       "loss-timeout", po::value<std::string>()->default_value("1s"),
-      "udp: a datagram not echoed within this counts as lost");
+      "udp: a datagram not echoed within this counts as lost")(
+      "mptcp",
+      "MPTCP sockets instead of TCP (every mode); against a server without MPTCP the kernel\n"
+      "falls back to plain TCP");
 
   po::variables_map vm;
   try {
@@ -142,10 +146,12 @@ std::optional<options> parse_options(int argc, const char* const argv[]) {
   options o;
   o.run_mode = parse_mode(vm["mode"].as<std::string>());
   o.host = vm["host"].as<std::string>();
-  const int kinds = static_cast<int>(vm.count("tls") + vm.count("udp") + vm.count("unix"));
-  if (kinds > 1) throw usage_error("--tls, --udp and --unix exclude each other");
+  const int kinds =
+      static_cast<int>(vm.count("tls") + vm.count("udp") + vm.count("unix") + vm.count("mptcp"));
+  if (kinds > 1) throw usage_error("--tls, --udp, --unix and --mptcp exclude each other");
   if (vm.count("tls")) o.kind = transport::tls;
   if (vm.count("udp")) o.kind = transport::udp;
+  if (vm.count("mptcp")) o.kind = transport::mptcp;
   if (vm.count("unix")) {
     o.kind = transport::unix_stream;
     o.unix_path = vm["unix"].as<std::string>();

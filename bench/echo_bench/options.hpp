@@ -9,9 +9,9 @@ namespace echo::bench {
 
 enum class mode { pingpong, stream, churn, idle };
 
-/// What carries the echo: a TCP or Unix stream, TLS over TCP, or UDP datagrams.
+/// What carries the echo: a TCP, MPTCP or Unix stream, TLS over TCP, or UDP datagrams.
 /// (`unix` alone is a macro under GNU extensions.)
-enum class transport { tcp, tls, unix_stream, udp };
+enum class transport { tcp, tls, unix_stream, udp, mptcp };
 
 /// Everything one echo-bench run needs, validated; plain data.
 struct options {

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -19,6 +20,7 @@
 
 #include <arpa/inet.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -77,6 +79,14 @@ runner::runner(const options& opts) : opts_(opts) {
 run_result runner::run() {
   sockaddr_storage target{};
   const socklen_t target_len = resolve(opts_, target);
+  if (opts_.kind == transport::mptcp) {
+    // Without this, a kernel that has no MPTCP (or net.mptcp.enabled=0) would show up only
+    // as connect errors on every connection, with no reason given.
+    const int fd = ::socket(target.ss_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_MPTCP);
+    if (fd < 0)
+      throw std::runtime_error(std::string("--mptcp: cannot open an MPTCP socket: ") + std::strerror(errno));
+    ::close(fd);
+  }
   raise_fd_limit();
   struct sigaction sa {};
   sa.sa_handler = on_interrupt;

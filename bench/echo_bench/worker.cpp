@@ -80,7 +80,8 @@ void worker::open(connection& c) {
   c.stream = client::verified_stream(client::pattern::connection_seed(opts_.seed, next_id_));
   next_id_ += opts_.threads;
   c.last_progress_ns = c.msg_start_ns = now_ns();
-  c.fd = ::socket(target_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  c.fd = ::socket(target_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                  opts_.kind == transport::mptcp ? IPPROTO_MPTCP : 0);
   if (c.fd < 0) {
     fail(c, stream_error::connect);
     return;

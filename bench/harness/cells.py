@@ -6,7 +6,7 @@ import re
 
 MODES = ("pingpong", "stream", "churn", "idle")
 # The modes each transport has: UDP has no connections to churn or hold.
-KINDS = {"tcp": MODES, "tls": MODES, "unix": MODES, "udp": ("pingpong", "stream")}
+KINDS = {"tcp": MODES, "tls": MODES, "unix": MODES, "udp": ("pingpong", "stream"), "mptcp": MODES}
 
 
 class Cell(collections.namedtuple("Cell", "mode conns size kind")):

@@ -15,8 +15,10 @@ from . import CLIENT_CPU, SERVER_CPU, HarnessError
 from .cells import Cell, cell_name
 from .procfs import cpu0_busy_ns, cpu_ns, cpu_ticks_ns, rss_bytes
 
-# The port is the text after the last ':' (an IPv6 address has colons of its own).
-READY = re.compile(r"listening on (\S+):(\d+)")
+# 'listening on ADDR:PORT' (the floors, echo-svc's TCP) or 'listening on SCHEME://ADDR:PORT'
+# (echo-svc's udp://, tls://, mptcp://). The port is the text after the last ':' (an IPv6
+# address has colons of its own).
+READY = re.compile(r"listening on (?:([a-z]+)://)?(\S+):(\d+)")
 # A Unix socket has a path instead: 'listening on unix:///tmp/x.sock'.
 READY_UNIX = re.compile(r"listening on unix://(\S+)")
 READY_TIMEOUT_S = 10.0
@@ -41,6 +43,7 @@ class Server:
         self.name = name
         self.kind = kind
         files = files or {}
+        self.path = files.get("path", "")
         subst = {"{port}": "0", "{cert}": files.get("cert", ""), "{key}": files.get("key", ""),
                  "{path}": files.get("path", "")}
         self.argv = ["taskset", "-c", SERVER_CPU] + [re.sub(r"\{(port|cert|key|path)\}", lambda m: subst[m.group(0)], a)
@@ -94,13 +97,22 @@ class Server:
             buf += chunk
         line = buf.split(b"\n", 1)[0].decode(errors="replace").strip()
         if self.kind == "unix":
-            if not READY_UNIX.fullmatch(line):
+            m = READY_UNIX.fullmatch(line)
+            if not m:
                 raise self._not_started(f"printed {line[:200]!r} where 'listening on unix://PATH' was expected")
+            if m.group(1) != self.path:
+                raise self._not_started(f"listens on {m.group(1)!r}, not on the path it was given ({self.path!r})")
             return None
         m = READY.fullmatch(line)
         if not m:
             raise self._not_started(f"printed {line[:200]!r} where 'listening on ADDR:PORT' was expected")
-        port = int(m.group(2))
+        # A server that names its scheme must name this cell's: echo-bench would otherwise
+        # talk TLS to a TCP listener, or UDP to a port nobody serves, and fail obscurely.
+        scheme = m.group(1)
+        if scheme is not None and scheme != self.kind:
+            raise self._not_started(f"printed {line[:200]!r}: a {scheme}:// listener, where {self.kind} was "
+                                    "expected")
+        port = int(m.group(3))
         if not 0 < port < 65536:
             raise self._not_started(f"reported port {port} on its ready line")
         return port
@@ -149,6 +161,9 @@ def target_args(kind, port, files):
         args += ["--tls", "--tls-ca", files["ca"]]
     elif kind == "udp":
         args += ["--udp"]
+    elif kind == "mptcp":
+        # Against every server of the cell, the TCP floor too: the same client throughout.
+        args += ["--mptcp"]
     return args
 
 

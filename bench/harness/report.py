@@ -9,7 +9,7 @@ import subprocess
 from . import BENCH, CLIENT_CPU, ROOT, SERVER_CPU
 from . import targets as targets_mod
 from .cells import Cell, cell_name, kinds, parse_cells, rate_key
-from .servers import BASE, FLOORS, REFERENCE, reference
+from .servers import BASE, FLOORS, REFERENCE, label, reference
 from .stats import medians, paired_ratio, ratio
 
 # Other load on the server's core, in percent, above which a run is flagged as noisy.
@@ -150,6 +150,10 @@ def markdown(summary, servers, cells, meta, runs=(), spec=None):
                      "Unix socket, tls-* to **tls-floor** (bench/peers/tls_floor.c), udp-* to **udp-floor** "
                      "(bench/peers/udp_floor.c); a cell runs only the servers that speak its transport. "
                      "UDP rates count verified echoes; lost datagrams are in latest.json.")
+    if "mptcp" in kinds(cells):
+        lines.append("mptcp-* cells: echo-bench connects with MPTCP to every server; floor.c has no MPTCP "
+                     "listener, so **floor (TCP)** serves plain TCP there (the kernel falls back) and the "
+                     "ratio is echo-svc's MPTCP over the TCP floor.")
     lines.append("")
     have = [s for s in servers if any(summary.get((s, cell_name(c))) for c in cells)]
     lines.append("### Summary: server CPU per message ×floor / rate ×floor")
@@ -201,7 +205,7 @@ def markdown(summary, servers, cells, meta, runs=(), spec=None):
             if not m:
                 continue
             lines.append("| " + " | ".join([
-                cn, s, fmt(m["cpu_us_per_msg"]), fmt_ratio(ratio(m["cpu_us_per_msg"], fl.get("cpu_us_per_msg"))),
+                cn, label(s, Cell(*c).kind), fmt(m["cpu_us_per_msg"]), fmt_ratio(ratio(m["cpu_us_per_msg"], fl.get("cpu_us_per_msg"))),
                 fmt(m["msgs_per_s"], 0), fmt(m["mb_per_s"], 1), fmt(m["conns_per_s"], 0),
                 fmt_ratio(ratio(m[rk], fl.get(rk))),
                 fmt(m["p50_us"], 1), fmt(m["p99_us"], 1), fmt(m["p999_us"], 1),

@@ -13,8 +13,12 @@ TREE_SVC = ("echo-svc-1", "echo-svc-2")
 PORTABLE = "echo-svc-portable"
 BASE = "base"
 REFERENCE = "floor"
-# The floor of each transport: every ratio in a cell is to the floor of its kind.
-FLOORS = {"tcp": "floor", "unix": "floor", "tls": "tls-floor", "udp": "udp-floor"}
+# The floor of each transport: every ratio in a cell is to the floor of its kind. MPTCP has
+# none of its own: floor.c serves those cells over plain TCP (echo-bench's MPTCP connect
+# falls back to TCP against it), so the ratio is what MPTCP costs echo-svc over TCP's floor.
+FLOORS = {"tcp": "floor", "unix": "floor", "tls": "tls-floor", "udp": "udp-floor", "mptcp": "floor"}
+# (server, kind) pairs served by another transport than the cell's, for the report to say so.
+STAND_INS = {("floor", "mptcp"): "TCP"}
 
 
 def reference(kind):
@@ -27,14 +31,19 @@ def svc_argv(binary, threads):
 
 
 def svc_kinds(binary, threads):
-    """echo-svc speaks every transport: TCP as always, the others through --listen."""
-    common = [binary, "--threads", str(threads)]
+    """echo-svc speaks every transport: TCP as always, the others through --listen (with only
+    --listen it serves only that URL)."""
+    def listen(url, *extra):
+        return [binary, "--threads", str(threads), "--listen", url, *extra, "--log-level", "warn"]
+
     return {
         "tcp": svc_argv(binary, threads),
-        "udp": common + ["--listen", "udp://127.0.0.1:{port}", "--log-level", "warn"],
-        "tls": common + ["--listen", "tls://127.0.0.1:{port}", "--tls-cert", "{cert}", "--tls-key", "{key}",
-                         "--log-level", "warn"],
-        "unix": common + ["--listen", "unix://{path}", "--log-level", "warn"],
+        # The per-source reply budget (10,000 datagrams/s by default) would drop most of a
+        # benchmark's datagrams, all of which come from 127.0.0.1: lifted, 0 = unlimited.
+        "udp": listen("udp://127.0.0.1:{port}", "--udp-source-rate", "0", "--udp-source-bytes", "0"),
+        "tls": listen("tls://127.0.0.1:{port}", "--tls-cert", "{cert}", "--tls-key", "{key}"),
+        "unix": listen("unix://{path}"),
+        "mptcp": listen("mptcp://127.0.0.1:{port}"),
     }
 
 
@@ -78,9 +87,9 @@ def needs(wanted, extra):
 def table(bins, extra, base):
     """{name: {kind: argv template}}: the transports each server speaks, and how it is
     started for each. A --server-cmd speaks TCP."""
+    floor_tcp = [bins["echo-floor"], "--port", "{port}"]
     tbl = {
-        "floor": {"tcp": [bins["echo-floor"], "--port", "{port}"],
-                  "unix": [bins["echo-floor"], "--unix", "{path}"]},
+        "floor": {"tcp": floor_tcp, "unix": [bins["echo-floor"], "--unix", "{path}"], "mptcp": floor_tcp},
         "udp-floor": {"udp": [bins["echo-udp-floor"], "--port", "{port}"]},
         "tls-floor": {"tls": [bins["echo-tls-floor"], "--port", "{port}", "--cert", "{cert}", "--key", "{key}"]},
         "asio-classic": {"tcp": [bins["echo-asio-classic"], "--port", "{port}"]},
@@ -100,6 +109,13 @@ def table(bins, extra, base):
 
 def speaks(tbl, name, kind):
     return kind in tbl[name]
+
+
+def label(name, kind):
+    """The server's name in a cell's row, with the transport it really serves when that is
+    not the cell's: 'floor (TCP)' in an mptcp cell."""
+    other = STAND_INS.get((name, kind))
+    return f"{name} ({other})" if other else name
 
 
 def check_executables(tbl, wanted):

@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """A deliberately broken echo server for the negative smoke tests: echoes every
 byte except that it flips one bit in every 1000th byte, so a verifying client
-must report mismatches and exit non-zero. Speaks TCP (default), TLS (--tls CERT KEY),
-a Unix stream socket (--unix PATH) or UDP (--udp; there the count runs over all
-datagrams). Test-only; never benchmarked."""
+must report mismatches and exit non-zero. Speaks TCP (default), MPTCP (--mptcp), TLS
+(--tls CERT KEY), a Unix stream socket (--unix PATH) or UDP (--udp; there the count runs
+over all datagrams). Test-only; never benchmarked."""
 import argparse
 import os
 import socket
 import ssl
 import sys
 import threading
+
+IPPROTO_MPTCP = getattr(socket, "IPPROTO_MPTCP", 262)  # Python < 3.10 lacks the name
 
 
 def corrupt(chunk, count):
@@ -55,6 +57,7 @@ def main():
     parser.add_argument("--udp", action="store_true")
     parser.add_argument("--unix", metavar="PATH")
     parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    parser.add_argument("--mptcp", action="store_true")
     args = parser.parse_args()
     if args.udp:
         return serve_udp(args)
@@ -65,6 +68,11 @@ def main():
         lsock.bind(args.unix)
         lsock.listen()
         print(f"listening on unix://{args.unix}", flush=True)
+    elif args.mptcp:
+        lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, IPPROTO_MPTCP)
+        lsock.bind(("127.0.0.1", args.port))
+        lsock.listen()
+        print(f"listening on mptcp://127.0.0.1:{lsock.getsockname()[1]}", flush=True)
     else:
         lsock = socket.create_server(("127.0.0.1", args.port))
         print(f"listening on 127.0.0.1:{lsock.getsockname()[1]}", flush=True)
