@@ -18,6 +18,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <string>
 #include <thread>
@@ -123,6 +124,24 @@ bool sessions_drop_to(server_fixture& f, std::size_t n, std::chrono::millisecond
   return true;
 }
 
+// 500 clients opened by `connect` (a connecting socket each), all open at once, each then
+// echoing 4 KiB of its own pattern: every one must verify, and every one must still be a
+// session.
+void five_hundred_at_once(server_fixture& f, const std::function<int()>& connect) {
+  std::vector<echo_client> clients;
+  clients.reserve(500);
+  for (int i = 0; i < 500; ++i) {
+    const int fd = connect();
+    BOOST_REQUIRE(fd >= 0);
+    clients.emplace_back(fd);
+  }
+  std::size_t ok = 0;
+  for (std::size_t i = 0; i < clients.size(); ++i)
+    ok += clients[i].echo_pattern(i, 4096, 10s) == stream_error::none ? 1U : 0U;
+  BOOST_TEST(ok == 500U);
+  BOOST_TEST(f.server().session_count() == 500U);
+}
+
 void round_trip_and_half_close(echo_client& c) {
   c.send_all("hello, echo\n");
   BOOST_TEST(c.recv_exact(12) == "hello, echo\n");
@@ -160,14 +179,7 @@ BOOST_AUTO_TEST_CASE(unix_abstract_name_echoes) {
 BOOST_AUTO_TEST_CASE(five_hundred_unix_clients_at_once) {
   const auto path = socket_path("many.sock");
   server_fixture f(2, config_for({("unix://" + path).c_str()}));
-  std::vector<echo_client> clients;
-  clients.reserve(500);
-  for (int i = 0; i < 500; ++i) clients.emplace_back(connect_unix(path));
-  std::size_t ok = 0;
-  for (std::size_t i = 0; i < clients.size(); ++i)
-    ok += clients[i].echo_pattern(i, 4096, 10s) == stream_error::none ? 1U : 0U;
-  BOOST_TEST(ok == 500U);
-  BOOST_TEST(f.server().session_count() == 500U);
+  five_hundred_at_once(f, [&] { return connect_unix(path); });
 }
 
 BOOST_AUTO_TEST_CASE(a_stale_socket_file_is_replaced_and_a_live_one_refused) {
@@ -301,18 +313,7 @@ BOOST_AUTO_TEST_CASE(mptcp_echoes_64_mib_to_an_mptcp_client_and_plain_tcp_too,
 
 BOOST_AUTO_TEST_CASE(five_hundred_mptcp_clients_at_once, *echo::test::skip_if(no_mptcp)) {
   server_fixture f(2, config_for({"mptcp://127.0.0.1:0"}));
-  std::vector<echo_client> clients;
-  clients.reserve(500);
-  for (int i = 0; i < 500; ++i) {
-    const int fd = connect_mptcp(f.port());
-    BOOST_REQUIRE(fd >= 0);
-    clients.emplace_back(fd);
-  }
-  std::size_t ok = 0;
-  for (std::size_t i = 0; i < clients.size(); ++i)
-    ok += clients[i].echo_pattern(i, 4096, 10s) == stream_error::none ? 1U : 0U;
-  BOOST_TEST(ok == 500U);
-  BOOST_TEST(f.server().session_count() == 500U);
+  five_hundred_at_once(f, [&] { return connect_mptcp(f.port()); });
 }
 
 BOOST_AUTO_TEST_CASE(discard_reads_everything_and_sends_nothing) {
