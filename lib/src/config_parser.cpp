@@ -14,6 +14,7 @@
 #include <boost/program_options.hpp>
 
 #include "echo/config_error.hpp"
+#include "echo/endpoint_text.hpp"
 #include "echo/listen_url.hpp"
 #include "echo/logger.hpp"
 #include "echo/usage_error.hpp"
@@ -100,10 +101,6 @@ std::string format_bytes(std::uint64_t bytes) {
     if (bytes != 0 && bytes % scale == 0) return fmt::format("{}{}", bytes / scale, unit);
   }
   return std::to_string(bytes);
-}
-
-std::string address_text(const boost::asio::ip::address& a) {
-  return a.is_v6() ? fmt::format("[{}]", a.to_string()) : a.to_string();
 }
 
 const std::vector<setting>& settings() {

@@ -4,10 +4,12 @@
 
 namespace echo {
 
+std::string address_text(const boost::asio::ip::address& address) {
+  return address.is_v6() ? fmt::format("[{}]", address.to_string()) : address.to_string();
+}
+
 std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep) {
-  const auto address = ep.address();
-  if (address.is_v6()) return fmt::format("[{}]:{}", address.to_string(), ep.port());
-  return fmt::format("{}:{}", address.to_string(), ep.port());
+  return fmt::format("{}:{}", address_text(ep.address()), ep.port());
 }
 
 }  // namespace echo

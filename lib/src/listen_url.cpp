@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "echo/config_parser.hpp"
+#include "echo/endpoint_text.hpp"
 #include "echo/usage_error.hpp"
 
 namespace echo {
@@ -187,10 +188,7 @@ std::string format_listen_url(const listener_spec& spec) {
   if (spec.kind == transport::unix_stream) {
     out = spec.path.front() == '/' ? fmt::format("unix://{}", spec.path) : fmt::format("unix:{}", spec.path);
   } else {
-    std::string host;
-    if (spec.address)
-      host =
-          spec.address->is_v6() ? fmt::format("[{}]", spec.address->to_string()) : spec.address->to_string();
+    const std::string host = spec.address ? address_text(*spec.address) : std::string();
     out = fmt::format("{}://{}:{}", to_string(spec.kind), host, spec.port);
   }
   char sep = '?';

@@ -1,5 +1,8 @@
 #include "detail/make_listener.hpp"
 
+#include <stdexcept>
+
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 
@@ -28,6 +31,22 @@ asio::local::stream_protocol::endpoint unix_endpoint(const std::string& path) {
 
 }  // namespace
 
+// An IP listener on `spec.address`, or, unset, on "[::]" dual-stack, falling back to 0.0.0.0
+// on a kernel without IPv6 (ipv6.disable=1): serving IPv4 alone beats serving nothing. One
+// rule for every IP kind; `make` builds the listener for one address.
+template <class Make>
+std::unique_ptr<listener> on_address(const listener_spec& spec, Make make) {
+  if (spec.address) return make(*spec.address);
+  try {
+    return make(asio::ip::address(asio::ip::address_v6::any()));
+  } catch (const setup_error& e) {
+    if (e.code() != std::errc::address_family_not_supported) throw;
+    log_event(log_level::info, "ipv6_unavailable", "IPv6 unavailable: listening on IPv4 only",
+              {{"error", e.what()}});
+  }
+  return make(asio::ip::address(asio::ip::address_v4::any()));
+}
+
 std::unique_ptr<listener> make_listener(const listener_spec& spec, asio::io_context& io,
                                         std::shared_ptr<session_context> context, bool use_strands,
                                         const listen_options& all) {
@@ -36,26 +55,22 @@ std::unique_ptr<listener> make_listener(const listener_spec& spec, asio::io_cont
   switch (spec.kind) {
     case transport::tcp:
     case transport::tls:
-    case transport::mptcp: break;
+    case transport::mptcp:
+      return on_address(spec, [&](const asio::ip::address& address) {
+        return std::make_unique<tcp_listener>(io, tcp::endpoint(address, spec.port), spec, context,
+                                              use_strands, options);
+      });
     case transport::unix_stream:
       return std::make_unique<unix_listener>(io, unix_endpoint(spec.path), spec, context, use_strands,
                                              options);
-    case transport::udp: return std::make_unique<udp_listener>(io, spec, context, use_strands, all.udp);
+    case transport::udp:
+      return on_address(spec, [&](const asio::ip::address& address) {
+        auto bound = spec;
+        bound.address = address;
+        return std::make_unique<udp_listener>(io, bound, context, use_strands, all.udp);
+      });
   }
-  if (spec.address)
-    return std::make_unique<tcp_listener>(io, tcp::endpoint(*spec.address, spec.port), spec, context,
-                                          use_strands, options);
-  try {
-    return std::make_unique<tcp_listener>(io, tcp::endpoint(tcp::v6(), spec.port), spec, context, use_strands,
-                                          options);
-  } catch (const setup_error& e) {
-    // A kernel without IPv6 (ipv6.disable=1): serve IPv4 alone rather than nothing.
-    if (e.code() != std::errc::address_family_not_supported) throw;
-    log_event(log_level::info, "ipv6_unavailable", "IPv6 unavailable: listening on IPv4 only",
-              {{"error", e.what()}});
-  }
-  return std::make_unique<tcp_listener>(io, tcp::endpoint(tcp::v4(), spec.port), spec, context, use_strands,
-                                        options);
+  throw std::logic_error("make_listener: unknown transport");
 }
 
 }  // namespace echo::detail

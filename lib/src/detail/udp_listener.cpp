@@ -87,7 +87,7 @@ class udp_listener::loop : public std::enable_shared_from_this<udp_listener::loo
         slots_(new char[batch * max_datagram]),
         random_(std::random_device{}()) {}
 
-  void bind(const udp::endpoint& endpoint, const std::optional<bool>& v6only, bool dual_stack);
+  void bind(const udp::endpoint& endpoint, const std::optional<bool>& v6only);
   void set_counters(std::uint16_t index, std::string name) {
     counters_ = &context_->listeners[index];
     name_ = std::move(name);
@@ -149,8 +149,7 @@ class udp_listener::loop : public std::enable_shared_from_this<udp_listener::loo
   std::uint64_t chargen_line_ = 0;
 };
 
-void udp_listener::loop::bind(const udp::endpoint& endpoint, const std::optional<bool>& v6only,
-                              bool dual_stack) {
+void udp_listener::loop::bind(const udp::endpoint& endpoint, const std::optional<bool>& v6only) {
   error_code ec;
   socket_.open(endpoint.protocol(), ec);
   if (ec) fail("open a socket for", endpoint, ec);
@@ -158,7 +157,9 @@ void udp_listener::loop::bind(const udp::endpoint& endpoint, const std::optional
   const int fd = socket_.native_handle();
   const int on = 1;
   if (v6_) {
-    if (v6only || dual_stack) {
+    // [::] serves IPv4 too, whatever net.ipv6.bindv6only says, unless asked for IPv6 only
+    // (as the stream listeners do).
+    if (v6only || endpoint.address().is_unspecified()) {
       socket_.set_option(asio::ip::v6_only(v6only.value_or(false)), ec);
       if (ec) fail("set IPV6_V6ONLY on", endpoint, ec);
     }
@@ -455,27 +456,12 @@ void udp_listener::loop::do_close() {
 udp_listener::udp_listener(asio::io_context& io, const listener_spec& spec,
                            std::shared_ptr<session_context> context, bool use_strands,
                            const udp_limits& limits) {
-  auto make = [&] { return std::make_shared<loop>(io, context, use_strands, limits, spec.service); };
-  loop_ = make();
-  if (spec.address) {
-    loop_->bind(udp::endpoint(*spec.address, spec.port), spec.v6only, false);
-  } else {
-    try {
-      loop_->bind(udp::endpoint(udp::v6(), spec.port), spec.v6only, true);
-    } catch (const setup_error& e) {
-      // A kernel without IPv6 (ipv6.disable=1): serve IPv4 alone rather than nothing.
-      if (e.code() != std::errc::address_family_not_supported) throw;
-      log_event(log_level::info, "ipv6_unavailable", "IPv6 unavailable: listening on IPv4 only",
-                {{"error", e.what()}});
-      loop_ = make();
-      loop_->bind(udp::endpoint(udp::v4(), spec.port), spec.v6only, false);
-    }
-  }
+  loop_ = std::make_shared<loop>(io, context, use_strands, limits, spec.service);
+  const udp::endpoint endpoint(spec.address.value_or(asio::ip::address_v6::any()), spec.port);
+  loop_->bind(endpoint, spec.v6only);
   error_code ec;
   local_ = loop_->socket().local_endpoint(ec);
-  if (ec)
-    fail("read the bound address of", udp::endpoint(spec.address.value_or(asio::ip::address_v6()), spec.port),
-         ec);
+  if (ec) fail("read the bound address of", endpoint, ec);
   // Last, once nothing can throw: a failed bind leaves no counters behind.
   const auto index = context->add_listener();
   loop_->set_counters(index, "udp://" + udp_text(local_));

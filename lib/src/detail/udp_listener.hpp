@@ -45,8 +45,9 @@ class udp_listener final : public listener {
   /// Largest chargen reply (RFC 864: between 0 and 512 characters).
   static constexpr std::size_t chargen_max = 512;
 
-  /// Opens and binds `spec.address:spec.port` (unset: [::] dual-stack, or 0.0.0.0 on a
-  /// kernel without IPv6), with IPV6_V6ONLY as `spec.v6only` says. Throws setup_error naming
+  /// Opens and binds `spec.address:spec.port` (unset: [::]; make_listener falls back to
+  /// 0.0.0.0 on a kernel without IPv6), dual-stack on [::] unless `spec.v6only` says
+  /// otherwise. Throws setup_error naming
   /// udp://address:port on failure.
   udp_listener(boost::asio::io_context& io, const listener_spec& spec,
                std::shared_ptr<session_context> context, bool use_strands, const udp_limits& limits);
