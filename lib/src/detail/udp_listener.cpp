@@ -130,6 +130,8 @@ class udp_listener::loop : public std::enable_shared_from_this<udp_listener::loo
   udp_listener_stats stats_;
   std::uint16_t local_port_ = 0;
   bool v6_ = false;
+  /// Whether datagrams carry where they arrived (see bind).
+  bool pktinfo_ = true;
   bool stopped_ = false;
   unsigned batches_this_turn_ = 0;
 
@@ -156,13 +158,22 @@ void udp_listener::loop::bind(const udp::endpoint& endpoint, const std::optional
   v6_ = endpoint.address().is_v6();
   const int fd = socket_.native_handle();
   const int on = 1;
-  if (v6_) {
-    // [::] serves IPv4 too, whatever net.ipv6.bindv6only says, unless asked for IPv6 only
-    // (as the stream listeners do).
-    if (v6only || endpoint.address().is_unspecified()) {
-      socket_.set_option(asio::ip::v6_only(v6only.value_or(false)), ec);
-      if (ec) fail("set IPV6_V6ONLY on", endpoint, ec);
-    }
+  // [::] serves IPv4 too, whatever net.ipv6.bindv6only says, unless asked for IPv6 only (as
+  // the stream listeners do).
+  if (v6_ && (v6only || endpoint.address().is_unspecified())) {
+    socket_.set_option(asio::ip::v6_only(v6only.value_or(false)), ec);
+    if (ec) fail("set IPV6_V6ONLY on", endpoint, ec);
+  }
+  // A socket bound to one unicast address receives only what was sent to that address, and
+  // its replies can leave from no other: pktinfo would tell it nothing. Asking for it costs
+  // the kernel a control message on every receive and every send, so only a wildcard or
+  // group bind does.
+  const auto& a = endpoint.address();
+  pktinfo_ =
+      a.is_unspecified() || a.is_multicast() || (a.is_v4() && a.to_v4() == asio::ip::address_v4::broadcast());
+  if (!pktinfo_) {
+    // Nothing to ask for.
+  } else if (v6_) {
     if (::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on) != 0)
       fail("set IPV6_RECVPKTINFO on", endpoint, error_code(errno, boost::system::system_category()));
     // IPv4 datagrams on a dual-stack socket then carry IP_PKTINFO as well, whose
@@ -182,7 +193,7 @@ void udp_listener::loop::bind(const udp::endpoint& endpoint, const std::optional
     in_[i].msg_hdr.msg_iov = &in_iov_[i];
     in_[i].msg_hdr.msg_iovlen = 1;
     in_[i].msg_hdr.msg_name = &peers_[i];
-    in_[i].msg_hdr.msg_control = in_control_[i].data;
+    in_[i].msg_hdr.msg_control = pktinfo_ ? in_control_[i].data : nullptr;
     out_[i].msg_hdr.msg_iov = &out_iov_[i];
     out_[i].msg_hdr.msg_iovlen = 1;
   }
@@ -230,7 +241,7 @@ void udp_listener::loop::do_drain() {
 int udp_listener::loop::receive_batch() {
   for (std::size_t i = 0; i < batch; ++i) {
     in_[i].msg_hdr.msg_namelen = sizeof(sockaddr_in6);
-    in_[i].msg_hdr.msg_controllen = control_size;
+    in_[i].msg_hdr.msg_controllen = pktinfo_ ? control_size : 0;
     in_[i].msg_hdr.msg_flags = 0;
   }
   int n = -1;
@@ -378,7 +389,12 @@ bool udp_listener::loop::prepare_reply(std::size_t i, std::int64_t now_ns) {
   reply.msg_name = &peers_[i];
   reply.msg_namelen = m.msg_hdr.msg_namelen;
   reply.msg_flags = 0;
-  set_reply_control(reply, j, a);
+  if (pktinfo_) {
+    set_reply_control(reply, j, a);
+  } else {
+    reply.msg_control = nullptr;
+    reply.msg_controllen = 0;
+  }
   return true;
 }
 
