@@ -25,6 +25,7 @@
 #include <vector>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/detail/reactor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -78,6 +79,10 @@ class tls_server {
         acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
         sweep_(io_),
         strands_(threads > 1) {
+#if ECHO_POOLED_READ
+    // What echo::server does for its sessions: the pooled read queues on this reactor.
+    context_->reads.reactor = &asio::use_service<asio::detail::reactor>(io_);
+#endif
     do_accept();
     do_sweep();
     for (unsigned i = 0; i < threads; ++i)

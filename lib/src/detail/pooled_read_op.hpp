@@ -59,7 +59,7 @@ struct read_path_context;
 /// owner alive; completion hands that reference to `owner->on_read_complete(ec, n, owner)`,
 /// with the bytes at buffer() until release(). Completion runs on whichever thread ran the
 /// reactor; an owner on a strand re-dispatches itself.
-template <class Owner>
+template <class Owner, class Receiver = socket_receiver>
 class pooled_read_op final : boost::asio::detail::reactor_op {
  public:
   using reactor_type = boost::asio::detail::reactor;
@@ -120,7 +120,7 @@ class pooled_read_op final : boost::asio::detail::reactor_op {
       op->ec_ = boost::asio::error::no_memory;
       return done;
     }
-    const receive_result r = receive_some(op->fd_, op->buffer(), op->buffer_.size());
+    const receive_result r = Receiver::receive(*op->owner_, op->fd_, op->buffer(), op->buffer_.size());
     if (r.n > 0) {
       op->bytes_transferred_ = static_cast<std::size_t>(r.n);
       return op->eager_ || r.queued != 0 ? done : done_and_exhausted;

@@ -31,7 +31,7 @@ struct read_path_context;
 ///
 /// Completion calls `owner->on_read_complete(ec, n, owner)` on the socket's executor, with
 /// the bytes at buffer() until release(). Cancelling the socket aborts a pending wait.
-template <class Owner>
+template <class Owner, class Receiver = socket_receiver>
 class portable_read_op {
  public:
   portable_read_op() = default;
@@ -74,7 +74,7 @@ class portable_read_op {
       return;
     }
     // Already a completion handler: the result is delivered from here, without a post.
-    if (read_now(socket)) complete(ec_, n_, std::move(owner));
+    if (read_now(socket, *owner)) complete(ec_, n_, std::move(owner));
     else do_wait(socket, std::move(owner));
   }
 
@@ -82,7 +82,7 @@ class portable_read_op {
   // otherwise the result's completion is posted.
   template <class Socket>
   bool try_read(Socket& socket, std::shared_ptr<Owner>& owner) {
-    if (!read_now(socket)) return false;
+    if (!read_now(socket, *owner)) return false;
     boost::asio::post(socket.get_executor(),
                       [this, o = std::move(owner)]() mutable { complete(ec_, n_, std::move(o)); });
     return true;
@@ -91,14 +91,14 @@ class portable_read_op {
   // One recv into a pool buffer; true with ec_/n_ set, false (buffer given back) when the
   // socket had nothing to read.
   template <class Socket>
-  bool read_now(Socket& socket) {
+  bool read_now(Socket& socket, Owner& owner) {
     ec_ = {};
     n_ = 0;
     if (!buffer_.acquire()) {
       ec_ = boost::asio::error::no_memory;
       return true;
     }
-    const receive_result r = receive_some(socket.native_handle(), buffer_.data(), buffer_.size());
+    const receive_result r = Receiver::receive(owner, socket.native_handle(), buffer_.data(), buffer_.size());
     if (r.n > 0) {
       queued_ = r.queued;
       n_ = static_cast<std::size_t>(r.n);

@@ -14,13 +14,13 @@
 #if ECHO_POOLED_READ
 #include "detail/pooled_read_op.hpp"
 namespace echo::detail {
-template <class Owner>
-using read_op = pooled_read_op<Owner>;
+template <class Owner, class Receiver = socket_receiver>
+using read_op = pooled_read_op<Owner, Receiver>;
 }
 #else
 #include "detail/portable_read_op.hpp"
 namespace echo::detail {
-template <class Owner>
-using read_op = portable_read_op<Owner>;
+template <class Owner, class Receiver = socket_receiver>
+using read_op = portable_read_op<Owner, Receiver>;
 }
 #endif

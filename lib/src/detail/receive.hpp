@@ -60,4 +60,14 @@ inline receive_result receive_some(int fd, std::byte* buffer, std::uint32_t size
   return r;
 }
 
+/// How a read op gets its bytes by default: one receive_some on the socket. A stream that
+/// must transform what it reads (TLS) supplies its own receiver with the same result, so
+/// it keeps the read op's waiting, buffering and readiness rules.
+struct socket_receiver {
+  template <class Owner>
+  static receive_result receive(Owner&, int fd, std::byte* buffer, std::uint32_t size) noexcept {
+    return receive_some(fd, buffer, size);
+  }
+};
+
 }  // namespace echo::detail

@@ -6,12 +6,13 @@
 #include <sys/ioctl.h>
 
 #include <chrono>
+#include <type_traits>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/write.hpp>
 
 #include "detail/expected_end.hpp"
 #include "detail/tls_context.hpp"
@@ -68,12 +69,7 @@ tls_session<Executor>::tls_session(socket_type socket, std::shared_ptr<tls_conte
     : base(std::move(context), id),
       tls_(std::move(tls)),
       ssl_(tls_->current()),
-      stream_(std::move(socket), *ssl_) {
-  // Reads are tried, not waited for (see do_try_read); Asio's asynchronous operations do not
-  // care about this flag.
-  error_code ignored;
-  stream_.next_layer().non_blocking(true, ignored);
-}
+      stream_(std::move(socket), ssl_->native_handle()) {}
 
 template <class Executor>
 void tls_session<Executor>::stream_start(self_ptr self) {
@@ -86,7 +82,6 @@ void tls_session<Executor>::stream_start(self_ptr self) {
     this->set_deadline(ctx.deadline_in(ticks));
   handshake_due_ = this->deadline();  // the idle limit's, when that is the shorter one
   stream_.async_handshake(
-      ssl::stream_base::server,
       [this, s = std::move(self)](const error_code& ec) mutable { on_handshake(ec, std::move(s)); });
 }
 
@@ -120,7 +115,7 @@ void tls_session<Executor>::count_failure(const error_code& ec) noexcept {
   auto& log = why == tls_failure::closed ? quiet : limit;
   if (!logger::instance().enabled(log.level())) return;
   error_code peer_ec;
-  const auto peer = stream_.next_layer().remote_endpoint(peer_ec);
+  const auto peer = stream_.socket().remote_endpoint(peer_ec);
   if (!peer_ec && !tls_->failure_log().first(peer.address(), std::chrono::steady_clock::now())) return;
   log_event(log, "TLS handshake failed",
             {{"conn", this->id()},
@@ -130,49 +125,51 @@ void tls_session<Executor>::count_failure(const error_code& ec) noexcept {
 }
 
 template <class Executor>
-void tls_session<Executor>::do_try_read(self_ptr self, bool after_wait) {
-  error_code ec;
-  std::size_t n = 0;
+void tls_session<Executor>::stream_read(self_ptr self, bool eager) {
   if (phase_ == phase::peer_gone) {
-    ec = asio::error::eof;
-  } else {
-    buffer_.reset(this->context().read_size());
-    if (buffer_.acquire()) n = stream_.read_some(asio::buffer(buffer_.data(), buffer_.size()), ec);
-    else ec = asio::error::no_memory;
-  }
-  if (ec == asio::error::would_block) {
-    // OpenSSL needs more bytes from the socket: wait for them holding no buffer.
-    buffer_.release();
-    stream_.next_layer().async_wait(asio::socket_base::wait_read,
-                                    [this, s = std::move(self)](const error_code& e) mutable {
-                                      if (e) {
-                                        this->on_read(e, 0, std::move(s));
-                                        return;
-                                      }
-                                      do_try_read(std::move(s), true);
-                                    });
+    // OpenSSL has failed the connection; a read can only say so again.
+    asio::post(stream_.get_executor(),
+               [this, s = std::move(self)]() mutable { this->on_read(asio::error::eof, 0, std::move(s)); });
     return;
   }
-  if (ec == ssl::error::stream_truncated) {
-    phase_ = phase::peer_gone;
-    ec = asio::error::eof;
+  auto& ctx = this->context();
+  read_.start(ctx.reads, stream_.socket(), ctx.read_size(), std::move(self), eager);
+}
+
+template <class Executor>
+void tls_session<Executor>::on_read_complete(const error_code& ec, std::size_t n, self_ptr self) {
+  // The read op completes on the thread that ran the reactor; with several threads the
+  // session's steps must still run on its strand.
+  if constexpr (!std::is_same_v<Executor, asio::io_context::executor_type>) {
+    if (!stream_.get_executor().running_in_this_thread()) {
+      asio::dispatch(stream_.get_executor(),
+                     [this, ec, n, s = std::move(self)]() mutable { on_read_complete(ec, n, std::move(s)); });
+      return;
+    }
   }
-  if (after_wait) {  // already inside a completion: no recursion to break
-    this->on_read(ec, n, std::move(self));
+  if (ec == asio::error::in_progress) {
+    // OpenSSL must send before it can read on (a KeyUpdate reply the socket did not take).
+    stream_.socket().async_wait(asio::socket_base::wait_write,
+                                [this, s = std::move(self)](const error_code& e) mutable {
+                                  if (e) {
+                                    this->on_read(e, 0, std::move(s));
+                                    return;
+                                  }
+                                  stream_read(std::move(s), true);
+                                });
     return;
   }
-  // Called from a step of the state machine: complete through the executor, so a run of
-  // reads that find their bytes at once never nests (see echo_session).
-  asio::post(stream_.get_executor(),
-             [this, ec, n, s = std::move(self)]() mutable { this->on_read(ec, n, std::move(s)); });
+  if (ec == asio::error::eof && stream_.truncated()) phase_ = phase::peer_gone;
+  this->on_read(ec == error_code(EPROTO, boost::system::system_category()) ? stream_.error() : ec, n,
+                std::move(self));
 }
 
 template <class Executor>
 void tls_session<Executor>::stream_write(const std::byte* data, std::size_t n, self_ptr self) {
-  asio::async_write(stream_, asio::buffer(data, n),
-                    [this, s = std::move(self)](const error_code& ec, std::size_t written) mutable {
-                      this->on_write(ec, written, std::move(s));
-                    });
+  stream_.async_write(data, n,
+                      [this, s = std::move(self)](const error_code& ec, std::size_t written) mutable {
+                        this->on_write(ec, written, std::move(s));
+                      });
 }
 
 template <class Executor>
@@ -181,12 +178,11 @@ void tls_session<Executor>::stream_shutdown(self_ptr self) {
     // The peer closed TCP without close_notify: our close_notify would meet a closed
     // socket or an OpenSSL in error; a FIN is all that is left to send.
     error_code ec;
-    stream_.next_layer().shutdown(asio::socket_base::shutdown_send, ec);
+    stream_.socket().shutdown(asio::socket_base::shutdown_send, ec);
     this->on_shutdown(ec, std::move(self));
     return;
   }
-  // Sends close_notify; if the peer's has not arrived yet, completes once it does (OpenSSL
-  // reads until then), so the discard that follows in `lingering` ends at once.
+  // Sends close_notify; the discard that follows in `lingering` reads until the peer's.
   stream_.async_shutdown([this, s = std::move(self)](error_code ec) mutable {
     if (ec == ssl::error::stream_truncated || ec == asio::error::eof) {
       phase_ = phase::peer_gone;  // the peer's FIN came instead of its close_notify
@@ -199,7 +195,7 @@ void tls_session<Executor>::stream_shutdown(self_ptr self) {
 template <class Executor>
 void tls_session<Executor>::stream_cancel() noexcept {
   error_code ignored;
-  stream_.next_layer().cancel(ignored);
+  stream_.socket().cancel(ignored);
 }
 
 template <class Executor>
@@ -207,15 +203,15 @@ void tls_session<Executor>::stream_close() noexcept {
   if (phase_ == phase::handshaking && handshake_due_ != 0 && this->context().now() >= handshake_due_)
     count_failure({});
   error_code ignored;
-  stream_.next_layer().close(ignored);
+  stream_.socket().close(ignored);
 }
 
 template <class Executor>
 void tls_session<Executor>::stream_reset() noexcept {
   // SO_LINGER with a zero timeout makes close(2) send an RST and drop what is unsent.
   error_code ignored;
-  stream_.next_layer().set_option(asio::socket_base::linger(true, 0), ignored);
-  stream_.next_layer().close(ignored);
+  stream_.socket().set_option(asio::socket_base::linger(true, 0), ignored);
+  stream_.socket().close(ignored);
 }
 
 template <class Executor>
@@ -223,7 +219,7 @@ std::size_t tls_session<Executor>::stream_unsent() noexcept {
   // SIOCOUTQ: bytes in the send queue not yet acknowledged by the peer (record overhead
   // included; it only matters whether this is zero).
   int queued = 0;
-  if (::ioctl(stream_.next_layer().native_handle(), SIOCOUTQ, &queued) != 0 || queued < 0) return 0;
+  if (::ioctl(stream_.socket().native_handle(), SIOCOUTQ, &queued) != 0 || queued < 0) return 0;
   return static_cast<std::size_t>(queued);
 }
 
