@@ -658,6 +658,24 @@ BOOST_AUTO_TEST_CASE(tls_1_2_works_by_default) {
   BOOST_TEST(!c.shutdown(io));
 }
 
+// A TLS 1.3 KeyUpdate asking for ours: OpenSSL must answer it while the session reads, so
+// the server has to write from inside a read. The echo must go on, under the new keys both
+// ways, and the handshake counters must not count it as anything.
+BOOST_AUTO_TEST_CASE(key_update_mid_stream_is_answered) {
+  tls_server server(server_settings());
+  asio::io_context io;
+  tls_client c(io, server.port(), {});
+  BOOST_REQUIRE(!c.handshake(io));
+  BOOST_REQUIRE(std::string(SSL_get_version(c.stream.native_handle())) == "TLSv1.3");
+  BOOST_REQUIRE(round_trip(io, c, "before"));
+  for (int i = 0; i < 20; ++i) {
+    BOOST_REQUIRE(SSL_key_update(c.stream.native_handle(), SSL_KEY_UPDATE_REQUESTED) == 1);
+    BOOST_TEST(round_trip(
+        io, c, std::string(20000 + static_cast<std::size_t>(i) * 997, static_cast<char>('a' + i))));
+  }
+  BOOST_TEST(!c.shutdown(io));
+}
+
 // Resident memory a connection costs the server once its handshake is done and it sits
 // idle. The clients run in a child process (forked before the server starts any thread),
 // so only the server's side is in our RSS.

@@ -70,8 +70,8 @@ int socket_create(BIO* b) {
 
 const BIO_METHOD* socket_method() noexcept {
   static BIO_METHOD* const method = [] {
-    BIO_METHOD* m = ::BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
-                                   "echo socket");
+    BIO_METHOD* m =
+        ::BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR, "echo socket");
     if (m == nullptr) return m;
     ::BIO_meth_set_write_ex(m, socket_write);
     ::BIO_meth_set_read_ex(m, socket_read);
