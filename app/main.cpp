@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <span>
 #include <string>
 #include <system_error>
@@ -15,6 +16,7 @@
 #include "echo/exit_code.hpp"
 #include "echo/health_check.hpp"
 #include "echo/logger.hpp"
+#include "echo/ready_file.hpp"
 #include "echo/service.hpp"
 #include "echo/setup_error.hpp"
 #include "echo/socket_activation.hpp"
@@ -63,6 +65,9 @@ int main_impl(std::span<const char* const> args) {
   // once and flushed, after every listener is listening.
   std::string ready;
   for (const auto& line : svc.ready_lines()) ready += line + '\n';
+  // The file first: if it cannot be written, stdout has not claimed readiness either.
+  std::optional<echo::ready_file> ready_file;
+  if (!cfg.ready_file.empty()) ready_file.emplace(cfg.ready_file, ready);
   fmt::print("{}", ready);
   std::fflush(stdout);
   return svc.run();

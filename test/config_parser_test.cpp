@@ -252,6 +252,7 @@ BOOST_AUTO_TEST_CASE(every_setting_reads_from_the_environment) {
                                    "ECHO_SVC_TLS_MIN_VERSION=1.3",
                                    "ECHO_SVC_TLS_ALPN=echo,h2",
                                    "ECHO_SVC_TLS_HANDSHAKE_TIMEOUT=3s",
+                                   "ECHO_SVC_READY_FILE=/run/echo/ready",
                                    "PATH=/usr/bin",
                                    "ECHO_OTHER=1"});
   const auto& c = cmd.cfg;
@@ -282,9 +283,10 @@ BOOST_AUTO_TEST_CASE(every_setting_reads_from_the_environment) {
   BOOST_TEST((c.tls.min_version == echo::tls_settings::version::tls1_3));
   BOOST_TEST((c.tls.alpn == std::vector<std::string>{"echo", "h2"}));
   BOOST_TEST(c.tls.handshake_timeout.count() == 3000);
+  BOOST_TEST(c.ready_file == "/run/echo/ready");
   BOOST_TEST((cmd.origins.at("port").source == echo::config_source::environment));
   BOOST_TEST(cmd.origins.at("port").describe() == "environment ECHO_SVC_PORT");
-  BOOST_TEST(cmd.origins.size() == 24U, "every setting has an origin; one was just added: test it above");
+  BOOST_TEST(cmd.origins.size() == 25U, "every setting has an origin; one was just added: test it above");
 }
 
 BOOST_AUTO_TEST_CASE(precedence_is_flag_then_environment_then_file_then_default) {

@@ -10,12 +10,15 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "child_process.hpp"
 #include "echo_client.hpp"
+#include "echo_svc_process.hpp"
 #include "socket_util.hpp"
 #include "temp_file.hpp"
 #include "test_certs.hpp"
@@ -135,4 +138,43 @@ BOOST_AUTO_TEST_CASE(a_tls_listener_without_a_certificate_exits_64_or_78) {
   BOOST_TEST(flag.wait(10s).value_or(-1) == 64);
   child_process env({"/usr/bin/env", "ECHO_SVC_LISTEN=tls://127.0.0.1:0", echo::test::echo_svc_path()});
   BOOST_TEST(env.wait(10s).value_or(-1) == 78);
+}
+
+// The ready file: the same lines as stdout, there whole once the listeners listen (a reader
+// polling the path never sees part of it), and gone after a clean exit.
+BOOST_AUTO_TEST_CASE(ready_file_holds_the_ready_lines_until_a_clean_exit) {
+  char dir_template[] = "/tmp/echo-ready-XXXXXX";
+  BOOST_REQUIRE(::mkdtemp(dir_template) != nullptr);
+  const std::string dir = dir_template;
+  const std::string path = dir + "/ready";
+  {
+    running r({"--listen", "tcp://127.0.0.1:0", "--listen", "udp://127.0.0.1:0", "--ready-file", path}, {},
+              2);
+    // Written right after stdout: poll for it, bounded.
+    std::string text;
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < until) {
+      std::ifstream in(path);
+      if (in) {
+        text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        break;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    BOOST_TEST(text == r.lines[0] + "\n" + r.lines[1] + "\n");
+    echo_client tcp("127.0.0.1", port_of(r.lines[0]));
+    tcp.send_all("ready");
+    BOOST_TEST(tcp.recv_exact(5) == "ready");
+    r.child->signal(SIGTERM);
+    BOOST_TEST(r.child->wait(10s).value_or(-1) == 0);
+  }
+  BOOST_TEST(::access(path.c_str(), F_OK) != 0, "the ready file outlived a clean exit");
+  // No temporary file left beside it either.
+  BOOST_TEST(::rmdir(dir.c_str()) == 0, "the directory is not empty");
+}
+
+BOOST_AUTO_TEST_CASE(an_unwritable_ready_file_exits_69_naming_the_path) {
+  const auto out = echo::test::run_to_exit({"--port", "0", "--ready-file", "/nonexistent-dir/ready"});
+  BOOST_TEST(out.code == 69);
+  BOOST_TEST(out.err.find("/nonexistent-dir/ready") != std::string::npos, out.err);
 }

@@ -216,6 +216,16 @@ const std::vector<setting>& settings() {
         c.format = *format;
       },
       [](const config& c) -> std::optional<std::string> { return std::string(to_string(c.format)); }});
+    t.push_back({"ready-file", "PATH",
+      [](const config&) { return std::string("once every listener listens, also write the ready lines to PATH (a temporary file renamed into place, so a reader sees all or nothing); removed on a clean exit (default: none)"); },
+      [](config& c, std::string_view v) {
+        if (v.empty()) throw usage_error("invalid ready file '': expected a path");
+        c.ready_file = std::string(v);
+      },
+      [](const config& c) -> std::optional<std::string> {
+        if (c.ready_file.empty()) return std::nullopt;
+        return c.ready_file;
+      }});
     t.push_back({"shutdown-timeout", "DUR",
       [](const config& d) { return fmt::format("on SIGTERM/SIGINT, how long sessions may finish before being closed: 500ms, 5s, 1m; a bare number is seconds (default {})", format_duration(d.shutdown_timeout)); },
       [](config& c, std::string_view v) { c.shutdown_timeout = parse_duration(v); },

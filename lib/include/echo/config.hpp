@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "echo/listener_spec.hpp"
@@ -32,6 +33,9 @@ struct config {
   unsigned threads = 1;
   log_level level = log_level::info;
   log_format format = log_format::text;
+  /// Where to write the ready output too, atomically, once every listener listens (empty:
+  /// only stdout); removed again on a clean exit.
+  std::string ready_file;
   /// How long sessions may take to finish after SIGTERM before they are closed.
   std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(5)};
   /// After SIGTERM, how long to keep accepting (readiness already failing) so that load
