@@ -162,9 +162,11 @@ BOOST_AUTO_TEST_CASE(ready_file_holds_the_ready_lines_until_a_clean_exit) {
       std::this_thread::sleep_for(5ms);
     }
     BOOST_TEST(text == r.lines[0] + "\n" + r.lines[1] + "\n");
-    echo_client tcp("127.0.0.1", port_of(r.lines[0]));
-    tcp.send_all("ready");
-    BOOST_TEST(tcp.recv_exact(5) == "ready");
+    {
+      echo_client tcp("127.0.0.1", port_of(r.lines[0]));
+      tcp.send_all("ready");
+      BOOST_TEST(tcp.recv_exact(5) == "ready");
+    }
     r.child->signal(SIGTERM);
     BOOST_TEST(r.child->wait(10s).value_or(-1) == 0);
   }
