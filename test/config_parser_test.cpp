@@ -246,6 +246,7 @@ BOOST_AUTO_TEST_CASE(every_setting_reads_from_the_environment) {
                                    "ECHO_SVC_UNIX_MODE=0640",
                                    "ECHO_SVC_UDP_SOURCE_RATE=5",
                                    "ECHO_SVC_UDP_SOURCE_BYTES=1MiB",
+                                   "ECHO_SVC_UDP_RECEIVE_BUFFER=8MiB",
                                    "ECHO_SVC_TLS_CERT=c.pem",
                                    "ECHO_SVC_TLS_KEY=k.pem",
                                    "ECHO_SVC_TLS_CLIENT_CA=ca.pem",
@@ -277,6 +278,7 @@ BOOST_AUTO_TEST_CASE(every_setting_reads_from_the_environment) {
   BOOST_TEST(c.unix_mode.value_or(0) == 0640U);
   BOOST_TEST(c.udp_source_rate == 5U);
   BOOST_TEST(c.udp_source_bytes == 1024U * 1024U);
+  BOOST_TEST(c.udp_receive_buffer == 8U * 1024U * 1024U);
   BOOST_TEST(c.tls.cert_file == "c.pem");
   BOOST_TEST(c.tls.key_file == "k.pem");
   BOOST_TEST(c.tls.client_ca_file == "ca.pem");
@@ -286,7 +288,7 @@ BOOST_AUTO_TEST_CASE(every_setting_reads_from_the_environment) {
   BOOST_TEST(c.ready_file == "/run/echo/ready");
   BOOST_TEST((cmd.origins.at("port").source == echo::config_source::environment));
   BOOST_TEST(cmd.origins.at("port").describe() == "environment ECHO_SVC_PORT");
-  BOOST_TEST(cmd.origins.size() == 25U, "every setting has an origin; one was just added: test it above");
+  BOOST_TEST(cmd.origins.size() == 26U, "every setting has an origin; one was just added: test it above");
 }
 
 BOOST_AUTO_TEST_CASE(precedence_is_flag_then_environment_then_file_then_default) {

@@ -145,6 +145,15 @@ const std::vector<setting>& settings() {
       [](const config& d) { return fmt::format("UDP reply bytes per second to one source address: 1048576, 64MiB, 1GiB; 0 = unlimited (default {})", format_bytes(d.udp_source_bytes)); },
       [](config& c, std::string_view v) { c.udp_source_bytes = parse_bytes(v); },
       [](const config& c) -> std::optional<std::string> { return format_bytes(c.udp_source_bytes); }});
+    t.push_back({"udp-receive-buffer", "SIZE",
+      [](const config& d) { return fmt::format("receive buffer of each UDP socket, absorbing bursts (SO_RCVBUF, capped by net.core.rmem_max); 0 = the kernel's default (default {})", format_bytes(d.udp_receive_buffer)); },
+      [](config& c, std::string_view v) {
+        const auto n = parse_bytes(v);
+        if (n > static_cast<std::uint64_t>(std::numeric_limits<int>::max() / 2))
+          throw usage_error(fmt::format("invalid UDP receive buffer '{}': at most 1GiB", v));
+        c.udp_receive_buffer = static_cast<std::uint32_t>(n);
+      },
+      [](const config& c) -> std::optional<std::string> { return format_bytes(c.udp_receive_buffer); }});
     t.push_back({"tls-cert", "FILE",
       [](const config&) { return std::string("PEM certificate chain for tls:// listeners, leaf first; re-read on SIGHUP"); },
       [](config& c, std::string_view v) { c.tls.cert_file = std::string(v); },

@@ -44,7 +44,7 @@ server::server(asio::io_context& io, const config& cfg, bool multi_threaded)
                   [](const listener_spec& l) { return l.kind == transport::tls; }))
     tls_ = std::make_shared<detail::tls_context>(cfg.tls);
   const detail::listen_options options{{cfg.backlog, cfg.reuse_port, cfg.unix_mode, tls_},
-                                       {cfg.udp_source_rate, cfg.udp_source_bytes}};
+                                       {cfg.udp_source_rate, cfg.udp_source_bytes, cfg.udp_receive_buffer}};
   for (const auto& spec : cfg.listeners)
     listeners_.push_back(detail::make_listener(spec, io, context_, multi_threaded, options));
 }

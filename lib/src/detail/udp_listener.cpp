@@ -84,6 +84,7 @@ class udp_listener::loop : public std::enable_shared_from_this<udp_listener::loo
         context_(std::move(context)),
         service_(service),
         budget_(limits),
+        receive_buffer_(limits.receive_buffer),
         slots_(new char[batch * max_datagram]),
         random_(std::random_device{}()) {}
 
@@ -127,6 +128,7 @@ class udp_listener::loop : public std::enable_shared_from_this<udp_listener::loo
   std::string name_;
   const service_kind service_;
   source_budget budget_;
+  const std::uint32_t receive_buffer_;
   udp_listener_stats stats_;
   std::uint16_t local_port_ = 0;
   bool v6_ = false;
@@ -182,6 +184,11 @@ void udp_listener::loop::bind(const udp::endpoint& endpoint, const std::optional
     (void)::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on);
   } else if (::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on) != 0) {
     fail("set IP_PKTINFO on", endpoint, error_code(errno, boost::system::system_category()));
+  }
+  if (receive_buffer_ != 0) {
+    // Above net.core.rmem_max the kernel quietly gives the maximum, which is what we want.
+    socket_.set_option(asio::socket_base::receive_buffer_size(static_cast<int>(receive_buffer_)), ec);
+    if (ec) fail("set SO_RCVBUF on", endpoint, ec);
   }
   socket_.bind(endpoint, ec);
   if (ec) fail("bind", endpoint, ec);

@@ -15,7 +15,8 @@ config fixture::loopback() {
 }
 
 fixture::fixture(config cfg, unsigned threads, plan_factory plans)
-    : runtime_(threads), server_(std::make_unique<echo::server>(runtime_.context(), cfg, runtime_.multi_threaded())) {
+    : runtime_(threads),
+      server_(std::make_unique<echo::server>(runtime_.context(), cfg, runtime_.multi_threaded())) {
   if (plans) server_->set_step_plans(std::move(plans));
   server_->start();
   done_ = std::async(std::launch::async, [this] { runtime_.run(); });
@@ -30,7 +31,7 @@ bool fixture::stop(std::chrono::milliseconds grace, std::chrono::milliseconds wa
 }
 
 fixture::~fixture() {
-  if (!stop() ) {
+  if (!stop()) {
     std::fputs("echo::testing::fixture: the server did not stop; aborting it\n", stderr);
     server_->abort();
     runtime_.stop();
