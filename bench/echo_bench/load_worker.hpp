@@ -12,6 +12,11 @@ struct run_control {
   std::atomic<bool> stop{false};        ///< finish in-flight work, close, return
   std::atomic<bool> go{false};          ///< all connected: start the load
   std::atomic<std::uint32_t> ready{0};  ///< workers done connecting (idle: and echoing)
+  /// CLOCK_MONOTONIC ns when the load starts (set before go) and when figures start
+  /// counting (after --warmup).
+  std::atomic<std::int64_t> start_ns{0};
+  std::atomic<std::int64_t> measure_from_ns{0};
+  std::atomic<std::int64_t> stop_at_ns{0};  ///< open loop: nothing is due at or after this
 };
 
 /// One client thread as the runner sees it: the stream worker (TCP, TLS, Unix) or the
@@ -26,6 +31,8 @@ class load_worker {
   [[nodiscard]] virtual const run_result& result() const noexcept = 0;
   /// Messages so far, for the progress line (relaxed; read from another thread).
   [[nodiscard]] virtual std::uint64_t progress() const noexcept = 0;
+  /// The worker's per-interval figures, or nullptr when it keeps none (UDP).
+  [[nodiscard]] virtual class interval_log* intervals() noexcept { return nullptr; }
 };
 
 }  // namespace echo::bench
