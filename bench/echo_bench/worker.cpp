@@ -33,6 +33,7 @@ constexpr std::int64_t loop_tick_ns = 50'000'000;
 // Open loop: messages in flight per connection are bounded by the stream window and by
 // this count, so 1000 connections keep at most 16 MB of send times.
 constexpr std::uint64_t max_flights = 1024;
+constexpr std::int64_t spin_ns = 50'000;
 
 std::int64_t now_ns() noexcept {
   timespec ts{};
@@ -220,6 +221,9 @@ void worker::try_send(connection& c) {
   }
   c.want_out = false;
   const std::uint64_t sent_before = c.stream.sent();
+  // A message's actual send time is when its first byte is offered: on loopback the send
+  // call itself runs the receiver's side and takes as long as a good part of the echo.
+  const std::int64_t offered_ns = open_loop_ ? now_ns() : 0;
   while (c.stream.sent() < c.target) {
     const std::size_t len = std::min<std::uint64_t>(c.target - c.stream.sent(), buffer_size);
     const step s = send_some(c, len);
@@ -236,10 +240,9 @@ void worker::try_send(connection& c) {
   }
   const std::uint64_t sent = c.stream.sent();
   if (open_loop_ && sent != sent_before) {
-    const std::int64_t now = now_ns();
     // The no-progress clock runs from the first message sent into a quiet connection.
-    if (sent_before == c.stream.received()) c.last_progress_ns = now;
-    mark_started(c, now);
+    if (sent_before == c.stream.received()) c.last_progress_ns = offered_ns;
+    mark_started(c, offered_ns);
   }
   if (opts_.run_mode == mode::stream && sent == c.target && sent % opts_.size == 0 &&
       (stopping_ ||
@@ -584,7 +587,11 @@ void worker::event_loop_until(bool (worker::*done)() const) {
     open_pending();
     // Nanosecond timeouts (epoll_pwait2): a millisecond tick would make a uniform
     // schedule of more than 1000/s per connection bunch up.
-    const std::int64_t wait_ns = std::clamp<std::int64_t>(wake - now_ns(), 0, loop_tick_ns);
+    // The last stretch before a due send is polled, not slept: a timer wake-up alone
+    // can be tens of microseconds late, as much as a loopback echo takes.
+    std::int64_t wait_ns = std::clamp<std::int64_t>(wake - now_ns(), 0, loop_tick_ns);
+    if (wait_ns < spin_ns) wait_ns = 0;
+    else wait_ns -= spin_ns;
     const timespec timeout{.tv_sec = 0, .tv_nsec = wait_ns};
     const int n = ::epoll_pwait2(epfd_, events, max_events, &timeout, nullptr);
     if (n < 0 && errno != EINTR) throw std::runtime_error(std::string("epoll_wait: ") + std::strerror(errno));
