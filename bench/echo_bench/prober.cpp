@@ -149,6 +149,14 @@ prober::outcome prober::attempt(std::uint64_t index) {
     } else {
       o.connect_us = static_cast<double>(now_ns() - start) / 1e3;
       stream_attempt(o, fd, index, deadline);
+      // A TLS server closes on a plain client's first bytes, often without an alert, which
+      // reads as a short echo or a reset; a second connection that offers a ClientHello
+      // tells that apart from a server that really cut the echo short.
+      if (opts_.kind == transport::tcp && o.echoed == 0 && (o.cls == "SHORT" || o.cls == "RESET") &&
+          speaks_tls(addr, addr_len, deadline)) {
+        o.cls = "TLS";
+        o.detail = "no echo for plain TCP, and the port completes a TLS handshake: it expects TLS";
+      }
     }
   } else {
     datagram_attempt(o, fd, index, deadline);
@@ -165,6 +173,7 @@ void prober::stream_attempt(outcome& o, int fd, std::uint64_t index, std::int64_
   const auto fail = [&](const char* cls, std::string detail) {
     o.cls = cls;
     o.detail = std::move(detail);
+    o.echoed = stream.received();
     tls_client::release(ssl);
   };
   if (tls_) {
@@ -231,6 +240,36 @@ void prober::stream_attempt(outcome& o, int fd, std::uint64_t index, std::int64_
   }
   if (stream.received() < size) return fail("TIMEOUT", "no echo");
   tls_client::release(ssl);
+}
+
+bool prober::speaks_tls(const sockaddr_storage& addr, socklen_t len, std::int64_t deadline_ns) {
+  if (!tls_check_) {
+    options o = opts_;
+    o.tls_insecure = true;  // the question is whether it speaks TLS, not who it is
+    o.tls_name = opts_.host;
+    tls_check_ = std::make_unique<tls_client>(o);
+  }
+  const int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  bool done = false;
+  ssl_st* ssl = nullptr;
+  if ((::connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) == 0 || errno == EINPROGRESS) &&
+      wait_for(fd, POLLOUT, deadline_ns) != 0 &&
+      client::verified_stream::connect_result(fd) == client::stream_error::none &&
+      (ssl = tls_check_->attach(fd)) != nullptr) {
+    bool want_write = false;
+    for (int turns = 0; turns < 10000; ++turns) {
+      const step s = tls_client::handshake(ssl, want_write);
+      if (s.what != step::kind::blocked) {
+        done = s.what == step::kind::moved;
+        break;
+      }
+      if (wait_for(fd, want_write ? POLLOUT : POLLIN, deadline_ns) == 0) break;
+    }
+  }
+  tls_client::release(ssl);
+  ::close(fd);
+  return done;
 }
 
 void prober::datagram_attempt(outcome& o, int fd, std::uint64_t index, std::int64_t deadline_ns) {

@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include <sys/socket.h>
+
 namespace echo::bench {
 
 class tls_client;
@@ -35,14 +37,18 @@ class prober {
     std::string address;
     double connect_us = -1;
     double total_us = 0;
+    std::uint64_t echoed = 0;  ///< stream: bytes echoed and verified
   };
 
   outcome attempt(std::uint64_t index);
   void stream_attempt(outcome& o, int fd, std::uint64_t index, std::int64_t deadline_ns);
   void datagram_attempt(outcome& o, int fd, std::uint64_t index, std::int64_t deadline_ns);
+  /// True when a TLS handshake with `addr` completes before the deadline.
+  bool speaks_tls(const sockaddr_storage& addr, socklen_t len, std::int64_t deadline_ns);
 
   const options& opts_;
   std::unique_ptr<tls_client> tls_;
+  std::unique_ptr<tls_client> tls_check_;  ///< tcp://: asks a silent port whether it speaks TLS
   std::map<std::string, std::uint64_t> classes_;
   histogram ok_latency_;
 };
