@@ -163,7 +163,8 @@ void parse_load_figures(const po::variables_map& vm, options& o) {
       open || o.warmup_s > 0 || o.interval_s > 0 || !o.histogram_out.empty() || !o.plot_out.empty();
   if (figures && o.kind == transport::udp)
     throw usage_error(
-        "--rate, --warmup, --interval, --histogram-out, --plot and --find-rate are for stream transports");
+        "--rate, --warmup, --interval, --histogram-out, --plot and --find-rate are for TCP, TLS, Unix and "
+        "MPTCP, not --udp");
   if (o.warmup_s > 0 && o.count) throw usage_error("--warmup needs a timed run (--duration), not --count");
   if (o.run_mode == mode::idle && (o.warmup_s > 0 || o.interval_s > 0))
     throw usage_error("--warmup and --interval do not apply to idle mode");
