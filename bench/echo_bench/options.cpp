@@ -248,7 +248,10 @@ std::optional<options> parse_options(int argc, const char* const argv[]) {
   po::options_description desc(
       "echo-bench: verifying load generator for echo servers (TCP, TLS, Unix, UDP, MPTCP)\n\n"
       "Usage: echo-bench --port P [--tls | --udp | --mptcp] [--mode pingpong|stream|churn|idle] [options]\n"
-      "       echo-bench --unix PATH [--mode ...] [options]\n\nOptions");
+      "       echo-bench --unix PATH [--mode ...] [options]\n"
+      "       echo-bench --port P --rate R [--arrival poisson] [--warmup D] [options]   (open loop)\n"
+      "       echo-bench --mode probe --target tcp://HOST:PORT [--count N] [--rate R] [--expect "
+      "CLASS]\n\nOptions");
   desc.add_options()("help,h", "print this help and exit")("version", "print the version and exit")(
       "mode,m", po::value<std::string>()->default_value("pingpong"),
       "pingpong: send S bytes, await the whole echo, repeat;\n"
@@ -256,8 +259,9 @@ std::optional<options> parse_options(int argc, const char* const argv[]) {
       "churn: connect, echo S bytes, close, repeat (conn/s);\n"
       "idle: open C connections, echo one message each, hold for --duration;\n"
       "probe: --count attempts at --target (connect, echo, verify, close), a JSON line each")(
-      "host", po::value<std::string>()->default_value("127.0.0.1"), "server address (IPv4 or IPv6 literal)")(
-      "port,p", po::value<std::string>(), "server port (required)")(
+      "host", po::value<std::string>()->default_value("127.0.0.1"),
+      "server address (IPv4 or IPv6 literal, or a name to resolve)")("port,p", po::value<std::string>(),
+                                                                     "server port (required)")(
       "connections,c", po::value<std::string>()->default_value("1"), "concurrent connections (1..100000)")(
       "size,s", po::value<std::string>()->default_value("64"), "message size in bytes (1..16777216)")(
       "duration,d", po::value<std::string>()->default_value("5s"),

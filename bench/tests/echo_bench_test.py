@@ -122,20 +122,25 @@ def check_stalls(args):
         if closed_res["p99_us"] >= open_res["p99_us"]:
             fail("closed loop's p99 is not below open loop's: the omission it hides did not show")
 
-        # Without stalls the correction adds only the client's own lateness. A shared
-        # machine can deschedule the client too, so up to three tries.
+        # Without stalls the correction adds only the client's own lateness: p50 and p90
+        # must agree within 10 %. The tail is not compared: on a shared machine other
+        # tenants deschedule the client for milliseconds, and that lateness is exactly what
+        # the corrected figure is meant to show (it is printed). Up to three tries.
         for attempt in range(3):
             (quiet,), _ = bench_json(args.bench, target(host, port) + [
                 "-c", "4", "-s", "64", "--duration", "1s", "--warmup", "0.2s", "--rate", "1000", "--json"])
+            corrected = {0.9: quiet["p90_us"]}
             u = quiet["uncorrected"]
-            diffs = {k: abs(quiet[k] - u[k]) / u[k] for k in ("p50_us", "p99_us")}
-            print(f"no stalls, try {attempt + 1}: corrected p50 {quiet['p50_us']:.1f} us p99 {quiet['p99_us']:.1f} us; "
-                  f"uncorrected p50 {u['p50_us']:.1f} us p99 {u['p99_us']:.1f} us; differences "
-                  f"{diffs['p50_us'] * 100:.1f} %, {diffs['p99_us'] * 100:.1f} %", flush=True)
+            diffs = {"p50": abs(quiet["p50_us"] - u["p50_us"]) / u["p50_us"],
+                     "p90": abs(corrected[0.9] - u["p90_us"]) / u["p90_us"]}
+            print(f"no stalls, try {attempt + 1}: corrected p50 {quiet['p50_us']:.1f} p90 {corrected[0.9]:.1f} "
+                  f"p99 {quiet['p99_us']:.1f} us; uncorrected p50 {u['p50_us']:.1f} p90 {u['p90_us']:.1f} "
+                  f"p99 {u['p99_us']:.1f} us; p50 and p90 differ by {diffs['p50'] * 100:.1f} %, "
+                  f"{diffs['p90'] * 100:.1f} %", flush=True)
             if all(d <= 0.10 for d in diffs.values()):
                 print("PASS", flush=True)
                 return 0
-        fail("without stalls corrected and uncorrected differ by more than 10 % (p50 or p99) in 3 tries")
+        fail("without stalls corrected and uncorrected differ by more than 10 % at p50 or p90 in 3 tries")
     finally:
         smoke.stop_server(proc)
 
@@ -196,13 +201,23 @@ def check_outputs(args):
         if abs(footer["Max"] * 1000 - res["max_us"]) > 0.01 * res["max_us"] + 0.01:
             fail(f".hgrm max {footer['Max']} ms != table {res['max_us']} us")
 
-        def at(q):  # the first row at or past quantile q, as a reader of the file would take it
-            return next(v for v, p, _ in rows if p >= q) * 1000
-
-        for key, q in (("p50_us", 0.5), ("p99_us", 0.99), ("p999_us", 0.999)):
-            print(f".hgrm {key}: {at(q):.2f} us, table {res[key]:.2f} us", flush=True)
-            if abs(at(q) - res[key]) > 0.02 * res[key] + 0.01:
-                fail(f".hgrm {key} {at(q)} differs from the table's {res[key]}")
+        # Rows sit at HdrHistogram's percentile levels: 50 % is one, so the table's p50 must
+        # be that row's value; 99 % and 99.9 % fall between two rows, whose values bracket the
+        # table's. Every row's count must cover its percentile.
+        total = res["latency_samples"]
+        for v, p, n in rows:
+            if n < p * total - 1e-6:
+                fail(f".hgrm row at {p} counts {n} of {total}")
+        p50 = next(v for v, p, _ in rows if p == 0.5) * 1000
+        print(f".hgrm p50: {p50:.2f} us, table {res['p50_us']:.2f} us", flush=True)
+        if abs(p50 - res["p50_us"]) > 0.01 * res["p50_us"] + 0.01:
+            fail(".hgrm p50 differs from the table's")
+        for key, q in (("p99_us", 0.99), ("p999_us", 0.999)):
+            below = max((v for v, p, _ in rows if p <= q), default=0) * 1000
+            above = min((v for v, p, _ in rows if p >= q), default=float("inf")) * 1000
+            print(f".hgrm rows around {key}: {below:.2f} .. {above:.2f} us, table {res[key]:.2f} us", flush=True)
+            if not below - 0.01 <= res[key] <= above + 0.01:
+                fail(f"the table's {key} lies outside the .hgrm rows around it")
         root = ET.parse(svg).getroot()
         ids = {p.get("id") for p in root.iter("{http://www.w3.org/2000/svg}polyline")}
         print(f"svg series: {sorted(ids)}", flush=True)
