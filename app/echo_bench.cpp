@@ -44,7 +44,13 @@ int main_impl(int argc, char* argv[]) {
     std::signal(SIGPIPE, SIG_IGN);
     return echo::bench::prober(*opts).run();
   }
-  if (opts->find_rate) return echo::bench::rate_search(*opts).run();
+  if (opts->find_rate) {
+    echo::bench::rate_search search(*opts);
+    const int code = search.run();
+    // The files show the best rate that met the target.
+    if (code == 0) write_distribution(search.best_options(), search.best());
+    return code;
+  }
   echo::bench::runner r(*opts);
   const auto result = r.run();
   const echo::bench::report rep(*opts, result, r.elapsed_s());

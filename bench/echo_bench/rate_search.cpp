@@ -65,6 +65,7 @@ int rate_search::run() {
       met = rate;
       best = res;
       best_elapsed = r.elapsed_s();
+      best_opts_ = o;
     } else {
       missed = rate;
     }
@@ -108,6 +109,7 @@ int rate_search::run() {
             : fmt::format("; missed at {:.1f} msgs/s", missed).c_str());
   }
   std::fflush(stdout);
+  best_ = best;
   return 0;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "options.hpp"
+#include "run_result.hpp"
 
 namespace echo::bench {
 
@@ -18,8 +19,14 @@ class rate_search {
   /// 0 with a rate found, 1 when none met the target or a trial had errors.
   int run();
 
+  /// After run(): the best trial that met the target (empty when none did), and its options.
+  [[nodiscard]] const run_result& best() const noexcept { return best_; }
+  [[nodiscard]] const options& best_options() const noexcept { return best_opts_; }
+
  private:
   const options& opts_;
+  run_result best_;
+  options best_opts_;
 };
 
 }  // namespace echo::bench
