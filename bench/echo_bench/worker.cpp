@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <cstring>
 #include <ctime>
 #include <limits>
@@ -43,14 +42,6 @@ std::int64_t now_ns() noexcept {
 
 std::uint64_t round_up(std::uint64_t v, std::uint64_t unit) noexcept { return (v + unit - 1) / unit * unit; }
 
-// splitmix64: the Poisson schedule's random source, seeded per connection.
-std::uint64_t next_random(std::uint64_t& state) noexcept {
-  std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 }  // namespace
 
 worker::worker(const options& opts, const sockaddr_storage& target, socklen_t target_len, std::uint32_t index,
@@ -68,7 +59,6 @@ worker::worker(const options& opts, const sockaddr_storage& target, socklen_t ta
   open_loop_ = opts.open_loop();
   if (open_loop_) {
     max_in_flight_ = std::clamp<std::uint64_t>(stream_window / opts.size, 1, max_flights);
-    gap_ns_ = static_cast<double>(opts.connections) / opts.rate * 1e9;
   }
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
@@ -362,39 +352,19 @@ void worker::count_message(std::uint64_t latency_ns) {
 
 void worker::start_schedule(connection& c) {
   c.flights.assign(max_in_flight_, flight{});
-  c.rng = client::pattern::connection_seed(opts_.seed ^ 0x5eed, c.id);
-  if (opts_.arrivals == arrival::uniform) {
-    // Connection i starts i / rate after the load does: the run's sends are spread evenly
-    // instead of all connections firing together.
-    c.next_due_ns = start_ns_ + static_cast<std::int64_t>(static_cast<double>(c.id) / opts_.rate * 1e9);
-  } else {
-    c.next_due_ns = start_ns_;
-    advance_schedule(c);
-  }
-}
-
-void worker::advance_schedule(connection& c) {
-  if (opts_.arrivals == arrival::uniform) {
-    // From the message number, not by adding gaps: rounding never drifts the rate.
-    const double phase = static_cast<double>(c.id) / opts_.rate * 1e9;
-    c.next_due_ns = start_ns_ + static_cast<std::int64_t>(phase + static_cast<double>(c.scheduled) * gap_ns_);
-    return;
-  }
-  // Exponential gaps of mean gap_ns_: a Poisson process. u in (0, 1].
-  const double u = static_cast<double>((next_random(c.rng) >> 11) + 1) * 0x1.0p-53;
-  c.next_due_ns += static_cast<std::int64_t>(-std::log(u) * gap_ns_);
+  c.schedule = send_schedule(opts_, start_ns_, c.id);
 }
 
 void worker::pace(connection& c, std::int64_t now) {
   if (c.st != state::active) return;
   // Everything due is queued at once, each with its own intended time: a client that
   // fell behind catches up instead of quietly sending less.
-  while (!stopping_ && c.next_due_ns <= now && c.next_due_ns < stop_at_ns_ &&
+  while (!stopping_ && c.schedule.due_ns() <= now && c.schedule.due_ns() < stop_at_ns_ &&
          c.scheduled - c.echoed < max_in_flight_) {
-    c.flights[c.scheduled % max_in_flight_] = flight{.intended_ns = c.next_due_ns};
+    c.flights[c.scheduled % max_in_flight_] = flight{.intended_ns = c.schedule.due_ns()};
     ++c.scheduled;
     c.target += opts_.size;
-    advance_schedule(c);
+    c.schedule.advance();
   }
   if (c.stream.sent() < c.target && !c.want_out) try_send(c);
 }
@@ -435,10 +405,9 @@ void worker::on_echoed(connection& c, std::int64_t now) {
 void worker::count_unsent(connection& c) {
   // Due in the measured window but never queued (the in-flight limit held them back,
   // or the client could not keep up): the shortfall the report owns up to.
-  while (c.next_due_ns < stop_at_ns_) {
-    if (measured(c.next_due_ns)) ++result_.schedule.unsent;
-    ++c.scheduled;  // only numbers the schedule from here on; nothing is sent
-    advance_schedule(c);
+  while (c.schedule.due_ns() < stop_at_ns_) {
+    if (measured(c.schedule.due_ns())) ++result_.schedule.unsent;
+    c.schedule.advance();
   }
 }
 
@@ -448,7 +417,7 @@ std::int64_t worker::pace_all(std::int64_t now) {
     if (c.st != state::active) continue;
     pace(c, now);
     if (c.st == state::active && c.scheduled - c.echoed < max_in_flight_)
-      next = std::min(next, c.next_due_ns);
+      next = std::min(next, c.schedule.due_ns());
   }
   return next;
 }
@@ -566,9 +535,7 @@ void worker::begin_stop() {
         // queued and drains once all of it is echoed.
         if (opts_.run_mode == mode::stream && !c.want_out) try_send(c);
         if (open_loop_) {
-          const std::uint64_t queued = c.scheduled;
           count_unsent(c);
-          c.scheduled = queued;
           if (c.echoed == c.scheduled && c.stream.sent() == c.target) begin_drain(c);
         }
         break;

@@ -4,6 +4,7 @@
 #include "load_worker.hpp"
 #include "options.hpp"
 #include "run_result.hpp"
+#include "send_schedule.hpp"
 #include "tls_client.hpp"
 
 #include "echo/client/verified_stream.hpp"
@@ -78,8 +79,7 @@ class worker final : public load_worker {
     std::uint64_t scheduled = 0;
     std::uint64_t started = 0;
     std::uint64_t echoed = 0;
-    std::int64_t next_due_ns = 0;
-    std::uint64_t rng = 0;  ///< poisson arrivals
+    send_schedule schedule{};
   };
 
   void open(connection& c);
@@ -107,7 +107,6 @@ class worker final : public load_worker {
   void open_pending();
   // Open loop.
   void start_schedule(connection& c);
-  void advance_schedule(connection& c);
   void pace(connection& c, std::int64_t now);
   void mark_started(connection& c, std::int64_t now);
   void on_echoed(connection& c, std::int64_t now);
@@ -136,7 +135,6 @@ class worker final : public load_worker {
   std::unique_ptr<tls_client> tls_;  ///< set for the TLS stream kind
   bool open_loop_ = false;
   std::uint64_t max_in_flight_ = 1;
-  double gap_ns_ = 0;  ///< open loop: mean time between one connection's messages
   std::int64_t start_ns_ = 0;
   std::int64_t measure_from_ns_ = 0;  ///< 0 until the load starts: setup is always counted
   std::int64_t stop_at_ns_ = 0;
