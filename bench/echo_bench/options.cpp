@@ -159,12 +159,8 @@ void parse_load_figures(const po::variables_map& vm, options& o) {
     throw usage_error("--rate, --rate-per-conn and --find-rate need --mode pingpong");
   if (open && o.count) throw usage_error("open loop runs for --duration, not --count");
   if (o.find_rate && o.rate <= 0) o.rate = 1000;  // the search's first trial
-  const bool figures =
-      open || o.warmup_s > 0 || o.interval_s > 0 || !o.histogram_out.empty() || !o.plot_out.empty();
-  if (figures && o.kind == transport::udp)
-    throw usage_error(
-        "--rate, --warmup, --interval, --histogram-out, --plot and --find-rate are for TCP, TLS, Unix and "
-        "MPTCP, not --udp");
+  if (o.interval_s > 0 && o.kind == transport::udp)
+    throw usage_error("--interval is for TCP, TLS, Unix and MPTCP");
   if (o.warmup_s > 0 && o.count) throw usage_error("--warmup needs a timed run (--duration), not --count");
   if (o.run_mode == mode::idle && (o.warmup_s > 0 || o.interval_s > 0))
     throw usage_error("--warmup and --interval do not apply to idle mode");

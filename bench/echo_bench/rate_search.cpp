@@ -39,8 +39,9 @@ int rate_search::run() {
     const run_result res = r.run();
     const report rep(o, res, r.elapsed_s());
     const double value = percentile_ns(res.latency, goal.quantile);
-    const bool ok =
-        res.errors.total() == 0 && res.schedule.unsent == 0 && res.msgs > 0 && value < goal.limit_ns;
+    // A lost datagram has no latency at all: over UDP, a trial with losses misses too.
+    const bool ok = res.errors.total() == 0 && res.schedule.unsent == 0 && res.datagrams.lost == 0 &&
+                    res.msgs > 0 && value < goal.limit_ns;
     if (opts_.json)
       std::printf(
           R"({"find_rate_trial":%d,"rate":%.1f,"%s_us":%.2f,"met":%s,"msgs":%llu,"unsent":%llu,"errors":%llu})"

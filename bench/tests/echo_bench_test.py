@@ -7,6 +7,7 @@ not synchronisation.
 
   echo_bench_test.py --bench B stalls   --server CMD
   echo_bench_test.py --bench B rate     --server CMD
+  echo_bench_test.py --bench B udp-rate --server CMD
   echo_bench_test.py --bench B outputs  --server CMD
   echo_bench_test.py --bench B find-rate --slow-peer PEER
   echo_bench_test.py --bench B probe CLASS [--server CMD]
@@ -166,6 +167,23 @@ def check_rate(args):
         _, out = bench_json(args.bench, target(host, port) + ["-c", "1", "--rate", "20000000", "--duration", "0.5s"])
         if "BEHIND SCHEDULE" not in out.stdout:
             fail("the table does not say the client fell behind")
+        print("PASS", flush=True)
+        return 0
+    finally:
+        smoke.stop_server(proc)
+
+
+def check_udp_rate(args):
+    proc, host, port = smoke.start_server(args.server, transport="udp")
+    try:
+        (res,), _ = bench_json(args.bench, target(host, port) + [
+            "--udp", "-c", "4", "--rate", "2000", "--duration", "1s", "--warmup", "0.2s", "--json"])
+        d, sched = res["datagrams"], res["schedule"]
+        print(f"udp --rate 2000: achieved {res['msgs_per_s']:.1f} msgs/s, sent {d['sent']}, lost {d['lost']}, "
+              f"corrected p50 {res['p50_us']:.1f} us, uncorrected p50 {res['uncorrected']['p50_us']:.1f} us, "
+              f"lag p99 {sched['lag_p99_us']:.0f} us", flush=True)
+        if abs(res["msgs_per_s"] - 2000) > 0.02 * 2000 or d["lost"] != 0 or sched["unsent"] != 0:
+            fail("UDP open loop did not echo 2000 datagrams/s within 2 % without loss")
         print("PASS", flush=True)
         return 0
     finally:
@@ -350,14 +368,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bench", required=True)
     sub = ap.add_subparsers(dest="check", required=True)
-    for name in ("stalls", "rate", "outputs"):
+    for name in ("stalls", "rate", "udp-rate", "outputs"):
         sub.add_parser(name).add_argument("--server", required=True)
     sub.add_parser("find-rate").add_argument("--slow-peer", required=True)
     p = sub.add_parser("probe")
     p.add_argument("cls")
     p.add_argument("--server", default="")
     args = ap.parse_args()
-    return {"stalls": check_stalls, "rate": check_rate, "outputs": check_outputs, "find-rate": check_find_rate,
+    return {"stalls": check_stalls, "rate": check_rate, "udp-rate": check_udp_rate, "outputs": check_outputs, "find-rate": check_find_rate,
             "probe": check_probe}[args.check](args)
 
 
