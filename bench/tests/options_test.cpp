@@ -47,7 +47,8 @@ BOOST_AUTO_TEST_CASE(open_loop_options) {
 
 BOOST_AUTO_TEST_CASE(open_loop_misuse_is_a_usage_error) {
   BOOST_CHECK_THROW(parse({"--port", "7", "--rate", "100", "--mode", "stream"}), usage_error);
-  BOOST_CHECK_THROW(parse({"--port", "7", "--rate", "100", "--udp"}), usage_error);
+  BOOST_CHECK_THROW(parse({"--port", "7", "--interval", "1s", "--udp"}), usage_error);
+  BOOST_TEST(parse({"--port", "7", "--rate", "100", "--udp"})->open_loop());
   BOOST_CHECK_THROW(parse({"--port", "7", "--rate", "100", "--rate-per-conn", "1"}), usage_error);
   BOOST_CHECK_THROW(parse({"--port", "7", "--rate", "0"}), usage_error);
   BOOST_CHECK_THROW(parse({"--port", "7", "--rate", "100", "-n", "10"}), usage_error);
