@@ -93,22 +93,31 @@ int rate_search::run() {
   if (opts_.json) {
     std::printf(
         R"({"find_rate":{"target":"%s","rate":%.1f,"missed_rate":%s,"achieved_msgs_per_s":%.1f,)"
-        R"("p50_us":%.2f,"p99_us":%.2f,"p999_us":%.2f,"max_us":%.2f,"uncorrected_p99_us":%.2f}})"
+        R"("p50_us":%.2f,"p99_us":%.2f,"p999_us":%.2f,"max_us":%.2f,"uncorrected_p99_us":%.2f,"samples":%llu}})"
         "\n",
         goal.text.c_str(), met,
         missed == std::numeric_limits<double>::infinity() ? "null" : fmt::format("{:.1f}", missed).c_str(),
         achieved, h.quantile_ns(0.5) / 1e3, h.quantile_ns(0.99) / 1e3, h.quantile_ns(0.999) / 1e3,
-        static_cast<double>(h.max_ns()) / 1e3, best.uncorrected.quantile_ns(0.99) / 1e3);
+        static_cast<double>(h.max_ns()) / 1e3, best.uncorrected.quantile_ns(0.99) / 1e3,
+        static_cast<unsigned long long>(h.count()));
   } else {
     std::printf(
         "find-rate: %s met up to %.1f msgs/s (achieved %.1f): p50 %.1f us, p99 %.1f us, p99.9 %.1f us, "
-        "max %.1f us%s\n",
+        "max %.1f us, %llu samples%s\n",
         goal.text.c_str(), met, achieved, h.quantile_ns(0.5) / 1e3, h.quantile_ns(0.99) / 1e3,
         h.quantile_ns(0.999) / 1e3, static_cast<double>(h.max_ns()) / 1e3,
+        static_cast<unsigned long long>(h.count()),
         missed == std::numeric_limits<double>::infinity()
             ? " (the search stopped at its ceiling)"
             : fmt::format("; missed at {:.1f} msgs/s", missed).c_str());
   }
+  // A percentile read from fewer than ten samples beyond it is the maximum of a handful.
+  if (goal.quantile < 1.0 && static_cast<double>(h.count()) * (1.0 - goal.quantile) < 10.0)
+    std::fprintf(
+        stderr,
+        "echo-bench: --find-rate: %s rests on %llu samples, fewer than ten beyond it: a longer --duration "
+        "makes it meaningful\n",
+        goal.label.c_str(), static_cast<unsigned long long>(h.count()));
   std::fflush(stdout);
   best_ = best;
   return 0;
