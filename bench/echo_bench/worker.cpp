@@ -29,9 +29,11 @@ constexpr std::uint32_t max_connecting = 256;
 constexpr std::uint64_t stream_window = 512 * 1024;
 constexpr int max_events = 256;
 constexpr std::int64_t loop_tick_ns = 50'000'000;
-// Open loop: messages in flight per connection are bounded by the stream window and by
-// this count, so 1000 connections keep at most 16 MB of send times.
+// Open loop: messages in flight per connection are bounded by the stream window, by this
+// count, and by a share of a run-wide budget (16 B each: 64 MB), so 100,000 connections
+// still fit.
 constexpr std::uint64_t max_flights = 1024;
+constexpr std::uint64_t flights_budget = 4u << 20;
 constexpr std::int64_t spin_ns = 50'000;
 
 std::int64_t now_ns() noexcept {
@@ -58,7 +60,9 @@ worker::worker(const options& opts, const sockaddr_storage& target, socklen_t ta
   if (opts.interval_s > 0) intervals_ = std::make_unique<interval_log>(opts.interval_s);
   open_loop_ = opts.open_loop();
   if (open_loop_) {
-    max_in_flight_ = std::clamp<std::uint64_t>(stream_window / opts.size, 1, max_flights);
+    max_in_flight_ = std::clamp<std::uint64_t>(
+        std::min(stream_window / opts.size, flights_budget / std::uint64_t{opts.connections}), 1,
+        max_flights);
   }
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
