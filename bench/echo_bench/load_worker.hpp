@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 
 namespace echo::bench {
 
@@ -18,6 +19,19 @@ struct run_control {
   std::atomic<std::int64_t> measure_from_ns{0};
   std::atomic<std::int64_t> stop_at_ns{0};  ///< open loop: nothing is due at or after this
 };
+
+/// ns the calling thread has spent runnable but waiting for a CPU (the run queue), from
+/// /proc/thread-self/schedstat; 0 where the kernel does not say. How much of an open-loop
+/// client's lateness other work on the machine explains.
+inline std::uint64_t thread_cpu_wait_ns() noexcept {
+  std::FILE* f = std::fopen("/proc/thread-self/schedstat", "r");
+  if (f == nullptr) return 0;
+  unsigned long long running = 0;
+  unsigned long long waiting = 0;
+  const int n = std::fscanf(f, "%llu %llu", &running, &waiting);
+  std::fclose(f);
+  return n == 2 ? waiting : 0;
+}
 
 /// One client thread as the runner sees it: the stream worker (TCP, TLS, Unix) or the
 /// datagram one (UDP). run() counts itself into run_control::ready once its sockets

@@ -64,10 +64,11 @@ std::string report::extra_json() const {
     out += fmt::format(
         R"(,"open_loop":{{"target_rate":{:.1f},"arrival":"{}","latency":"corrected"}},"uncorrected":{})"
         R"(,"schedule":{{"sent":{},"unsent":{},"lag_p50_us":{:.2f},"lag_p99_us":{:.2f},"lag_max_us":{:.2f},)"
-        R"("behind":{}}})",
+        R"("behind":{},"client_cpu_wait_ms":{:.1f}}})",
         opts_.rate, opts_.arrivals == arrival::poisson ? "poisson" : "uniform", percentiles_json(u), s.sent,
         s.unsent, s.lag.quantile_ns(0.5) / 1e3, s.lag.quantile_ns(0.99) / 1e3,
-        static_cast<double>(s.lag.max_ns()) / 1e3, behind_schedule());
+        static_cast<double>(s.lag.max_ns()) / 1e3, behind_schedule(),
+        static_cast<double>(s.cpu_wait_ns) / 1e6);
   }
   if (result_.connect.count() > 0) out += R"(,"connect":)" + percentiles_json(result_.connect);
   if (result_.first_byte.count() > 0) out += R"(,"first_byte":)" + percentiles_json(result_.first_byte);
@@ -139,9 +140,9 @@ std::string report::table() const {
           fmt::format("  {:<14}{:>14.1f}{:>14.1f}\n", name, h.quantile_ns(q) / 1e3, u.quantile_ns(q) / 1e3);
     out += fmt::format("  {:<14}{:>14.1f}{:>14.1f}\n", "max", static_cast<double>(h.max_ns()) / 1e3,
                        static_cast<double>(u.max_ns()) / 1e3);
-    out += fmt::format("  {:<14}{:>14.1f}  (p99 {:.1f}, max {:.1f})\n", "send lag p50",
-                       s.lag.quantile_ns(0.5) / 1e3, s.lag.quantile_ns(0.99) / 1e3,
-                       static_cast<double>(s.lag.max_ns()) / 1e3);
+    out += fmt::format("  {:<14}{:>14.1f}  (p99 {:.1f}, max {:.1f}; the client waited {:.1f} ms for a CPU)\n",
+                       "send lag p50", s.lag.quantile_ns(0.5) / 1e3, s.lag.quantile_ns(0.99) / 1e3,
+                       static_cast<double>(s.lag.max_ns()) / 1e3, static_cast<double>(s.cpu_wait_ns) / 1e6);
     if (behind_schedule())
       out += fmt::format(
           "  BEHIND SCHEDULE: messages went out up to {:.1f} ms late (p99 {:.1f} ms); {} due were never "

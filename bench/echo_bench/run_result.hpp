@@ -71,13 +71,15 @@ struct datagram_counts {
 /// intended time is late by that much (the client was busy, or the in-flight limit or a
 /// full socket held it back); a message due before the end but never sent is unsent.
 struct schedule_counts {
-  std::uint64_t sent = 0;    ///< messages sent whose intended time was in the measured window
-  std::uint64_t unsent = 0;  ///< due in the measured window, never sent
-  histogram lag;             ///< actual send time minus intended send time, per message sent
+  std::uint64_t sent = 0;         ///< messages sent whose intended time was in the measured window
+  std::uint64_t unsent = 0;       ///< due in the measured window, never sent
+  histogram lag;                  ///< actual send time minus intended send time, per message sent
+  std::uint64_t cpu_wait_ns = 0;  ///< the client threads' time runnable but without a CPU
 
   schedule_counts& operator+=(const schedule_counts& o) noexcept {
     sent += o.sent;
     unsent += o.unsent;
+    cpu_wait_ns += o.cpu_wait_ns;
     lag.merge(o.lag);
     return *this;
   }

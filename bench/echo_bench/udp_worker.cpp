@@ -274,6 +274,7 @@ void udp_worker::run() {
     ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
     for (auto& u : sockets_) u.schedule = send_schedule(opts_, start_ns_, u.id);
   }
+  const std::uint64_t waited = thread_cpu_wait_ns();
   for (auto& u : sockets_)
     if (!u.done) try_send(u);
   epoll_event events[max_events];
@@ -313,6 +314,7 @@ void udp_worker::run() {
       }
     }
   }
+  result_.schedule.cpu_wait_ns = thread_cpu_wait_ns() - waited;
 }
 
 }  // namespace echo::bench

@@ -604,9 +604,11 @@ void worker::run() {
   measure_from_ns_ = control_.measure_from_ns.load();
   stop_at_ns_ = control_.stop_at_ns.load();
   if (intervals_) intervals_->begin(start_ns_);
+  const std::uint64_t waited = thread_cpu_wait_ns();
   for (auto& c : conns_)
     if (c.st == state::ready) start(c);
   event_loop_until(&worker::all_done);
+  result_.schedule.cpu_wait_ns = thread_cpu_wait_ns() - waited;
 }
 
 }  // namespace echo::bench

@@ -6,6 +6,7 @@ the coordinated-omission check are the load's shape (SIGSTOP/SIGCONT on a schedu
 not synchronisation.
 
   echo_bench_test.py --bench B stalls   --server CMD
+  echo_bench_test.py --bench B agreement --server CMD
   echo_bench_test.py --bench B rate     --server CMD
   echo_bench_test.py --bench B udp-rate --server CMD
   echo_bench_test.py --bench B outputs  --server CMD
@@ -35,6 +36,9 @@ from harness import certs  # noqa: E402
 
 PY = sys.executable
 PEERS = os.path.join(os.path.dirname(HERE), "peers")
+# Time the client may spend runnable without a CPU during a 1.2 s agreement try and still
+# count as having kept its own schedule.
+STARVED_MS = 50
 
 
 def fail(msg):
@@ -123,25 +127,40 @@ def check_stalls(args):
         if closed_res["p99_us"] >= open_res["p99_us"]:
             fail("closed loop's p99 is not below open loop's: the omission it hides did not show")
 
-        # Without stalls the correction adds only the client's own lateness: p50 and p90
-        # must agree within 10 %. The tail is not compared: on a shared machine other
-        # tenants deschedule the client for milliseconds, and that lateness is exactly what
-        # the corrected figure is meant to show (it is printed). Up to three tries.
-        for attempt in range(3):
+        print("PASS", flush=True)
+        return 0
+    finally:
+        smoke.stop_server(proc)
+
+
+def check_agreement(args):
+    """Without stalls the correction adds only the client's own lateness: corrected and
+    uncorrected p50 and p90 must agree within 10 %. A client that waited for a CPU (the
+    kernel's run queue, which echo-bench reports) is late for reasons outside it; such a try
+    proves nothing either way and is repeated, and if every try was starved the test says
+    so as a skip. A try where the client had its CPU and still disagrees fails."""
+    proc, host, port = smoke.start_server(args.server)
+    try:
+        for attempt in range(5):
             (quiet,), _ = bench_json(args.bench, target(host, port) + [
                 "-c", "4", "-s", "64", "--duration", "1s", "--warmup", "0.2s", "--rate", "1000", "--json"])
-            corrected = {0.9: quiet["p90_us"]}
-            u = quiet["uncorrected"]
+            u, sched = quiet["uncorrected"], quiet["schedule"]
             diffs = {"p50": abs(quiet["p50_us"] - u["p50_us"]) / u["p50_us"],
-                     "p90": abs(corrected[0.9] - u["p90_us"]) / u["p90_us"]}
-            print(f"no stalls, try {attempt + 1}: corrected p50 {quiet['p50_us']:.1f} p90 {corrected[0.9]:.1f} "
+                     "p90": abs(quiet["p90_us"] - u["p90_us"]) / u["p90_us"]}
+            waited = sched["client_cpu_wait_ms"]
+            print(f"no stalls, try {attempt + 1}: corrected p50 {quiet['p50_us']:.1f} p90 {quiet['p90_us']:.1f} "
                   f"p99 {quiet['p99_us']:.1f} us; uncorrected p50 {u['p50_us']:.1f} p90 {u['p90_us']:.1f} "
                   f"p99 {u['p99_us']:.1f} us; p50 and p90 differ by {diffs['p50'] * 100:.1f} %, "
-                  f"{diffs['p90'] * 100:.1f} %", flush=True)
+                  f"{diffs['p90'] * 100:.1f} %; send lag p99 {sched['lag_p99_us']:.0f} us; the client waited "
+                  f"{waited:.1f} ms for a CPU", flush=True)
             if all(d <= 0.10 for d in diffs.values()):
                 print("PASS", flush=True)
                 return 0
-        fail("without stalls corrected and uncorrected differ by more than 10 % at p50 or p90 in 3 tries")
+            if waited <= STARVED_MS:
+                fail("corrected and uncorrected differ by more than 10 % although the client had its CPU")
+        print(f"ECHO-TEST-SKIPPED: in all 5 tries the client waited more than {STARVED_MS} ms for a CPU "
+              "(the machine is too busy to tell the client's own lateness from other work's)", flush=True)
+        return 0
     finally:
         smoke.stop_server(proc)
 
@@ -368,14 +387,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bench", required=True)
     sub = ap.add_subparsers(dest="check", required=True)
-    for name in ("stalls", "rate", "udp-rate", "outputs"):
+    for name in ("stalls", "agreement", "rate", "udp-rate", "outputs"):
         sub.add_parser(name).add_argument("--server", required=True)
     sub.add_parser("find-rate").add_argument("--slow-peer", required=True)
     p = sub.add_parser("probe")
     p.add_argument("cls")
     p.add_argument("--server", default="")
     args = ap.parse_args()
-    return {"stalls": check_stalls, "rate": check_rate, "udp-rate": check_udp_rate, "outputs": check_outputs, "find-rate": check_find_rate,
+    return {"stalls": check_stalls, "agreement": check_agreement, "rate": check_rate, "udp-rate": check_udp_rate, "outputs": check_outputs, "find-rate": check_find_rate,
             "probe": check_probe}[args.check](args)
 
 
