@@ -36,6 +36,29 @@ void histogram::merge(const histogram& other) noexcept {
   if (other.max_ > max_) max_ = other.max_;
 }
 
+double histogram::value_at(std::size_t index) const noexcept {
+  const double mid = midpoint_of(index);
+  const auto top = static_cast<double>(max_);
+  return mid < top ? mid : top;
+}
+
+double histogram::mean_ns() const noexcept {
+  if (total_ == 0) return 0.0;
+  double sum = 0;
+  for (std::size_t i = 0; i < bucket_count; ++i)
+    if (counts_[i] != 0) sum += value_at(i) * static_cast<double>(counts_[i]);
+  return sum / static_cast<double>(total_);
+}
+
+double histogram::stddev_ns() const noexcept {
+  if (total_ == 0) return 0.0;
+  const double mean = mean_ns();
+  double sum = 0;
+  for (std::size_t i = 0; i < bucket_count; ++i)
+    if (counts_[i] != 0) sum += (value_at(i) - mean) * (value_at(i) - mean) * static_cast<double>(counts_[i]);
+  return std::sqrt(sum / static_cast<double>(total_));
+}
+
 double histogram::quantile_ns(double q) const noexcept {
   if (total_ == 0) return 0.0;
   // Rank of the sample at quantile q, 1-based, at least the first sample.
@@ -44,11 +67,7 @@ double histogram::quantile_ns(double q) const noexcept {
   std::uint64_t seen = 0;
   for (std::size_t i = 0; i < bucket_count; ++i) {
     seen += counts_[i];
-    if (seen >= rank) {
-      const double mid = midpoint_of(i);
-      const auto top = static_cast<double>(max_);
-      return mid < top ? mid : top;
-    }
+    if (seen >= rank) return value_at(i);
   }
   return static_cast<double>(max_);
 }

@@ -21,6 +21,16 @@ class histogram {
 
   [[nodiscard]] std::uint64_t count() const noexcept { return total_; }
   [[nodiscard]] std::uint64_t max_ns() const noexcept { return max_; }
+  [[nodiscard]] double mean_ns() const noexcept;
+  [[nodiscard]] double stddev_ns() const noexcept;
+
+  // Bucket by bucket, for writers of the whole distribution (.hgrm, plots).
+  [[nodiscard]] static constexpr std::size_t buckets() noexcept { return bucket_count; }
+  [[nodiscard]] std::uint64_t count_at(std::size_t index) const noexcept { return counts_[index]; }
+  /// What quantile_ns reports for a sample in bucket `index`: its midpoint, at most max_ns().
+  [[nodiscard]] double value_at(std::size_t index) const noexcept;
+  /// Sub-buckets per octave, as HdrHistogram's footer states them.
+  [[nodiscard]] static constexpr unsigned sub_buckets() noexcept { return 1u << (sub_bits - 1); }
 
  private:
   static constexpr unsigned sub_bits = 7;    // 128 first-level, 64 per octave after

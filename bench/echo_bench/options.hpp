@@ -7,7 +7,27 @@
 
 namespace echo::bench {
 
-enum class mode { pingpong, stream, churn, idle };
+/// probe: single verified attempts against a --target URL, one JSON line each.
+enum class mode { pingpong, stream, churn, idle, probe };
+
+/// When an open-loop connection sends: evenly spaced, or a Poisson process (exponential gaps).
+enum class arrival { uniform, poisson };
+
+/// A latency bound, as in --find-rate 'p99<1ms'.
+struct latency_target {
+  std::string text;   ///< as given, for the report
+  std::string label;  ///< p50, p99, p99.9 ... or max
+  double quantile = 0.99;
+  double limit_ns = 0;
+};
+
+/// --target scheme://host:port (unix://PATH): where a probe goes and over what.
+struct probe_target {
+  std::string text;  ///< as given
+  std::string scheme;
+  std::string host;  ///< a name or an address literal; unix: the path
+  std::uint16_t port = 0;
+};
 
 /// What carries the echo: a TCP, MPTCP or Unix stream, TLS over TCP, or UDP datagrams.
 /// (`unix` alone is a macro under GNU extensions.)
@@ -35,6 +55,20 @@ struct options {
   bool json = false;
   bool ready_line = false;  ///< print "established N" once all are connected
   int progress = -1;        ///< -1 auto (terminal and run > 2 s), 0 off, 1 on
+
+  /// Open loop: messages per second over all connections; 0 is closed loop. Probe:
+  /// attempts per second.
+  double rate = 0;
+  arrival arrivals = arrival::uniform;
+  double warmup_s = 0;    ///< excluded from every figure; the run lasts warmup + duration
+  double interval_s = 0;  ///< 0: no interval lines
+  std::string histogram_out;
+  std::string plot_out;
+  std::optional<latency_target> find_rate;
+  std::optional<probe_target> target;
+  std::string expect_class;  ///< probe: every attempt must end in this class (exit 0)
+
+  [[nodiscard]] bool open_loop() const noexcept { return rate > 0 && run_mode == mode::pingpong; }
 };
 
 /// A command line that cannot be run; main prints it on one line and exits 2.
@@ -48,5 +82,10 @@ std::optional<options> parse_options(int argc, const char* const argv[]);
 
 const char* to_string(mode m) noexcept;
 const char* to_string(transport t) noexcept;
+
+/// Parses "5s", "250ms", "2m", "100us" (seconds); usage_error names `name` on failure.
+double parse_duration(const std::string& text, const char* name, double min);
+/// Parses 'p99<1ms' (also p50, p90, p99.9, p99.99, p99.999, max; '<' only).
+latency_target parse_latency_target(const std::string& text);
 
 }  // namespace echo::bench

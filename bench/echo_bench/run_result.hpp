@@ -67,22 +67,49 @@ struct datagram_counts {
   }
 };
 
+/// Open loop: how well the client kept to its schedule. A message sent later than its
+/// intended time is late by that much (the client was busy, or the in-flight limit or a
+/// full socket held it back); a message due before the end but never sent is unsent.
+struct schedule_counts {
+  std::uint64_t sent = 0;         ///< messages sent whose intended time was in the measured window
+  std::uint64_t unsent = 0;       ///< due in the measured window, never sent
+  histogram lag;                  ///< actual send time minus intended send time, per message sent
+  std::uint64_t cpu_wait_ns = 0;  ///< the client threads' time runnable but without a CPU
+
+  schedule_counts& operator+=(const schedule_counts& o) noexcept {
+    sent += o.sent;
+    unsent += o.unsent;
+    cpu_wait_ns += o.cpu_wait_ns;
+    lag.merge(o.lag);
+    return *this;
+  }
+};
+
 /// One client thread's (or, merged, the whole run's) figures.
 struct run_result {
   std::uint64_t msgs = 0;   ///< whole messages echoed and verified
   std::uint64_t bytes = 0;  ///< echoed bytes verified
   std::uint64_t conns = 0;  ///< churn: connections completed; idle: connections held
-  histogram latency;        ///< per message (churn: connect to verified echo)
+  /// Per message (churn: connect to verified echo); open loop: from the intended send time.
+  histogram latency;
+  histogram uncorrected;  ///< open loop: from the actual send time
+  histogram connect;      ///< connect() to established (TLS: handshake done)
+  histogram first_byte;   ///< to the first echoed byte (churn, idle: from connect(); else: first send)
   error_counts errors;
   datagram_counts datagrams;  ///< UDP only
+  schedule_counts schedule;   ///< open loop only
 
   run_result& operator+=(const run_result& o) noexcept {
     msgs += o.msgs;
     bytes += o.bytes;
     conns += o.conns;
     latency.merge(o.latency);
+    uncorrected.merge(o.uncorrected);
+    connect.merge(o.connect);
+    first_byte.merge(o.first_byte);
     errors += o.errors;
     datagrams += o.datagrams;
+    schedule += o.schedule;
     return *this;
   }
 };

@@ -1,10 +1,13 @@
 #include "runner.hpp"
 
+#include "interval_log.hpp"
+#include "report.hpp"
 #include "udp_worker.hpp"
 #include "worker.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -19,6 +22,7 @@
 #include <vector>
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -64,7 +68,25 @@ socklen_t resolve(const options& o, sockaddr_storage& out) {
     v6->sin6_port = htons(o.port);
     return sizeof(sockaddr_in6);
   }
-  throw usage_error("--host: expected an IPv4 or IPv6 literal, got '" + o.host + "'");
+  // A name: its first address (every connection goes to the same one).
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = o.kind == transport::udp ? SOCK_DGRAM : SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (const int rc = ::getaddrinfo(o.host.c_str(), nullptr, &hints, &found); rc != 0 || found == nullptr)
+    throw std::runtime_error("--host: cannot resolve '" + o.host + "': " + ::gai_strerror(rc));
+  std::memcpy(&out, found->ai_addr, found->ai_addrlen);
+  const auto len = static_cast<socklen_t>(found->ai_addrlen);
+  ::freeaddrinfo(found);
+  if (out.ss_family == AF_INET) v4->sin_port = htons(o.port);
+  else v6->sin6_port = htons(o.port);
+  return len;
+}
+
+std::int64_t monotonic_ns() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
 }
 
 }  // namespace
@@ -134,12 +156,35 @@ run_result runner::run() {
     std::fflush(stdout);
   }
   const auto start = clock::now();
+  // steady_clock is CLOCK_MONOTONIC on Linux, the clock the workers read; the schedule
+  // and the warm-up are set in it before anyone starts.
+  const std::int64_t start_ns = monotonic_ns();
+  const auto warmup_ns = static_cast<std::int64_t>(opts_.warmup_s * 1e9);
+  control.start_ns = start_ns;
+  control.measure_from_ns = start_ns + warmup_ns;
+  control.stop_at_ns = start_ns + warmup_ns + static_cast<std::int64_t>(opts_.duration_s * 1e9);
   control.go = true;
   control.go.notify_all();
 
   const bool timed = !opts_.count.has_value() || opts_.run_mode == mode::idle;
-  const auto deadline =
-      start + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(opts_.duration_s));
+  const auto deadline = start + std::chrono::duration_cast<clock::duration>(
+                                    std::chrono::duration<double>(opts_.warmup_s + opts_.duration_s));
+  std::vector<interval_log*> logs;
+  for (const auto& w : workers)
+    if (auto* l = w->intervals()) logs.push_back(l);
+  std::size_t interval_index = 0;
+  const auto print_intervals = [&] {
+    // An interval is printed once every worker has closed it.
+    while (!logs.empty() &&
+           std::all_of(logs.begin(), logs.end(), [](interval_log* l) { return l->ready() > 0; })) {
+      interval_figures merged;
+      for (auto* l : logs) l->take(merged);
+      ++interval_index;
+      const bool warmup = static_cast<double>(interval_index) * opts_.interval_s <= opts_.warmup_s + 1e-9;
+      std::fputs(report::interval_line(opts_, interval_index, merged, warmup).c_str(), stdout);
+      std::fflush(stdout);
+    }
+  };
   const bool progress = opts_.progress == 1 ||
                         (opts_.progress == -1 && ::isatty(STDERR_FILENO) && timed && opts_.duration_s > 2.0);
   auto next_progress = start + std::chrono::seconds(1);
@@ -148,6 +193,7 @@ run_result runner::run() {
     std::this_thread::sleep_for(tick);
     const auto now = clock::now();
     if (interrupted || (timed && now >= deadline)) control.stop = true;
+    print_intervals();
     if (progress && now >= next_progress) {
       std::uint64_t msgs = 0;
       for (const auto& w : workers) msgs += w->progress();
@@ -162,11 +208,15 @@ run_result runner::run() {
   if (progress) std::fputs("\n", stderr);
   for (auto& t : threads) t.join();
   if (failure) std::rethrow_exception(failure);
+  print_intervals();
 
   // UDP: after the deadline the workers only wait out the datagrams still in flight,
   // up to --loss-timeout; that wait is not load, so a timed run counts its duration.
-  const bool fixed = opts_.run_mode == mode::idle || (opts_.kind == transport::udp && timed);
-  elapsed_s_ = fixed ? opts_.duration_s : std::chrono::duration<double>(end - start).count();
+  // Open loop: the rate is over the schedule's window, whose messages all count however
+  // late their echo; the drain after it is not load either.
+  const bool fixed =
+      opts_.run_mode == mode::idle || (opts_.kind == transport::udp && timed) || opts_.open_loop();
+  elapsed_s_ = fixed ? opts_.duration_s : std::chrono::duration<double>(end - start).count() - opts_.warmup_s;
   run_result total;
   for (const auto& w : workers) total += w->result();
   return total;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 namespace echo::bench {
@@ -29,6 +30,8 @@ constexpr std::uint64_t skb_overhead = 1024;
 constexpr int reads_per_event = 64;
 constexpr int max_events = 256;
 constexpr int loop_tick_ms = 10;
+// As in the stream worker: the last stretch before a due send is polled, not slept.
+constexpr std::int64_t spin_ns = 50'000;
 
 std::int64_t now_ns() noexcept {
   timespec ts{};
@@ -61,8 +64,10 @@ udp_worker::udp_worker(const options& opts, const sockaddr_storage& target, sock
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
   // The server has one socket buffer for all of them: the window is shared out.
+  open_loop_ = opts.open_loop();
   window_ =
-      opts.run_mode == mode::stream
+      open_loop_ ? history_size
+      : opts.run_mode == mode::stream
           ? std::clamp<std::uint64_t>(
                 window_bytes / ((opts.size + skb_overhead) * std::uint64_t{opts.connections}), 1, max_window)
           : 1;
@@ -76,6 +81,7 @@ udp_worker::udp_worker(const options& opts, const sockaddr_storage& target, sock
     u.history = std::make_unique<std::array<slot, history_size>>();
     // Ids interleave across workers, as the stream worker's do: one pattern per socket.
     u.pattern = client::pattern(client::pattern::connection_seed(opts.seed, next_id_));
+    u.id = next_id_;
     next_id_ += opts.threads;
   }
 }
@@ -127,10 +133,14 @@ void udp_worker::try_send(udp_socket& u) {
   const std::size_t size = opts_.size;
   bool blocked = false;
   advance(u);
-  while (!stopping_ && u.to_send > 0 && u.next_seq - u.oldest < window_) {
+  std::int64_t now = open_loop_ ? now_ns() : 0;
+  while (!stopping_ && u.to_send > 0 && u.next_seq - u.oldest < window_ && (!open_loop_ || due(u, now))) {
     const std::uint64_t seq = u.next_seq;
     put_seq(buf_.get(), seq);
     u.pattern.fill(seq * size + header_size, buf_.get() + header_size, size - header_size);
+    // Timed before the call, as the stream worker times a send: on loopback the call
+    // itself runs much of the server's receive path.
+    const std::int64_t sent = now_ns();
     const ssize_t n = ::send(u.fd, buf_.get(), size, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS || errno == EINTR) {
@@ -140,9 +150,21 @@ void udp_worker::try_send(udp_socket& u) {
       fail(u, errno);
       return;
     }
-    (*u.history)[seq % history_size] = slot{.sent_ns = now_ns(), .what = fate::in_flight};
+    const std::int64_t intended = open_loop_ ? u.schedule.due_ns() : sent;
+    (*u.history)[seq % history_size] =
+        slot{.sent_ns = sent, .intended_ns = intended, .what = fate::in_flight};
     ++u.next_seq;
-    ++result_.datagrams.sent;
+    if (measured(intended)) {
+      ++result_.datagrams.sent;
+      if (open_loop_) {
+        ++result_.schedule.sent;
+        result_.schedule.lag.record(static_cast<std::uint64_t>(std::max<std::int64_t>(0, sent - intended)));
+      }
+    }
+    if (open_loop_) {
+      u.schedule.advance();
+      now = sent;
+    }
     if (u.to_send != std::numeric_limits<std::uint64_t>::max()) --u.to_send;
   }
   update_interest(u, blocked);
@@ -188,7 +210,9 @@ void udp_worker::on_datagram(udp_socket& u, std::size_t len, std::int64_t now) {
   s.what = fate::echoed;
   if (seq + 1 < u.newest_echo) ++result_.datagrams.reordered;
   u.newest_echo = std::max(u.newest_echo, seq + 1);
-  result_.latency.record(static_cast<std::uint64_t>(now - s.sent_ns));
+  if (!measured(s.intended_ns)) return;
+  result_.latency.record(static_cast<std::uint64_t>(now - s.intended_ns));
+  if (open_loop_) result_.uncorrected.record(static_cast<std::uint64_t>(now - s.sent_ns));
   ++result_.msgs;
   result_.bytes += size;
   progress_.store(result_.msgs, std::memory_order_relaxed);
@@ -223,6 +247,17 @@ void udp_worker::check_losses(std::int64_t now) {
   }
 }
 
+bool udp_worker::due(const udp_socket& u, std::int64_t now) const noexcept {
+  return u.schedule.due_ns() <= now && u.schedule.due_ns() < stop_at_ns_;
+}
+
+void udp_worker::count_unsent(udp_socket& u) {
+  while (u.schedule.due_ns() < stop_at_ns_) {
+    if (measured(u.schedule.due_ns())) ++result_.schedule.unsent;
+    u.schedule.advance();
+  }
+}
+
 bool udp_worker::all_done() const {
   return std::all_of(sockets_.begin(), sockets_.end(), [](const udp_socket& u) { return u.done; });
 }
@@ -232,17 +267,32 @@ void udp_worker::run() {
   control_.ready.fetch_add(1);
   control_.ready.notify_all();
   control_.go.wait(false);
+  start_ns_ = control_.start_ns.load();
+  measure_from_ns_ = control_.measure_from_ns.load();
+  stop_at_ns_ = control_.stop_at_ns.load();
+  if (open_loop_) {
+    ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+    for (auto& u : sockets_) u.schedule = send_schedule(opts_, start_ns_, u.id);
+  }
+  const std::uint64_t waited = thread_cpu_wait_ns();
   for (auto& u : sockets_)
     if (!u.done) try_send(u);
   epoll_event events[max_events];
   std::int64_t next_scan = now_ns() + loop_tick_ms * 1'000'000;
+  std::int64_t wake = next_scan;
   while (!all_done()) {
     if (!stopping_ && control_.stop.load(std::memory_order_relaxed)) {
       stopping_ = true;
-      for (auto& u : sockets_)
+      for (auto& u : sockets_) {
+        if (open_loop_ && !u.done) count_unsent(u);
         if (!u.done) settle(u);
+      }
     }
-    const int n = ::epoll_wait(epfd_, events, max_events, loop_tick_ms);
+    std::int64_t wait_ns =
+        std::clamp<std::int64_t>(wake - now_ns(), 0, std::int64_t{loop_tick_ms} * 1'000'000);
+    wait_ns = wait_ns < spin_ns ? 0 : wait_ns - spin_ns;
+    const timespec timeout{.tv_sec = 0, .tv_nsec = wait_ns};
+    const int n = ::epoll_pwait2(epfd_, events, max_events, &timeout, nullptr);
     if (n < 0 && errno != EINTR) throw std::runtime_error(std::string("epoll_wait: ") + std::strerror(errno));
     for (int i = 0; i < n; ++i) {
       auto& u = sockets_[events[i].data.u64];
@@ -255,7 +305,16 @@ void udp_worker::run() {
       check_losses(now);
       next_scan = now + loop_tick_ms * 1'000'000;
     }
+    wake = next_scan;
+    if (open_loop_ && !stopping_) {
+      for (auto& u : sockets_) {
+        if (u.done) continue;
+        if (due(u, now) && !u.want_out) try_send(u);
+        if (!u.done && u.next_seq - u.oldest < window_) wake = std::min(wake, u.schedule.due_ns());
+      }
+    }
   }
+  result_.schedule.cpu_wait_ns = thread_cpu_wait_ns() - waited;
 }
 
 }  // namespace echo::bench

@@ -3,6 +3,7 @@
 #include "load_worker.hpp"
 #include "options.hpp"
 #include "run_result.hpp"
+#include "send_schedule.hpp"
 
 #include "echo/client/pattern.hpp"
 
@@ -23,7 +24,9 @@ namespace echo::bench {
 /// while loss (no echo within --loss-timeout), duplicates and reordering are only
 /// counted. pingpong keeps one datagram in flight per socket; stream keeps a window
 /// in flight (up to 64 per socket, about 128 KiB over all sockets), refilled as fast
-/// as the socket takes datagrams: no rate limit.
+/// as the socket takes datagrams: no rate limit. Open loop (--rate, pingpong) sends each
+/// socket's datagrams on its schedule instead, up to history_size in flight, and times each
+/// echo from its intended and from its actual send time.
 class udp_worker final : public load_worker {
  public:
   udp_worker(const options& opts, const sockaddr_storage& target, socklen_t target_len, std::uint32_t index,
@@ -45,6 +48,7 @@ class udp_worker final : public load_worker {
 
   struct slot {
     std::int64_t sent_ns = 0;
+    std::int64_t intended_ns = 0;  ///< open loop; otherwise sent_ns
     fate what = fate::in_flight;
   };
 
@@ -58,6 +62,8 @@ class udp_worker final : public load_worker {
     std::uint64_t newest_echo = 0;  ///< one past the highest sequence echoed so far
     std::uint64_t to_send = 0;      ///< count mode: datagrams still to send
     std::unique_ptr<std::array<slot, history_size>> history;
+    std::uint64_t id = 0;
+    send_schedule schedule{};  ///< open loop
   };
 
   void open(udp_socket& u);
@@ -70,6 +76,11 @@ class udp_worker final : public load_worker {
   void fail(udp_socket& u, int err);
   void update_interest(udp_socket& u, bool want_out);
   [[nodiscard]] bool all_done() const;
+  [[nodiscard]] bool measured(std::int64_t t) const noexcept { return t >= measure_from_ns_; }
+  /// Open loop: whether the socket's next datagram is due by `now` (and before the end).
+  [[nodiscard]] bool due(const udp_socket& u, std::int64_t now) const noexcept;
+  /// Open loop: counts the datagrams due in the measured window that were never sent.
+  void count_unsent(udp_socket& u);
 
   const options& opts_;
   sockaddr_storage target_;
@@ -80,6 +91,10 @@ class udp_worker final : public load_worker {
   std::int64_t loss_timeout_ns_ = 0;
   std::uint64_t next_id_ = 0;
   bool stopping_ = false;
+  bool open_loop_ = false;
+  std::int64_t start_ns_ = 0;
+  std::int64_t measure_from_ns_ = 0;
+  std::int64_t stop_at_ns_ = 0;
   std::vector<udp_socket> sockets_;
   std::unique_ptr<std::byte[]> buf_;
   run_result result_;

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 namespace echo::bench {
@@ -27,7 +28,13 @@ constexpr std::uint32_t max_connecting = 256;
 // loopback busy, small enough that a buffering server (seed) cannot balloon.
 constexpr std::uint64_t stream_window = 512 * 1024;
 constexpr int max_events = 256;
-constexpr int loop_tick_ms = 50;
+constexpr std::int64_t loop_tick_ns = 50'000'000;
+// Open loop: messages in flight per connection are bounded by the stream window, by this
+// count, and by a share of a run-wide budget (16 B each: 64 MB), so 100,000 connections
+// still fit.
+constexpr std::uint64_t max_flights = 1024;
+constexpr std::uint64_t flights_budget = 4u << 20;
+constexpr std::int64_t spin_ns = 50'000;
 
 std::int64_t now_ns() noexcept {
   timespec ts{};
@@ -50,6 +57,13 @@ worker::worker(const options& opts, const sockaddr_storage& target, socklen_t ta
       rbuf_(new std::byte[buffer_size]),
       sbuf_(new std::byte[buffer_size]) {
   if (opts.kind == transport::tls) tls_ = std::make_unique<tls_client>(opts);
+  if (opts.interval_s > 0) intervals_ = std::make_unique<interval_log>(opts.interval_s);
+  open_loop_ = opts.open_loop();
+  if (open_loop_) {
+    max_in_flight_ = std::clamp<std::uint64_t>(
+        std::min(stream_window / opts.size, flights_budget / std::uint64_t{opts.connections}), 1,
+        max_flights);
+  }
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
   timeout_ns_ = static_cast<std::int64_t>(opts.timeout_s * 1e9);
@@ -78,8 +92,9 @@ void worker::open(connection& c) {
   ++connecting_;  // before anything can fail(): fail() undoes it for connecting slots
   if (opts_.run_mode == mode::churn || opts_.run_mode == mode::idle) c.msgs_left = 1;
   c.stream = client::verified_stream(client::pattern::connection_seed(opts_.seed, next_id_));
+  c.id = next_id_;
   next_id_ += opts_.threads;
-  c.last_progress_ns = c.msg_start_ns = now_ns();
+  c.last_progress_ns = c.msg_start_ns = c.connect_start_ns = now_ns();
   c.fd = ::socket(target_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
                   opts_.kind == transport::mptcp ? IPPROTO_MPTCP : 0);
   if (c.fd < 0) {
@@ -149,6 +164,8 @@ void worker::on_handshake(connection& c) {
 void worker::on_established(connection& c) {
   --connecting_;
   c.last_progress_ns = now_ns();
+  if (measured(c.connect_start_ns))
+    result_.connect.record(static_cast<std::uint64_t>(c.last_progress_ns - c.connect_start_ns));
   if (opts_.run_mode == mode::pingpong || opts_.run_mode == mode::stream) {
     // Wait for the others: the load starts for all connections at once.
     c.st = state::ready;
@@ -161,6 +178,11 @@ void worker::on_established(connection& c) {
 
 void worker::start(connection& c) {
   c.st = state::active;
+  if (open_loop_) {
+    start_schedule(c);
+    pace(c, now_ns());
+    return;
+  }
   if (opts_.run_mode == mode::stream) {
     try_send(c);
     return;
@@ -192,6 +214,10 @@ void worker::try_send(connection& c) {
     }
   }
   c.want_out = false;
+  const std::uint64_t sent_before = c.stream.sent();
+  // A message's actual send time is when its first byte is offered: on loopback the send
+  // call itself runs the receiver's side and takes as long as a good part of the echo.
+  const std::int64_t offered_ns = open_loop_ ? now_ns() : 0;
   while (c.stream.sent() < c.target) {
     const std::size_t len = std::min<std::uint64_t>(c.target - c.stream.sent(), buffer_size);
     const step s = send_some(c, len);
@@ -199,6 +225,7 @@ void worker::try_send(connection& c) {
       fail(c, s.error);
       return;
     }
+    if (s.what == step::kind::moved && s.bytes > 0 && c.first_send_ns == 0) c.first_send_ns = now_ns();
     // A short send means the socket buffer is full: don't spend a syscall on EAGAIN.
     if (s.what == step::kind::blocked || s.bytes < len) {
       c.want_out = true;
@@ -206,6 +233,11 @@ void worker::try_send(connection& c) {
     }
   }
   const std::uint64_t sent = c.stream.sent();
+  if (open_loop_ && sent != sent_before) {
+    // The no-progress clock runs from the first message sent into a quiet connection.
+    if (sent_before == c.stream.received()) c.last_progress_ns = offered_ns;
+    mark_started(c, offered_ns);
+  }
   if (opts_.run_mode == mode::stream && sent == c.target && sent % opts_.size == 0 &&
       (stopping_ ||
        (c.msgs_left != std::numeric_limits<std::uint64_t>::max() && sent == c.msgs_left * opts_.size))) {
@@ -249,28 +281,47 @@ void worker::on_readable(connection& c) {
     case step::kind::failed: fail(c, s.error); return;
     case step::kind::moved: break;
   }
-  result_.bytes += s.bytes;
   c.last_progress_ns = now_ns();
+  if (!c.first_byte_seen) {
+    c.first_byte_seen = true;
+    // Churn and idle send as soon as they are connected; the others wait for the whole
+    // run to connect first, so their first byte is timed from their first send.
+    const bool from_connect = opts_.run_mode == mode::churn || opts_.run_mode == mode::idle;
+    const std::int64_t from = from_connect ? c.connect_start_ns : c.first_send_ns;
+    if (from != 0 && measured(from))
+      result_.first_byte.record(static_cast<std::uint64_t>(c.last_progress_ns - from));
+  }
+  if (measured(c.last_progress_ns)) result_.bytes += s.bytes;
+  if (intervals_) intervals_->current().bytes += s.bytes;
   on_verified(c, before);
 }
 
 void worker::on_verified(connection& c, std::uint64_t before) {
   if (opts_.run_mode == mode::stream) {
-    result_.msgs += c.stream.received() / opts_.size - before / opts_.size;
+    const std::uint64_t whole = c.stream.received() / opts_.size - before / opts_.size;
+    if (measured(c.last_progress_ns)) result_.msgs += whole;
+    if (intervals_) intervals_->current().msgs += whole;
     progress_.store(result_.msgs, std::memory_order_relaxed);
     if (c.st == state::active) try_send(c);  // the window moved
+    return;
+  }
+  if (open_loop_) {
+    on_echoed(c, c.last_progress_ns);
     return;
   }
   if (c.st == state::draining) return;
   if (c.stream.received() < c.target) return;  // the echo of this message is still partial
   const std::int64_t now = c.last_progress_ns;
-  result_.latency.record(static_cast<std::uint64_t>(now - c.msg_start_ns));
-  ++result_.msgs;
-  progress_.store(result_.msgs, std::memory_order_relaxed);
+  if (measured(c.msg_start_ns)) {
+    count_message(static_cast<std::uint64_t>(now - c.msg_start_ns));
+  } else if (intervals_) {
+    ++intervals_->current().msgs;
+    intervals_->current().latency.record(static_cast<std::uint64_t>(now - c.msg_start_ns));
+  }
   switch (opts_.run_mode) {
     case mode::pingpong: next_message(c); break;
     case mode::churn: {
-      ++result_.conns;
+      if (measured(c.connect_start_ns)) ++result_.conns;
       // The client closes first, gracefully (FIN, not RST via SO_LINGER 0): the
       // server then pays for a normal connection lifecycle, and TIME_WAIT stays
       // on our side where source-address rotation absorbs it.
@@ -288,8 +339,91 @@ void worker::on_verified(connection& c, std::uint64_t before) {
       c.want_out = false;
       update_interest(c);
       break;
-    case mode::stream: break;
+    case mode::stream:
+    case mode::probe: break;
   }
+}
+
+void worker::count_message(std::uint64_t latency_ns) {
+  result_.latency.record(latency_ns);
+  ++result_.msgs;
+  progress_.store(result_.msgs, std::memory_order_relaxed);
+  if (intervals_) {
+    ++intervals_->current().msgs;
+    intervals_->current().latency.record(latency_ns);
+  }
+}
+
+void worker::start_schedule(connection& c) {
+  c.flights.assign(max_in_flight_, flight{});
+  c.schedule = send_schedule(opts_, start_ns_, c.id);
+}
+
+void worker::pace(connection& c, std::int64_t now) {
+  if (c.st != state::active) return;
+  // Everything due is queued at once, each with its own intended time: a client that
+  // fell behind catches up instead of quietly sending less.
+  while (!stopping_ && c.schedule.due_ns() <= now && c.schedule.due_ns() < stop_at_ns_ &&
+         c.scheduled - c.echoed < max_in_flight_) {
+    c.flights[c.scheduled % max_in_flight_] = flight{.intended_ns = c.schedule.due_ns()};
+    ++c.scheduled;
+    c.target += opts_.size;
+    c.schedule.advance();
+  }
+  if (c.stream.sent() < c.target && !c.want_out) try_send(c);
+}
+
+void worker::mark_started(connection& c, std::int64_t now) {
+  while (c.started < c.scheduled && c.started * opts_.size < c.stream.sent()) {
+    auto& f = c.flights[c.started % max_in_flight_];
+    f.actual_ns = now;
+    if (measured(f.intended_ns)) {
+      ++result_.schedule.sent;
+      result_.schedule.lag.record(static_cast<std::uint64_t>(std::max<std::int64_t>(0, now - f.intended_ns)));
+    }
+    ++c.started;
+  }
+}
+
+void worker::on_echoed(connection& c, std::int64_t now) {
+  while (c.echoed < c.scheduled && c.stream.received() >= (c.echoed + 1) * opts_.size) {
+    const auto& f = c.flights[c.echoed % max_in_flight_];
+    const auto corrected = static_cast<std::uint64_t>(now - f.intended_ns);
+    if (measured(f.intended_ns)) {
+      count_message(corrected);
+      result_.uncorrected.record(static_cast<std::uint64_t>(now - f.actual_ns));
+    } else if (intervals_) {
+      ++intervals_->current().msgs;
+      intervals_->current().latency.record(corrected);
+    }
+    ++c.echoed;
+  }
+  if (c.st != state::active) return;
+  if (stopping_) {
+    if (c.echoed == c.scheduled && c.stream.sent() == c.target) begin_drain(c);
+    return;
+  }
+  pace(c, now);  // the in-flight limit may have held messages back
+}
+
+void worker::count_unsent(connection& c) {
+  // Due in the measured window but never queued (the in-flight limit held them back,
+  // or the client could not keep up): the shortfall the report owns up to.
+  while (c.schedule.due_ns() < stop_at_ns_) {
+    if (measured(c.schedule.due_ns())) ++result_.schedule.unsent;
+    c.schedule.advance();
+  }
+}
+
+std::int64_t worker::pace_all(std::int64_t now) {
+  std::int64_t next = now + loop_tick_ns;
+  for (auto& c : conns_) {
+    if (c.st != state::active) continue;
+    pace(c, now);
+    if (c.st == state::active && c.scheduled - c.echoed < max_in_flight_)
+      next = std::min(next, c.schedule.due_ns());
+  }
+  return next;
 }
 
 void worker::update_interest(connection& c) {
@@ -327,6 +461,7 @@ void worker::release(connection& c, bool graceful) {
 
 void worker::fail(connection& c, stream_error kind) {
   result_.errors.add(kind);
+  if (intervals_) ++intervals_->current().errors;
   release(c, false);
 }
 
@@ -353,8 +488,11 @@ void worker::on_event(connection& c, std::uint32_t events) {
 
 void worker::check_timeouts(std::int64_t now) {
   for (auto& c : conns_) {
-    const bool waiting = c.st == state::connecting || c.st == state::handshaking || c.st == state::active ||
-                         c.st == state::draining;
+    bool waiting = c.st == state::connecting || c.st == state::handshaking || c.st == state::active ||
+                   c.st == state::draining;
+    // Between two scheduled messages an open-loop connection owes nothing.
+    if (open_loop_ && c.st == state::active && c.stream.outstanding() == 0 && c.stream.sent() == c.target)
+      waiting = false;
     if (waiting && now - c.last_progress_ns > timeout_ns_) fail(c, stream_error::timeout);
   }
 }
@@ -397,8 +535,13 @@ void worker::begin_stop() {
         break;
       case state::active:
         // Stream: stop at the next message boundary (try_send decides);
-        // pingpong and churn finish the message in flight.
+        // pingpong and churn finish the message in flight; open loop sends what it
+        // queued and drains once all of it is echoed.
         if (opts_.run_mode == mode::stream && !c.want_out) try_send(c);
+        if (open_loop_) {
+          count_unsent(c);
+          if (c.echoed == c.scheduled && c.stream.sent() == c.target) begin_drain(c);
+        }
         break;
       default: break;
     }
@@ -408,11 +551,20 @@ void worker::begin_stop() {
 void worker::event_loop_until(bool (worker::*done)() const) {
   epoll_event events[max_events];
   std::int64_t next_scan = now_ns() + 100'000'000;
+  std::int64_t wake = next_scan;
   while (!(this->*done)()) {
     if (!stopping_ && control_.stop.load(std::memory_order_relaxed)) begin_stop();
     if (stopping_ && next_to_open_ < conns_.size()) next_to_open_ = conns_.size();
     open_pending();
-    const int n = ::epoll_wait(epfd_, events, max_events, loop_tick_ms);
+    // Nanosecond timeouts (epoll_pwait2): a millisecond tick would make a uniform
+    // schedule of more than 1000/s per connection bunch up.
+    // The last stretch before a due send is polled, not slept: a timer wake-up alone
+    // can be tens of microseconds late, as much as a loopback echo takes.
+    std::int64_t wait_ns = std::clamp<std::int64_t>(wake - now_ns(), 0, loop_tick_ns);
+    if (wait_ns < spin_ns) wait_ns = 0;
+    else wait_ns -= spin_ns;
+    const timespec timeout{.tv_sec = 0, .tv_nsec = wait_ns};
+    const int n = ::epoll_pwait2(epfd_, events, max_events, &timeout, nullptr);
     if (n < 0 && errno != EINTR) throw std::runtime_error(std::string("epoll_wait: ") + std::strerror(errno));
     for (int i = 0; i < n; ++i) {
       const std::uint64_t data = events[i].data.u64;
@@ -425,10 +577,14 @@ void worker::event_loop_until(bool (worker::*done)() const) {
       check_timeouts(now);
       next_scan = now + 100'000'000;
     }
+    wake = open_loop_ && !stopping_ && start_ns_ != 0 ? pace_all(now) : now + loop_tick_ns;
+    if (intervals_) intervals_->roll(now);
   }
 }
 
 void worker::run() {
+  // The default 50 us timer slack would make every scheduled send that much late.
+  if (open_loop_) ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
   if (opts_.run_mode != mode::churn) {
     // Connect (idle: and echo once) everything first, so the measured load
     // starts with all connections up at the same time.
@@ -444,9 +600,15 @@ void worker::run() {
     control_.ready.notify_all();
   }
   control_.go.wait(false);
+  start_ns_ = control_.start_ns.load();
+  measure_from_ns_ = control_.measure_from_ns.load();
+  stop_at_ns_ = control_.stop_at_ns.load();
+  if (intervals_) intervals_->begin(start_ns_);
+  const std::uint64_t waited = thread_cpu_wait_ns();
   for (auto& c : conns_)
     if (c.st == state::ready) start(c);
   event_loop_until(&worker::all_done);
+  result_.schedule.cpu_wait_ns = thread_cpu_wait_ns() - waited;
 }
 
 }  // namespace echo::bench

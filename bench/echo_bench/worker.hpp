@@ -1,8 +1,10 @@
 #pragma once
 
+#include "interval_log.hpp"
 #include "load_worker.hpp"
 #include "options.hpp"
 #include "run_result.hpp"
+#include "send_schedule.hpp"
 #include "tls_client.hpp"
 
 #include "echo/client/verified_stream.hpp"
@@ -23,6 +25,12 @@ namespace echo::bench {
 /// payloads are regenerated from the connection's pattern on send and on verify.
 /// The stream kind (TCP, Unix, or TLS over TCP) changes only how a connection is
 /// opened and which calls move its bytes; the message logic is the same for all.
+///
+/// Open loop (--rate): each connection sends on its own schedule whether or not the echoes
+/// have come back, so several messages may be in flight; the echo stream is one byte
+/// stream, so message k's echo is complete once received() reaches (k + 1) * size, in
+/// order. Each message in flight keeps its intended and its actual send time, the two
+/// ends its corrected and uncorrected latency are measured from.
 class worker final : public load_worker {
  public:
   worker(const options& opts, const sockaddr_storage& target, socklen_t target_len, std::uint32_t index,
@@ -37,8 +45,14 @@ class worker final : public load_worker {
   [[nodiscard]] std::uint64_t progress() const noexcept override {
     return progress_.load(std::memory_order_relaxed);
   }
+  [[nodiscard]] interval_log* intervals() noexcept override { return intervals_.get(); }
 
  private:
+  /// Open loop: one message sent (or due) and not yet echoed.
+  struct flight {
+    std::int64_t intended_ns = 0;
+    std::int64_t actual_ns = 0;  ///< 0 until its first byte is sent
+  };
   /// handshaking: TLS only, between the TCP connect and the first byte.
   enum class state : std::uint8_t { unused, connecting, handshaking, ready, active, draining, held, done };
 
@@ -55,6 +69,17 @@ class worker final : public load_worker {
     std::int64_t last_progress_ns = 0;
     ssl_st* ssl = nullptr;        ///< TLS only
     std::size_t tls_pending = 0;  ///< TLS: length of a blocked write, offered again
+    std::uint64_t id = 0;         ///< pattern id, unique in the run
+    std::int64_t connect_start_ns = 0;
+    std::int64_t first_send_ns = 0;
+    bool first_byte_seen = false;
+    // Open loop. Messages are numbered from 0; those in [echoed, scheduled) are in the
+    // ring `flights` (capacity max_in_flight_), those in [started, scheduled) not sent yet.
+    std::vector<flight> flights{};
+    std::uint64_t scheduled = 0;
+    std::uint64_t started = 0;
+    std::uint64_t echoed = 0;
+    send_schedule schedule{};
   };
 
   void open(connection& c);
@@ -80,6 +105,16 @@ class worker final : public load_worker {
   [[nodiscard]] bool all_done() const;
   [[nodiscard]] bool has_connecting_capacity() const;
   void open_pending();
+  // Open loop.
+  void start_schedule(connection& c);
+  void pace(connection& c, std::int64_t now);
+  void mark_started(connection& c, std::int64_t now);
+  void on_echoed(connection& c, std::int64_t now);
+  void count_unsent(connection& c);
+  /// Paces every active connection; the time the next one is due (or `now` + a tick).
+  std::int64_t pace_all(std::int64_t now);
+  [[nodiscard]] bool measured(std::int64_t t) const noexcept { return t >= measure_from_ns_; }
+  void count_message(std::uint64_t latency_ns);
 
   const options& opts_;
   sockaddr_storage target_;
@@ -98,6 +133,12 @@ class worker final : public load_worker {
   std::unique_ptr<std::byte[]> rbuf_;
   std::unique_ptr<std::byte[]> sbuf_;
   std::unique_ptr<tls_client> tls_;  ///< set for the TLS stream kind
+  bool open_loop_ = false;
+  std::uint64_t max_in_flight_ = 1;
+  std::int64_t start_ns_ = 0;
+  std::int64_t measure_from_ns_ = 0;  ///< 0 until the load starts: setup is always counted
+  std::int64_t stop_at_ns_ = 0;
+  std::unique_ptr<interval_log> intervals_;
   run_result result_;
   std::atomic<std::uint64_t> progress_{0};
 };

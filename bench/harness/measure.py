@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import time
 
-from . import CLIENT_CPU, SERVER_CPU, HarnessError
+from . import CPUS, HarnessError, parse_cpus
 from .cells import Cell, cell_name
 from .procfs import cpu0_busy_ns, cpu_ns, cpu_ticks_ns, rss_bytes
 
@@ -39,14 +39,14 @@ class Server:
     the port the kernel chose on its ready line: no probe for a free port that someone
     else (echo-bench's own ephemeral ports) could take before the server binds it."""
 
-    def __init__(self, name, argv_template, files=None, kind="tcp"):
+    def __init__(self, name, argv_template, files=None, kind="tcp", cpus=None):
         self.name = name
         self.kind = kind
         files = files or {}
         self.path = files.get("path", "")
         subst = {"{port}": "0", "{cert}": files.get("cert", ""), "{key}": files.get("key", ""),
                  "{path}": files.get("path", "")}
-        self.argv = ["taskset", "-c", SERVER_CPU] + [re.sub(r"\{(port|cert|key|path)\}", lambda m: subst[m.group(0)], a)
+        self.argv = ["taskset", "-c", cpus or CPUS["server"]] + [re.sub(r"\{(port|cert|key|path)\}", lambda m: subst[m.group(0)], a)
                                                      for a in argv_template]
         if kind == "unix" and os.path.lexists(files["path"]):
             os.unlink(files["path"])  # a server killed earlier may have left it; each run binds it anew
@@ -168,8 +168,9 @@ def target_args(kind, port, files):
 
 
 def bench_cmd(bench, target, mode, conns, size, duration, extra=()):
-    threads = "1"  # one core for the client: a second loop on it would only add switches
-    return (["taskset", "-c", CLIENT_CPU, bench] + target +
+    # One loop per client core: a second loop on a core would only add switches.
+    threads = str(min(len(parse_cpus(CPUS["client"])), conns))
+    return (["taskset", "-c", CPUS["client"], bench] + target +
             ["--mode", mode, "--connections", str(conns), "--size", str(size),
              "--duration", f"{duration}s", "--timeout", "10s", "--threads", threads, "--json",
              "--progress", "off"] + list(extra))

@@ -1,7 +1,7 @@
 """What bench/run reads from /proc: a server's CPU time and RSS, and how busy its core was."""
 import os
 
-from . import SERVER_CPU
+from . import CPUS, parse_cpus
 
 
 def cpu_ns(pid):
@@ -25,15 +25,18 @@ def cpu_ticks_ns(pid):
 
 
 def cpu0_busy_ns():
-    """Everything CPU 0 did that was not idle (/proc/stat: user+nice+system+irq+softirq,
-    ticks). The server is alone there, so this adds what ksoftirqd/0 did on its behalf,
-    which the per-process figure misses; coarse (10 ms ticks), kept as a cross-check."""
+    """Everything the server's CPUs (CPU 0 by default) did that was not idle (/proc/stat:
+    user+nice+system+irq+softirq, ticks). The server is alone there, so this adds what
+    ksoftirqd did on its behalf, which the per-process figure misses; coarse (10 ms
+    ticks), kept as a cross-check."""
+    wanted = {f"cpu{c}" for c in parse_cpus(CPUS["server"])}
+    total = 0
     with open("/proc/stat") as f:
         for line in f:
-            if line.startswith(f"cpu{SERVER_CPU} "):
+            if line.split(" ", 1)[0] in wanted:
                 v = [int(x) for x in line.split()[1:]]
-                return (v[0] + v[1] + v[2] + v[5] + v[6]) * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
-    return 0
+                total += (v[0] + v[1] + v[2] + v[5] + v[6]) * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def rss_bytes(pid):

@@ -6,8 +6,9 @@ import platform
 import statistics
 import subprocess
 
-from . import BENCH, CLIENT_CPU, ROOT, SERVER_CPU
+from . import BENCH, CPUS, ROOT
 from . import targets as targets_mod
+from . import chart
 from .cells import Cell, cell_name, kinds, parse_cells, rate_key
 from .servers import BASE, FLOORS, REFERENCE, label, reference
 from .stats import medians, paired_ratio, ratio
@@ -130,8 +131,8 @@ def markdown(summary, servers, cells, meta, runs=(), spec=None):
     lines.append(f"Machine: {meta['cpu']}, {meta['cores']} cores, Linux {meta['kernel']}; "
                  f"{meta['date']}; `/dev/cpu_dma_latency` {meta['dma_latency']}.  ")
     lines.append(f"Run: `{meta['command']}`: {meta['repeat']} repeat(s) × {meta['duration']} s per cell "
-                 f"(+{meta['warmup']} s warm-up), medians; server on CPU {SERVER_CPU}, echo-bench on "
-                 f"CPU {CLIENT_CPU}; git {meta['git']}.  ")
+                 f"(+{meta['warmup']} s warm-up), medians; server on CPU {meta.get('server_cpus', CPUS['server'])}, "
+                 f"echo-bench on CPU {meta.get('client_cpus', CPUS['client'])}; git {meta['git']}.  ")
     q = quietness(runs)
     if q:
         lines.append(q)
@@ -239,7 +240,7 @@ def machine_meta(command, repeat, duration, warmup, dma_status, base=None):
         "cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "dma_latency": dma_status, "git": git, "repeat": repeat, "duration": duration,
-        "warmup": warmup, "command": command,
+        "warmup": warmup, "command": command, "server_cpus": CPUS["server"], "client_cpus": CPUS["client"],
     }
     if base is not None:
         meta["base"] = base
@@ -262,6 +263,8 @@ def write(runs, servers, cells, meta, write_results_md, spec=None):
                    "runs": runs}, f, indent=1)
     with open(os.path.join(BENCH, "results", "latest.md"), "w") as f:
         f.write(md)
+    with open(os.path.join(BENCH, "results", "latest.svg"), "w") as f:
+        f.write(chart.ratio_svg(summary, servers, cells, f"echo-svc and peers ×floor ({meta['date']}, git {meta['git']})"))
     if write_results_md:
         with open(os.path.join(BENCH, "RESULTS.md"), "w") as f:
             f.write("# Benchmark results\n\nWritten by `bench/run` (see bench/README.md); "
