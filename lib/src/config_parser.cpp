@@ -258,6 +258,22 @@ const std::vector<setting>& settings() {
         if (!c.admin) return std::nullopt;
         return format_endpoint(*c.admin);
       }});
+    t.push_back({"admin-token", "TOKEN",
+      [](const config&) { return std::string("bearer token that admin requests changing anything (PUT /faults, POST /readyz/fail ...) must carry as 'Authorization: Bearer TOKEN'; without a token those requests are refused (default: none)"); },
+      [](config& c, std::string_view v) { c.admin_token = std::string(v); },
+      // Never printed back: --print-config output gets pasted into tickets.
+      [](const config&) -> std::optional<std::string> { return std::nullopt; }});
+    t.push_back({"admin-token-file", "FILE",
+      [](const config&) { return std::string("read the admin token from the first line of FILE at start-up, so it is in neither argv nor the environment (default: none)"); },
+      [](config& c, std::string_view v) { c.admin_token_file = std::string(v); },
+      [](const config& c) -> std::optional<std::string> {
+        if (c.admin_token_file.empty()) return std::nullopt;
+        return c.admin_token_file;
+      }});
+    t.push_back({"connection-history", "N",
+      [](const config& d) { return fmt::format("closed connections the admin listener's GET /connections remembers, the latest ones, 0-{}; 0 keeps no records (default {})", config::max_connection_history, d.connection_history); },
+      [](config& c, std::string_view v) { c.connection_history = static_cast<std::size_t>(parse_count(v, "connection history")); },
+      [](const config& c) -> std::optional<std::string> { return std::to_string(c.connection_history); }});
     // clang-format on
     return t;
   }();
@@ -716,6 +732,10 @@ std::string print_config(const command_line& cmd) {
     }
     if (listen_only && (name == "port" || name == "bind")) {
       out += fmt::format("# {} = (unused: listen is set)  # {}\n", name, origin);
+      continue;
+    }
+    if (name == "admin-token" && !cmd.cfg.admin_token.empty()) {
+      out += fmt::format("# {} = (set, not shown)  # {}\n", name, origin);
       continue;
     }
     const auto value = s.show(cmd.cfg);

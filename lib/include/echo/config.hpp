@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "echo/listener_spec.hpp"
@@ -51,8 +53,17 @@ struct config {
   int backlog = 4096;
   /// SO_REUSEPORT on every listener, so several processes can share one port.
   bool reuse_port = false;
-  /// The HTTP admin listener (metrics, health, readiness); unset: none.
+  /// The HTTP admin listener (metrics, health, readiness, connections); unset: none.
   std::optional<listener_spec> admin;
+  /// The bearer token admin requests that change anything must carry; with neither this nor
+  /// admin_token_file set, those requests are refused (read-only ones stay open).
+  std::string admin_token;
+  /// A file whose first line is the token, read at start-up: keeps it out of argv and the
+  /// environment (a mounted secret).
+  std::string admin_token_file;
+  /// Closed connections the admin listener's /connections remembers (the latest ones);
+  /// records are kept only when there is an admin listener to read them. 0 keeps none.
+  std::size_t connection_history = 1000;
 
   // The rules validate() enforces.
   static constexpr unsigned max_threads = 1024;
@@ -61,6 +72,8 @@ struct config {
   static constexpr std::size_t max_max_connections = 10'000'000;
   static constexpr std::chrono::milliseconds max_duration{std::chrono::hours(24)};
   static constexpr int max_backlog = 65535;
+  static constexpr std::size_t max_connection_history = 1'000'000;
+  static constexpr std::size_t max_admin_token = 4096;
 };
 
 /// Checks every rule of `cfg`; throws config_error naming the first setting that breaks one.
@@ -73,6 +86,15 @@ inline constexpr std::size_t fd_reserve = 32;
 
 /// Resolves max_connections == 0 against the soft RLIMIT_NOFILE.
 std::size_t effective_max_connections(const config& cfg);
+
+/// The admin token: admin_token, or the first line of admin_token_file (read now, trailing
+/// whitespace dropped); empty when neither is set. Throws config_error naming
+/// admin-token-file when it cannot be read or holds no valid token.
+std::string effective_admin_token(const config& cfg);
+
+/// Whether `token` may serve as a bearer token: 1 to max_admin_token characters of RFC 6750's
+/// token68 set (letters, digits, - . _ ~ + / and trailing =).
+bool valid_admin_token(std::string_view token) noexcept;
 
 /// Resolves threads == 0 to the CPU count available to this process.
 unsigned effective_threads(const config& cfg);
