@@ -47,6 +47,14 @@ server::server(asio::io_context& io, const config& cfg, bool multi_threaded)
                                        {cfg.udp_source_rate, cfg.udp_source_bytes}};
   for (const auto& spec : cfg.listeners)
     listeners_.push_back(detail::make_listener(spec, io, context_, multi_threaded, options));
+  // Records name their listener; a listener's counters sit at its index in the context.
+  context_->listener_names.resize(context_->listeners.size());
+  for (const auto& l : listeners_) {
+    if (const auto* c = l->counters()) {
+      const auto index = static_cast<std::size_t>(c - context_->listeners.data());
+      if (index < context_->listener_names.size()) context_->listener_names[index] = l->name();
+    }
+  }
 }
 
 void server::set_step_plans(plan_factory plans) { context_->plans = std::move(plans); }
@@ -187,5 +195,19 @@ byte_totals server::bytes() const noexcept {
 }
 
 std::size_t server::session_count() const noexcept { return context_->registry.size(); }
+
+connection_list server::connections() const {
+  connection_list out;
+  out.closed_capacity = context_->history.capacity();
+  if (!context_->history.enabled()) return out;
+  // Each owner is held while its record is read, so no session is destroyed under us.
+  for (const auto& s : context_->registry.snapshot()) {
+    if (auto r = s->record()) out.open.push_back(std::move(*r));
+  }
+  std::sort(out.open.begin(), out.open.end(),
+            [](const connection_record& a, const connection_record& b) { return a.id < b.id; });
+  out.closed = context_->history.latest(out.closed_total);
+  return out;
+}
 
 }  // namespace echo

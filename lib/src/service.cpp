@@ -7,6 +7,7 @@
 
 #include "detail/admin_listener.hpp"
 #include "detail/admin_routes.hpp"
+#include "detail/connections_json.hpp"
 #include "detail/metrics_text.hpp"
 #include "detail/object_executor.hpp"
 #include "detail/process_metrics.hpp"
@@ -39,14 +40,17 @@ service::service(const config& cfg)
       reload_signals_(signals_.get_executor(), SIGHUP),
       delay_(signals_.get_executor()) {
   if (cfg_.admin) {
-    auto routes = std::make_shared<detail::admin_routes>(
-        [this] {
-          detail::metrics_text out;
-          detail::write_server_metrics(out, server_);
-          detail::write_process_metrics(out);
-          return out.take();
-        },
-        [this] { return ready(); });
+    detail::admin_routes::actions act;
+    act.metrics = [this] {
+      detail::metrics_text out;
+      detail::write_server_metrics(out, server_);
+      detail::write_process_metrics(out);
+      return out.take();
+    };
+    act.ready = [this] { return ready(); };
+    act.hold_unready = [this](bool hold) { hold_unready(hold); };
+    act.connections = [this] { return detail::connections_json(server_.connections()); };
+    auto routes = std::make_shared<detail::admin_routes>(std::move(act), effective_admin_token(cfg_));
     admin_ = std::make_unique<detail::admin_listener>(runtime_.context(), *cfg_.admin,
                                                       runtime_.multi_threaded(), std::move(routes));
     admin_->start();
@@ -97,6 +101,14 @@ void service::log_shutdown_begin(int signal_number) const {
 }
 
 service::~service() = default;
+
+void service::hold_unready(bool hold) noexcept {
+  if (held_unready_.exchange(hold, std::memory_order_relaxed) == hold) return;
+  log_event(log_level::info, hold ? "readiness_held" : "readiness_released",
+            hold ? "readiness held down through the admin listener"
+                 : "readiness released through the admin listener",
+            {{"ready", ready()}});
+}
 
 std::vector<std::string> service::ready_lines() const {
   auto lines = server_.ready_lines();

@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "echo/config.hpp"
+#include "echo/connection_record.hpp"
 #include "echo/listener.hpp"
 #include "echo/stats.hpp"
 #include "echo/step_plan.hpp"
@@ -70,6 +71,12 @@ class server {
   /// Bytes each way, summed over the listeners (each listener's own are in its counters()).
   byte_totals bytes() const noexcept;
   std::size_t session_count() const noexcept;
+
+  /// The open connections and the latest closed ones. Records are kept only when the config
+  /// has an admin listener and a connection_history above 0; otherwise both lists are
+  /// empty. Thread-safe when multi_threaded; a single-threaded server takes no locks, so
+  /// call it on the io_context's thread then (as the admin listener does).
+  connection_list connections() const;
 
  private:
   enum class state { created, running, draining, stopped };

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
@@ -60,9 +61,10 @@ class echo_session : public session_base {
   void drain() final;
   void close() final;
   void expire() final;
+  std::optional<connection_record> record() const final;
 
-  /// Debug logging only: what the close event reports (peer, bytes, duration). Set before
-  /// start().
+  /// Debug logging and connection records only: what the close event reports (peer, bytes, duration). Set
+  /// before start().
   void set_trace(std::unique_ptr<session_trace> trace) noexcept { trace_ = std::move(trace); }
   /// What the session does with what it reads (echo by default). Set before start().
   void set_service(service_kind service) noexcept { service_ = service; }
@@ -113,6 +115,7 @@ class echo_session : public session_base {
   void end(const boost::system::error_code& ec, const char* step);
   void do_close(end_reason why);
   void log_close(end_reason why) const noexcept;
+  connection_record make_record(std::chrono::steady_clock::time_point until) const;
   void touch() noexcept;
   void arm_write_deadline() noexcept;
 
@@ -161,6 +164,41 @@ echo_session<Derived>::~echo_session() {
   // began as it was admitted) is destroyed without closing and counts as shut down.
   const auto why = reason_ == end_reason::none ? end_reason::shutdown : reason_;
   stats::add(traffic().closed_by[static_cast<std::size_t>(why)]);
+  if (trace_ && context().history.enabled()) {
+    // A destructor must not throw: a record lost to a failed allocation is not worth a
+    // terminated process.
+    try {
+      const auto until = trace_->closed != std::chrono::steady_clock::time_point{}
+                             ? trace_->closed
+                             : std::chrono::steady_clock::now();
+      auto r = make_record(until);
+      r.end = to_string(why);
+      context().history.add(std::move(r));
+    } catch (...) {
+    }
+  }
+}
+
+template <class Derived>
+connection_record echo_session<Derived>::make_record(std::chrono::steady_clock::time_point until) const {
+  connection_record r;
+  r.id = id();
+  const auto& names = context().listener_names;
+  if (listener_index() < names.size()) r.listener = names[listener_index()];
+  r.peer = trace_->peer;
+  if (trace_->proxy_known.load(std::memory_order_acquire)) r.proxy_source = trace_->proxy_source;
+  r.bytes_received = trace_->bytes_in.load(std::memory_order_relaxed);
+  r.bytes_sent = trace_->bytes_out.load(std::memory_order_relaxed);
+  r.started = trace_->started;
+  r.duration = until - trace_->opened;
+  return r;
+}
+
+template <class Derived>
+std::optional<connection_record> echo_session<Derived>::record() const {
+  // Any thread: reads only what session_trace lets other threads read.
+  if (!trace_) return std::nullopt;
+  return make_record(std::chrono::steady_clock::now());
 }
 
 template <class Derived>
@@ -293,10 +331,11 @@ void echo_session<Derived>::on_proxy_header(const proxy_result& header) {
   // The client behind the proxy is who the connection's records name; LOCAL (a proxy's
   // own health check) and address-less families leave the socket's peer in place.
   if (!trace_ || !header.addresses) return;
-  const auto proxy_peer = std::move(trace_->peer);
-  trace_->peer = endpoint_text(header.addresses->source);
-  log_event(log_level::debug, "proxy_header", "PROXY header",
-            {{"conn", id()}, {"peer", trace_->peer}, {"proxy", proxy_peer}, {"version", header.version}});
+  trace_->proxy_source = endpoint_text(header.addresses->source);
+  trace_->proxy_known.store(true, std::memory_order_release);
+  log_event(
+      log_level::debug, "proxy_header", "PROXY header",
+      {{"conn", id()}, {"peer", trace_->proxy_source}, {"proxy", trace_->peer}, {"version", header.version}});
 }
 
 template <class Derived>
@@ -347,7 +386,7 @@ void echo_session<Derived>::on_read(const boost::system::error_code& ec, std::si
   assert(state_ == session_state::reading || state_ == session_state::drain_reading);
   if (!ec) {
     stats::add(traffic().bytes_received, n);
-    if (trace_) trace_->bytes_in += n;
+    if (trace_) session_trace::add(trace_->bytes_in, n);
     if (service_ == service_kind::discard) [[unlikely]] {
       on_discarded(std::move(self));
       return;
@@ -405,7 +444,7 @@ template <class Derived>
 void echo_session<Derived>::on_write(const boost::system::error_code& ec, std::size_t n, self_ptr self) {
   // Counted even when the session closed meanwhile: those bytes did leave.
   stats::add(traffic().bytes_sent, n);
-  if (trace_) trace_->bytes_out += n;
+  if (trace_) session_trace::add(trace_->bytes_out, n);
   if (state_ == session_state::closed) {
     stream().stream_release();
     return;
@@ -571,7 +610,7 @@ void echo_session<Derived>::on_discard(const boost::system::error_code& ec, std:
   stream().stream_release();
   if (!ec) {
     stats::add(traffic().bytes_received, n);
-    if (trace_) trace_->bytes_in += n;
+    if (trace_) session_trace::add(trace_->bytes_in, n);
     do_discard(std::move(self));
     return;
   }
@@ -601,6 +640,7 @@ void echo_session<Derived>::do_close(end_reason why) {
   state_ = session_state::closed;
   reason_ = why;
   set_deadline(0);
+  if (trace_) trace_->closed = std::chrono::steady_clock::now();
   if (plan_) plan_->timer.cancel();
   // A pending operation is aborted and still completes; the buffer, if any, goes back then.
   if (why == end_reason::plan_reset) stream().stream_reset();
@@ -611,7 +651,7 @@ template <class Derived>
 void echo_session<Derived>::log_close(end_reason why) const noexcept {
   // Debug lines come by the thousand in a reset storm: bounded, with the count of the rest.
   static log_limit limit(log_level::debug, "conn_close", 100, std::chrono::milliseconds(10));
-  if (!trace_) {  // debug logging was off at accept
+  if (!trace_) {  // neither debug logging nor records were on at accept
     log_event(limit, "connection closed",
               {{"conn", id()}, {"state", to_string(state_)}, {"reason", to_string(why)}});
     return;
@@ -619,11 +659,11 @@ void echo_session<Derived>::log_close(end_reason why) const noexcept {
   // Bytes out as of now: a write the close aborts may still report a few more.
   log_event(limit, "connection closed",
             {{"conn", id()},
-             {"peer", trace_->peer},
+             {"peer", trace_->client()},
              {"state", to_string(state_)},
              {"reason", to_string(why)},
-             {"bytes_in", trace_->bytes_in},
-             {"bytes_out", trace_->bytes_out},
+             {"bytes_in", trace_->bytes_in.load(std::memory_order_relaxed)},
+             {"bytes_out", trace_->bytes_out.load(std::memory_order_relaxed)},
              {"duration_ms", std::chrono::steady_clock::now() - trace_->opened}});
 }
 

@@ -21,6 +21,7 @@ session_context::session_context(bool thread_safe, const config& cfg)
     : registry(thread_safe, effective_max_connections(cfg)),
       // Default-constructed in place: atomics cannot move, so this vector never grows.
       listeners(std::max<std::size_t>(cfg.listeners.size(), 1)),
+      history(thread_safe, cfg.admin ? cfg.connection_history : 0),
       buffer_size(cfg.buffer_size),
       idle_ticks(to_ticks(cfg.idle_timeout)),
       write_ticks(to_ticks(cfg.write_timeout)),

@@ -5,8 +5,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "detail/connection_history.hpp"
 #include "detail/read_path.hpp"
 #include "detail/session_registry.hpp"
 #include "echo/config.hpp"
@@ -44,6 +46,11 @@ struct session_context {
   /// unused and stay zero.
   std::vector<listener_stats> listeners;
   std::uint16_t listeners_added = 0;
+  /// The listeners' names, indexed like `listeners`; set by the server once they are bound,
+  /// before any session starts, and read-only from then on.
+  std::vector<std::string> listener_names;
+  /// The latest closed connections (kept only when an admin listener can serve them).
+  connection_history history;
   const std::size_t buffer_size;
   const std::uint32_t idle_ticks;   ///< 0: no idle timeout
   const std::uint32_t write_ticks;  ///< 0: no write timeout

@@ -388,14 +388,18 @@ void stream_listener<Protocol>::on_accept(const error_code& ec, Socket socket) {
       if (!nodelay_inherited_) socket.set_option(tcp::no_delay(true), opt_ec);
     }
   }
-  // Per-connection logging costs nothing unless debug is on: no peer lookup, no trace.
+  // Per-connection logging and records cost nothing unless debug is on or an admin
+  // listener keeps records: no peer lookup, no trace.
   std::unique_ptr<session_trace> trace;
-  if (logger::instance().enabled(log_level::debug)) {
+  const bool debug = logger::instance().enabled(log_level::debug);
+  if (debug || context_->history.enabled()) {
     error_code peer_ec;
     const auto peer = socket.remote_endpoint(peer_ec);
     trace = std::make_unique<session_trace>();
     trace->peer = peer_ec ? "?" : text_of(peer);
     if (trace->peer.empty()) trace->peer = "unnamed";  // a Unix client that did not bind
+  }
+  if (debug) {
     static log_limit limit(log_level::debug, "conn_open", 100, std::chrono::milliseconds(10));
     log_event(limit, "connection opened", {{"conn", id}, {"peer", trace->peer}, {"listener", name()}});
   }
