@@ -21,6 +21,7 @@
 #include "detail/session_state.hpp"
 #include "detail/session_trace.hpp"
 #include "echo/endpoint_text.hpp"
+#include "echo/fault_report.hpp"
 #include "echo/listener_spec.hpp"
 #include "echo/logger.hpp"
 #include "echo/step_plan.hpp"
@@ -68,6 +69,11 @@ class echo_session : public session_base {
   void set_service(service_kind service) noexcept { service_ = service; }
   /// Whether a PROXY protocol header must come first (off by default). Set before start().
   void set_proxy(proxy_protocol proxy) noexcept { proxy_ = proxy; }
+
+  /// What the faults did to this connection so far (see fault_report.hpp), in the order
+  /// they first acted; empty when none did. On the session's executor only: read it from
+  /// the session's own close path.
+  std::vector<fault_effect> fault_effects() const;
 
  protected:
   using self_ptr = std::shared_ptr<Derived>;
@@ -161,6 +167,11 @@ echo_session<Derived>::~echo_session() {
   // began as it was admitted) is destroyed without closing and counts as shut down.
   const auto why = reason_ == end_reason::none ? end_reason::shutdown : reason_;
   stats::add(traffic().closed_by[static_cast<std::size_t>(why)]);
+}
+
+template <class Derived>
+std::vector<fault_effect> echo_session<Derived>::fault_effects() const {
+  return {};
 }
 
 template <class Derived>
