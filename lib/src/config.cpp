@@ -22,7 +22,12 @@ void check_duration(const char* setting, std::chrono::milliseconds value) {
 }  // namespace
 
 void validate(const config& cfg) {
-  if (cfg.listeners.empty()) throw config_error("listen", "no listener configured");
+  if (cfg.listeners.empty() && !cfg.catalogue) throw config_error("listen", "no listener configured");
+  if (cfg.catalogue && cfg.catalogue->port != 0 && cfg.catalogue->port > 65535 - 9)
+    throw config_error(
+        "catalogue",
+        fmt::format("invalid catalogue base port {}: its 10 ports must end by 65535", cfg.catalogue->port));
+  validate_faults(cfg.faults, cfg.allow_corruption);
   for (const auto& spec : cfg.listeners) {
     if (spec.adopt_fd && *spec.adopt_fd < 0)
       throw config_error("listen", fmt::format("invalid descriptor {} to adopt", *spec.adopt_fd));

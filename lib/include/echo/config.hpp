@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "echo/fault_spec.hpp"
 #include "echo/listener_spec.hpp"
 #include "echo/log_format.hpp"
 #include "echo/log_level.hpp"
@@ -64,6 +65,20 @@ struct config {
   /// Closed connections the admin listener's /connections remembers (the latest ones);
   /// records are kept only when there is an admin listener to read them. 0 keeps none.
   std::size_t connection_history = 1000;
+  /// Faults in effect from the start (`--fault`), and what the server's reset_faults()
+  /// returns to. Empty: none, and connections pay nothing for the fault engine.
+  std::vector<fault_spec> faults;
+  /// Seeds every random choice a fault makes (which connections, slice sizes, offsets,
+  /// jitter): the same seed and connection order give the same choices. Unset: one is drawn
+  /// at start and logged, so a run can be repeated.
+  std::optional<std::uint64_t> seed;
+  /// The integrity faults (corrupt, garbage-then-close, amplify) are refused without it.
+  bool allow_corruption = false;
+  /// `--catalogue BASE_PORT`: one TCP listener per behaviour of the catalogue (see README),
+  /// on `catalogue->address` (unset: as for any listener), ports `catalogue->port` up by
+  /// one each (0: each a port of its own the kernel picks). They follow `listeners`, which
+  /// may then be empty.
+  std::optional<listener_spec> catalogue;
 
   // The rules validate() enforces.
   static constexpr unsigned max_threads = 1024;

@@ -13,6 +13,8 @@
 
 #include "echo/config.hpp"
 #include "echo/connection_record.hpp"
+#include "echo/fault_report.hpp"
+#include "echo/fault_spec.hpp"
 #include "echo/listener.hpp"
 #include "echo/stats.hpp"
 #include "echo/step_plan.hpp"
@@ -20,6 +22,7 @@
 namespace echo {
 
 namespace detail {
+class fault_engine;
 class tls_context;
 struct session_context;
 class session_base;
@@ -44,6 +47,33 @@ class server {
 
   /// Begins accepting.
   void start();
+
+  // The fault engine. Every member is thread-safe and may be called before or after start().
+  // A change reaches every live connection at its next step (a read, a write, a wait ending)
+  // and every connection accepted after it; listener faults (no-accept, refuse) take hold
+  // or end at once.
+
+  /// Replaces the active fault set. Checked as the command line is (validate_faults with
+  /// this server's allow_corruption, and every `listener=` must name one of its listeners):
+  /// throws config_error (setting "fault") naming the first bad SPEC, and then changes
+  /// nothing. after= and count= count afresh from the change.
+  void set_faults(std::vector<fault_spec> faults);
+  /// The active fault set, in the order it was given.
+  std::vector<fault_spec> faults() const;
+  /// Back to the configured set: config::faults plus the catalogue's.
+  void reset_faults();
+  /// The configured set, as reset_faults() restores it.
+  std::vector<fault_spec> configured_faults() const;
+  /// The seed in use (config::seed, or the one drawn at start).
+  std::uint64_t fault_seed() const noexcept;
+  /// Whether integrity faults are allowed (config::allow_corruption).
+  bool corruption_allowed() const noexcept;
+  /// Per listener (stream listeners, config order) and fault kind: how many times it fired.
+  /// Every pair is listed, zeros included, so exported series exist from the start.
+  std::vector<fault_fired> faults_fired() const;
+  /// With --catalogue: one line per catalogue listener, "PORT  BEHAVIOUR  SPEC"; empty
+  /// otherwise.
+  std::vector<std::string> catalogue_table() const;
 
   /// Graceful stop (thread-safe, idempotent): stop accepting now, let sessions finish what
   /// they hold for up to `grace`, then close the rest. `on_stopped` then fires.
@@ -91,6 +121,8 @@ class server {
 
   boost::asio::any_io_executor executor_;
   std::shared_ptr<detail::session_context> context_;
+  /// Which listeners the catalogue added: [catalogue_first_, listeners_.size()).
+  std::size_t catalogue_first_ = 0;
   std::shared_ptr<detail::tls_context> tls_;
   std::vector<std::unique_ptr<listener>> listeners_;
   boost::asio::steady_timer deadline_;

@@ -22,6 +22,7 @@
 #include "detail/session_state.hpp"
 #include "detail/session_trace.hpp"
 #include "echo/endpoint_text.hpp"
+#include "echo/fault_report.hpp"
 #include "echo/listener_spec.hpp"
 #include "echo/logger.hpp"
 #include "echo/step_plan.hpp"
@@ -70,6 +71,11 @@ class echo_session : public session_base {
   void set_service(service_kind service) noexcept { service_ = service; }
   /// Whether a PROXY protocol header must come first (off by default). Set before start().
   void set_proxy(proxy_protocol proxy) noexcept { proxy_ = proxy; }
+
+  /// What the faults did to this connection so far (see fault_report.hpp), in the order
+  /// they first acted; empty when none did. On the session's executor only: read it from
+  /// the session's own close path.
+  std::vector<fault_effect> fault_effects() const;
 
  protected:
   using self_ptr = std::shared_ptr<Derived>;
@@ -199,6 +205,11 @@ std::optional<connection_record> echo_session<Derived>::record() const {
   // Any thread: reads only what session_trace lets other threads read.
   if (!trace_) return std::nullopt;
   return make_record(std::chrono::steady_clock::now());
+}
+
+template <class Derived>
+std::vector<fault_effect> echo_session<Derived>::fault_effects() const {
+  return {};
 }
 
 template <class Derived>

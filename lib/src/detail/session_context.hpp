@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "detail/connection_history.hpp"
+#include "detail/fault_engine.hpp"
 #include "detail/read_path.hpp"
 #include "detail/session_registry.hpp"
 #include "echo/config.hpp"
@@ -25,6 +26,9 @@ namespace echo::detail {
 /// never reads a clock or re-arms a timer.
 struct session_context {
   session_context(bool thread_safe, const config& cfg);
+
+  /// Listeners a server built from `cfg` has: the configured ones and the catalogue's.
+  static std::size_t listener_count(const config& cfg) noexcept;
 
   static constexpr std::chrono::milliseconds tick{250};
 
@@ -61,6 +65,8 @@ struct session_context {
   std::atomic<std::uint32_t> now_tick{1};
   /// Per-connection step plans (fault injection); empty: no session has a plan.
   plan_factory plans;
+  /// The fault engine: sessions opened while it has connection faults get a fault plan.
+  fault_engine faults;
   /// What stream sessions read through (see read_op.hpp), set by the server.
   read_path_context reads;
 };
