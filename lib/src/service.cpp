@@ -8,10 +8,12 @@
 #include "detail/admin_listener.hpp"
 #include "detail/admin_routes.hpp"
 #include "detail/connections_json.hpp"
+#include "detail/faults_json.hpp"
 #include "detail/metrics_text.hpp"
 #include "detail/object_executor.hpp"
 #include "detail/process_metrics.hpp"
 #include "detail/server_metrics.hpp"
+#include "echo/config_error.hpp"
 #include "echo/exit_code.hpp"
 #include "echo/logger.hpp"
 #include "echo/version.hpp"
@@ -50,6 +52,23 @@ service::service(const config& cfg)
     act.ready = [this] { return ready(); };
     act.hold_unready = [this](bool hold) { hold_unready(hold); };
     act.connections = [this] { return detail::connections_json(server_.connections()); };
+    act.faults = [this] { return detail::faults_json(server_); };
+    act.replace_faults = [this](std::string_view body) -> std::string {
+      try {
+        server_.set_faults(detail::parse_faults_json(body));
+      } catch (const config_error& e) {  // usage_error too: the SPEC parser's
+        return e.what();
+      }
+      log_event(log_level::info, "faults_replaced", "fault set replaced through the admin listener",
+                {{"faults", fault_list()}});
+      return {};
+    };
+    act.reset_faults = [this] {
+      server_.reset_faults();
+      log_event(log_level::info, "faults_reset",
+                "fault set reset to the configured one through the admin listener",
+                {{"faults", fault_list()}});
+    };
     auto routes = std::make_shared<detail::admin_routes>(std::move(act), effective_admin_token(cfg_));
     admin_ = std::make_unique<detail::admin_listener>(runtime_.context(), *cfg_.admin,
                                                       runtime_.multi_threaded(), std::move(routes));
@@ -101,6 +120,12 @@ void service::log_shutdown_begin(int signal_number) const {
 }
 
 service::~service() = default;
+
+std::string service::fault_list() const {
+  std::string all;
+  for (const auto& f : server_.faults()) all += (all.empty() ? "" : ";") + format_fault_spec(f);
+  return all;
+}
 
 void service::hold_unready(bool hold) noexcept {
   if (held_unready_.exchange(hold, std::memory_order_relaxed) == hold) return;

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "echo/fault_report.hpp"
+
 namespace echo {
 
 /// One echo connection as the admin listener's GET /connections reports it. Stream
@@ -23,6 +25,11 @@ struct connection_record {
   /// How it ended: eof, reset, error, idle-timeout, write-timeout, shutdown, forced,
   /// plan-fin, plan-reset, proxy-header; empty while open.
   std::string end;
+  /// What each fault did to it, in the order they first acted: known once it has ended
+  /// (a fault's account is kept on the connection's own executor), so `faults_known` is
+  /// false while it is open.
+  std::vector<fault_effect> faults;
+  bool faults_known = false;
 };
 
 /// What GET /connections serves: the open connections and the latest closed ones.

@@ -53,6 +53,8 @@ class service {
   void on_delay_over(const boost::system::error_code& ec, int signal_number);
   void log_start() const;
   void log_shutdown_begin(int signal_number) const;
+  /// The active faults as one log field, SPECs joined by ';'.
+  std::string fault_list() const;
 
   config cfg_;
   runtime runtime_;

@@ -42,6 +42,13 @@ json::object to_json(const connection_record& r) {
       static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(r.duration).count()) / 1000.0;
   if (r.end.empty()) o["end"] = nullptr;
   else o["end"] = r.end;
+  if (!r.faults_known) {
+    o["faults"] = nullptr;
+  } else {
+    json::array faults;
+    for (const auto& f : r.faults) faults.push_back(json::object{{"fault", f.fault}, {"what", f.what}});
+    o["faults"] = std::move(faults);
+  }
   return o;
 }
 

@@ -179,6 +179,10 @@ echo_session<Derived>::~echo_session() {
                              : std::chrono::steady_clock::now();
       auto r = make_record(until);
       r.end = to_string(why);
+      // No handler of ours can run any more: reading the fault account here is as safe as
+      // on the session's executor.
+      r.faults = fault_effects();
+      r.faults_known = true;
       context().history.add(std::move(r));
     } catch (...) {
     }

@@ -82,8 +82,9 @@ std::shared_ptr<fault_set> fault_engine::resolve(std::vector<fault_spec> faults)
         if (names_listener(f->spec.listener, identities_[i])) f->listeners[i] = any = true;
       }
       if (!any)
-        throw config_error("fault", fmt::format("fault '{}': listener={} names none of this server's listeners",
-                                                f->text, f->spec.listener));
+        throw config_error(
+            "fault", fmt::format("fault '{}': listener={} names none of this server's listeners", f->text,
+                                 f->spec.listener));
     }
     if (!is_listener_fault(f->spec.kind)) set->connection_faults = true;
     if (f->spec.match) set->needs_peer = true;
