@@ -451,16 +451,9 @@ BOOST_AUTO_TEST_CASE(bind_failure_is_a_setup_error_naming_the_address) {
 
 namespace {
 
-// One request on its own connection, with a bearer token when `bearer` is not empty and a
-// body when `body` is.
 http_reply admin_call(std::uint16_t port, const std::string& method, const std::string& target,
                       const std::string& bearer = {}, const std::string& body = {}) {
-  http_connection c(localhost, port);
-  std::string raw = method + " " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n";
-  if (!bearer.empty()) raw += "Authorization: Bearer " + bearer + "\r\n";
-  if (!body.empty() || method == "PUT") raw += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-  c.send(raw + "\r\n" + body);
-  return c.read_reply(method == "HEAD");
+  return echo::test::http_call(localhost, port, method, target, bearer, body);
 }
 
 std::uint16_t local_port(int fd) {

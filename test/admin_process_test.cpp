@@ -333,3 +333,89 @@ BOOST_AUTO_TEST_CASE(prometheus_scrapes_exact_byte_counts_during_load,
   BOOST_TEST(prom->wait(20s).has_value());
   s.stop();
 }
+
+// ---- live control through the real binary ---------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(a_token_file_guards_changes_and_readyz_flips) {
+  temp_dir dir;
+  const auto file = dir.path / "token";
+  std::ofstream(file) << "file-Token.42\n";
+  svc_with_admin s({"--admin-token-file", file.string()});
+  using echo::test::http_call;
+  const std::string set = R"({"faults": ["latency:delay=1ms"]})";
+  BOOST_TEST(http_call(localhost, s.admin_port, "PUT", "/faults", {}, set).status == 401);
+  BOOST_TEST(http_call(localhost, s.admin_port, "PUT", "/faults", "file-Token.4", set).status == 401);
+  const auto put = http_call(localhost, s.admin_port, "PUT", "/faults", "file-Token.42", set);
+  BOOST_TEST(put.status == 200);
+  BOOST_TEST(put.body.find(R"("faults":["latency:delay=1ms"])") != std::string::npos, put.body);
+  BOOST_TEST(http_request(localhost, s.admin_port, "/faults").body == put.body);
+  const auto bad =
+      http_call(localhost, s.admin_port, "PUT", "/faults", "file-Token.42", R"(["latency:nope=1"])");
+  BOOST_TEST(bad.status == 400);
+  BOOST_TEST(bad.body.find("nope") != std::string::npos, bad.body);
+  BOOST_TEST(http_call(localhost, s.admin_port, "POST", "/faults/reset", "file-Token.42").status == 200);
+  BOOST_TEST(http_request(localhost, s.admin_port, "/faults").body.find(R"("faults":[])") !=
+             std::string::npos);
+
+  BOOST_TEST(http_call(localhost, s.admin_port, "POST", "/readyz/fail", "file-Token.42").status == 200);
+  BOOST_TEST(http_request(localhost, s.admin_port, "/readyz").status == 503);
+  BOOST_TEST(http_request(localhost, s.admin_port, "/healthz").status == 200);
+  BOOST_TEST(http_call(localhost, s.admin_port, "POST", "/readyz/ok", "file-Token.42").status == 200);
+  BOOST_TEST(http_request(localhost, s.admin_port, "/readyz").status == 200);
+
+  // What the client did shows in /connections.
+  {
+    echo_client c(localhost, s.svc.port);
+    c.send_all("abc");
+    BOOST_TEST(c.recv_exact(3) == "abc");
+    const auto conns = http_request(localhost, s.admin_port, "/connections");
+    BOOST_TEST(conns.status == 200);
+    BOOST_TEST(conns.body.find(R"("bytes_received":3,"bytes_sent":3)") != std::string::npos, conns.body);
+  }
+  s.stop();
+  // The changes were logged, the token never.
+  const auto err = s.svc.child->stderr_text();
+  BOOST_TEST(err.find("fault set replaced through the admin listener") != std::string::npos, err);
+  BOOST_TEST(err.find("readiness held down through the admin listener") != std::string::npos, err);
+  BOOST_TEST(err.find("file-Token.42") == std::string::npos, err);
+}
+
+BOOST_AUTO_TEST_CASE(without_a_token_changes_are_forbidden) {
+  svc_with_admin s;
+  using echo::test::http_call;
+  for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
+           {"POST", "/readyz/fail"}, {"PUT", "/faults"}, {"POST", "/faults/reset"}})
+    BOOST_TEST(http_call(localhost, s.admin_port, method, target, "guess").status == 403, target);
+  BOOST_TEST(http_request(localhost, s.admin_port, "/readyz").status == 200);
+  BOOST_TEST(http_request(localhost, s.admin_port, "/faults").status == 200);
+  s.stop();
+}
+
+BOOST_AUTO_TEST_CASE(token_settings_are_checked_and_never_printed) {
+  using echo::test::run_to_exit;
+  const auto flag = run_to_exit({"--print-config", "--admin-token", "tok-9f8e7d"});
+  BOOST_TEST(flag.code == 0);
+  BOOST_TEST(flag.out.find("# admin-token = (set, not shown)  # command line") != std::string::npos,
+             flag.out);
+  BOOST_TEST(flag.out.find("tok-9f8e7d") == std::string::npos, flag.out);
+  BOOST_TEST(flag.out.find("connection-history = 1000") != std::string::npos, flag.out);
+  const auto env =
+      run_to_exit({"--print-config"}, {"ECHO_SVC_ADMIN_TOKEN=tok-9f8e7d", "ECHO_SVC_CONNECTION_HISTORY=5"});
+  BOOST_TEST(env.code == 0);
+  BOOST_TEST(env.out.find("(set, not shown)  # environment ECHO_SVC_ADMIN_TOKEN") != std::string::npos,
+             env.out);
+  BOOST_TEST(env.out.find("connection-history = 5") != std::string::npos, env.out);
+  BOOST_TEST(env.out.find("tok-9f8e7d") == std::string::npos, env.out);
+
+  const auto spaced = run_to_exit({"--admin-token", "two words"});
+  BOOST_TEST(spaced.code == 64);
+  BOOST_TEST(spaced.err.find("admin-token") != std::string::npos, spaced.err);
+  BOOST_TEST(spaced.err.find("two words") == std::string::npos, spaced.err);
+  const auto missing = run_to_exit(
+      {"--port", "0", "--admin-listen", "127.0.0.1:0", "--admin-token-file", "/nonexistent/token"});
+  BOOST_TEST(missing.code == 78);
+  BOOST_TEST(missing.err.find("admin-token-file") != std::string::npos, missing.err);
+  const auto both = run_to_exit({"--admin-token", "a", "--admin-token-file", "/nonexistent/token"});
+  BOOST_TEST(both.code == 64);
+  BOOST_TEST(run_to_exit({"--connection-history", "2000000"}).code == 64);
+}
