@@ -445,9 +445,9 @@ std::string format_fault_spec(const fault_spec& f) {
     case fault_kind::bandwidth:
     case fault_kind::slow_read: key("rate", format_byte_count(f.rate)); break;
     case fault_kind::slice:
-      key("size", f.size_min == f.size_max ? format_byte_count(f.size_min)
-                                           : fmt::format("{}-{}", format_byte_count(f.size_min),
-                                                         format_byte_count(f.size_max)));
+      key("size", f.size_min == f.size_max
+                      ? format_byte_count(f.size_min)
+                      : fmt::format("{}-{}", format_byte_count(f.size_min), format_byte_count(f.size_max)));
       if (f.delay.count() != 0) key("delay", format_duration(f.delay));
       break;
     case fault_kind::close_after:
@@ -481,10 +481,12 @@ std::string format_fault_spec(const fault_spec& f) {
 void validate_faults(const std::vector<fault_spec>& faults, bool allow_corruption) {
   for (const auto& f : faults) {
     if (is_integrity_fault(f.kind) && !allow_corruption)
-      throw config_error("fault", fmt::format("fault '{}' breaks the echo's bytes: it needs --allow-corruption",
-                                              format_fault_spec(f)));
+      throw config_error("fault",
+                         fmt::format("fault '{}' breaks the echo's bytes: it needs --allow-corruption",
+                                     format_fault_spec(f)));
     if (!(f.probability >= 0 && f.probability <= 1))
-      throw config_error("fault", fmt::format("fault '{}': probability must be 0 to 1", format_fault_spec(f)));
+      throw config_error("fault",
+                         fmt::format("fault '{}': probability must be 0 to 1", format_fault_spec(f)));
     if (is_listener_fault(f.kind) && (f.probability != 1.0 || f.after != 0 || f.count || f.match))
       throw config_error("fault", fmt::format("fault '{}' acts on the listener: it takes only listener=",
                                               format_fault_spec(f)));
