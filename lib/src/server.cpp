@@ -63,6 +63,7 @@ server::server(asio::io_context& io, const config& cfg, bool multi_threaded)
       if (spec.port != 0) ++spec.port;
     }
   }
+  context_->faults.on_change = [this](const detail::fault_set& set) { on_faults_changed(set); };
   std::vector<detail::listener_identity> identities;
   for (const auto& l : listeners_) identities.push_back({l->name(), l->address(), l->port()});
   context_->faults.configure(std::move(identities), std::move(faults));
@@ -74,6 +75,27 @@ server::server(asio::io_context& io, const config& cfg, bool multi_threaded)
       if (index < context_->listener_names.size()) context_->listener_names[index] = l->name();
     }
   }
+}
+
+void server::on_faults_changed(const detail::fault_set& set) {
+  using connect_fault = detail::tcp_listener::connect_fault;
+  for (std::size_t i = 0; i < listeners_.size(); ++i) {
+    auto* tcp = dynamic_cast<detail::tcp_listener*>(listeners_[i].get());
+    if (!tcp) continue;
+    // refuse outranks no-accept: a closed port says more than a full queue.
+    auto mode = connect_fault::none;
+    for (const auto& f : set.faults) {
+      if (!is_listener_fault(f->spec.kind) || i >= f->listeners.size() || !f->listeners[i]) continue;
+      if (f->spec.kind == fault_kind::refuse) mode = connect_fault::refuse;
+      else if (mode == connect_fault::none) mode = connect_fault::no_accept;
+    }
+    tcp->set_connect_fault(mode);
+  }
+  if (!set.connection_faults) return;
+  // The registry is the server executor's to walk.
+  asio::dispatch(executor_, [ctx = context_] {
+    for (auto& s : ctx->registry.snapshot()) s->refresh_faults();
+  });
 }
 
 void server::set_faults(std::vector<fault_spec> faults) { context_->faults.set(std::move(faults)); }
@@ -119,7 +141,10 @@ std::vector<std::string> server::ready_lines() const {
   return lines;
 }
 
-server::~server() { context_->registry.clear_on_empty(); }
+server::~server() {
+  context_->faults.on_change = nullptr;
+  context_->registry.clear_on_empty();
+}
 
 void server::start() {
   asio::dispatch(executor_, [this] {

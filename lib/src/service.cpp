@@ -107,7 +107,10 @@ void service::log_start() const {
              {"shutdown_timeout_ms", cfg_.shutdown_timeout},
              {"shutdown_delay_ms", cfg_.shutdown_delay},
              {"backlog", cfg_.backlog},
-             {"listeners", all}});
+             {"listeners", all},
+             {"seed", server_.fault_seed()}});
+  for (const auto& f : server_.faults())
+    log_event(log_level::info, "fault", "fault in effect", {{"fault", format_fault_spec(f)}});
   if (admin_) names.push_back(admin_->name());
   for (const auto& name : names) log_event(log_level::info, "listening", "listening", {{"listener", name}});
 }

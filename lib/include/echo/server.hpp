@@ -22,7 +22,7 @@
 namespace echo {
 
 namespace detail {
-class fault_engine;
+struct fault_set;
 class tls_context;
 struct session_context;
 class session_base;
@@ -111,6 +111,7 @@ class server {
  private:
   enum class state { created, running, draining, stopped };
 
+  void on_faults_changed(const detail::fault_set& set);
   void begin_shutdown();
   void on_deadline(const boost::system::error_code& ec);
   void on_drained();

@@ -94,18 +94,16 @@ std::shared_ptr<fault_set> fault_engine::resolve(std::vector<fault_spec> faults)
 }
 
 void fault_engine::set(std::vector<fault_spec> faults) {
-  std::shared_ptr<const fault_set> published;
-  {
-    std::lock_guard lock(change_);
-    auto next = resolve(std::move(faults));
-    const auto generation = generation_.load(std::memory_order_relaxed) + 1;
-    next->generation = generation;
-    active_.store(std::shared_ptr<const fault_set>(next), std::memory_order_release);
-    connection_faults_.store(next->connection_faults, std::memory_order_relaxed);
-    generation_.store(generation, std::memory_order_relaxed);
-    published = std::move(next);
-  }
-  if (on_change) on_change(*published);
+  std::lock_guard lock(change_);
+  auto next = resolve(std::move(faults));
+  const auto generation = generation_.load(std::memory_order_relaxed) + 1;
+  next->generation = generation;
+  active_.store(std::shared_ptr<const fault_set>(next), std::memory_order_release);
+  connection_faults_.store(next->connection_faults, std::memory_order_relaxed);
+  generation_.store(generation, std::memory_order_relaxed);
+  // Under the lock, so that listeners see changes in the order they were made; on_change
+  // only dispatches, it never calls back in here.
+  if (on_change) on_change(*next);
 }
 
 std::vector<fault_spec> fault_engine::active_specs() const {
