@@ -255,7 +255,7 @@ const std::vector<setting>& settings() {
       [](config& c, std::string_view v) { c.reuse_port = parse_bool(v); },
       [](const config& c) -> std::optional<std::string> { return std::string(c.reuse_port ? "true" : "false"); }});
     t.push_back({"admin-listen", "ADDR:PORT",
-      [](const config&) { return std::string("serve GET /metrics (Prometheus), /healthz and /readyz over HTTP here, e.g. 127.0.0.1:9100, [::1]:9100, :9100 (default: off)"); },
+      [](const config&) { return std::string("serve GET /metrics (Prometheus), /healthz, /readyz, /connections and /faults over HTTP here, and with --admin-token the changes (PUT /faults, POST /faults/reset, /readyz/fail, /readyz/ok), e.g. 127.0.0.1:9100, [::1]:9100, :9100 (default: off)"); },
       [](config& c, std::string_view v) { c.admin = parse_endpoint(v); },
       [](const config& c) -> std::optional<std::string> {
         if (!c.admin) return std::nullopt;

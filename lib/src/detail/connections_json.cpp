@@ -1,5 +1,6 @@
 #include "detail/connections_json.hpp"
 
+#include <cstdint>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -37,9 +38,10 @@ json::object to_json(const connection_record& r) {
   o["bytes_received"] = r.bytes_received;
   o["bytes_sent"] = r.bytes_sent;
   o["started"] = rfc3339(r.started);
-  // Milliseconds with microsecond resolution: what people read, exact enough to compare.
-  o["duration_ms"] =
-      static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(r.duration).count()) / 1000.0;
+  // Whole microseconds: an integer reads the same in every JSON parser (a double would be
+  // written as 6.7E-2).
+  o["duration_us"] =
+      static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(r.duration).count());
   if (r.end.empty()) o["end"] = nullptr;
   else o["end"] = r.end;
   if (!r.faults_known) {
