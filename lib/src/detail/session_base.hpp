@@ -40,7 +40,7 @@ class session_base : public std::enable_shared_from_this<session_base> {
 
   /// The session as GET /connections shows it while open (thread-safe); nullopt when it
   /// keeps no record (see session_trace).
-  virtual std::optional<connection_record> record() const = 0;
+  virtual std::optional<connection_record> record() const { return std::nullopt; }
 
   /// Counts the session in listener `index`'s open connections (see session_context) until
   /// it is destroyed, and its bytes and end in that listener's counters. Called once, before
