@@ -11,6 +11,7 @@
 
 #include "echo/config_error.hpp"
 #include "echo/config_parser.hpp"
+#include "echo/fault_spec.hpp"
 #include "echo/logger.hpp"
 #include "echo/usage_error.hpp"
 #include "temp_file.hpp"
@@ -252,6 +253,10 @@ BOOST_AUTO_TEST_CASE(every_setting_reads_from_the_environment) {
                                    "ECHO_SVC_TLS_MIN_VERSION=1.3",
                                    "ECHO_SVC_TLS_ALPN=echo,h2",
                                    "ECHO_SVC_TLS_HANDSHAKE_TIMEOUT=3s",
+                                   "ECHO_SVC_FAULT=latency:delay=5ms,jitter=1ms;amplify:factor=2",
+                                   "ECHO_SVC_SEED=99",
+                                   "ECHO_SVC_ALLOW_CORRUPTION=true",
+                                   "ECHO_SVC_CATALOGUE=7100",
                                    "PATH=/usr/bin",
                                    "ECHO_OTHER=1"});
   const auto& c = cmd.cfg;
@@ -284,7 +289,12 @@ BOOST_AUTO_TEST_CASE(every_setting_reads_from_the_environment) {
   BOOST_TEST(c.tls.handshake_timeout.count() == 3000);
   BOOST_TEST((cmd.origins.at("port").source == echo::config_source::environment));
   BOOST_TEST(cmd.origins.at("port").describe() == "environment ECHO_SVC_PORT");
-  BOOST_TEST(cmd.origins.size() == 24U, "every setting has an origin; one was just added: test it above");
+  BOOST_REQUIRE_EQUAL(c.faults.size(), 2U);
+  BOOST_TEST(echo::format_fault_spec(c.faults[0]) == "latency:delay=5ms,jitter=1ms");
+  BOOST_TEST((c.seed == 99U));
+  BOOST_TEST(c.allow_corruption);
+  BOOST_TEST(c.catalogue->port == 7100U);
+  BOOST_TEST(cmd.origins.size() == 28U, "every setting has an origin; one was just added: test it above");
 }
 
 BOOST_AUTO_TEST_CASE(precedence_is_flag_then_environment_then_file_then_default) {

@@ -329,8 +329,11 @@ po::options_description command_line_only() {
 
 po::options_description setting_descriptions(bool for_file) {
   const config d;
+  // The description column stays where the short flags put it: a long switch
+  // (--allow-corruption) gets its own line instead of pushing every description right.
   po::options_description desc(
-      "Settings (also ECHO_SVC_<FLAG> in the environment, or 'flag = value' in --config FILE)");
+      "Settings (also ECHO_SVC_<FLAG> in the environment, or 'flag = value' in --config FILE)",
+      po::options_description::m_default_line_length, 50);
   for (const auto& s : settings()) {
     const auto help = s.help(d);
     std::string key = s.name;

@@ -812,8 +812,6 @@ void echo_session<Derived>::on_drain() {
     case session_state::writing:  // on_write finishes the echo, then finishes
       state_ = session_state::drain_writing;
       break;
-    case session_state::drain_reading:
-    case session_state::drain_writing:
     case session_state::holding: {
       // A hold has nothing in flight that a cancel would end: finish from here. A timed
       // hold's wait sees the state changed and does nothing.
@@ -822,6 +820,8 @@ void echo_session<Derived>::on_drain() {
       do_finish(end_reason::shutdown, self());
       break;
     }
+    case session_state::drain_reading:
+    case session_state::drain_writing:
     case session_state::answering_fin:
     case session_state::finishing:
     case session_state::lingering:

@@ -35,8 +35,8 @@ class session_base : public std::enable_shared_from_this<session_base> {
   /// executor, since progress may have moved the deadline meanwhile, and closes if due.
   virtual void expire() = 0;
   /// The fault set changed (thread-safe): a session with no plan checks, on its own
-  /// executor, whether a fault now applies to it.
-  virtual void refresh_faults() = 0;
+  /// executor, whether a fault now applies to it. Kinds that take no faults ignore it.
+  virtual void refresh_faults() {}
 
   /// The session as GET /connections shows it while open (thread-safe); nullopt when it
   /// keeps no record (see session_trace).

@@ -358,10 +358,12 @@ void stream_listener<Protocol>::apply_connect_fault(connect_fault fault) {
       // shutdown(SHUT_RD) takes a listening socket out of LISTEN: queued and new connects
       // are refused. The descriptor stays ours, so the same socket listens again later.
       ::shutdown(acceptor_.native_handle(), SHUT_RD);
-      // Bound to port 0, the socket gave its port back as it stopped listening: take the
-      // same one again (SO_REUSEADDR is set) so the listener comes back where it was.
+      // Bound to port 0, the socket gave its port back as it stopped listening (it still
+      // reports it): take the same one again (SO_REUSEADDR is set) so that the listener
+      // comes back where it was. A socket bound to a port by number kept it: EINVAL.
       error_code ec;
-      if (acceptor_.local_endpoint(ec).port() != local_.port()) acceptor_.bind(local_, ec);
+      acceptor_.bind(local_, ec);
+      if (ec == asio::error::invalid_argument) ec.clear();
       if (ec)
         log_event(log_level::error, "listener_fault_error", "refuse: cannot keep the port",
                   {{"listener", name()}, {"error", ec.message()}});
