@@ -221,7 +221,8 @@ BOOST_AUTO_TEST_CASE(admin_port_in_use_exits_69_naming_the_address) {
 }
 
 BOOST_AUTO_TEST_CASE(promtool_accepts_the_metrics, *echo::test::skip_if(needs("promtool"))) {
-  svc_with_admin s;
+  // A fault that fires on every connection, so its counter is not all zeros either.
+  svc_with_admin s({"--fault", "slice:size=4096"});
   // Some traffic first, so the counters are not all zero.
   echo::test::load_options o;
   o.port = s.svc.port;
@@ -230,6 +231,10 @@ BOOST_AUTO_TEST_CASE(promtool_accepts_the_metrics, *echo::test::skip_if(needs("p
   BOOST_TEST(echo::test::run_echo_load(o).completed == 4U);
   const auto m = http_request(localhost, s.admin_port, "/metrics");
   BOOST_REQUIRE_EQUAL(m.status, 200);
+  const std::string fired =
+      "echo_faults_fired_total{listener=\"tcp://127.0.0.1:" + std::to_string(s.svc.port) +
+      "\",fault=\"slice\"} 4\n";
+  BOOST_TEST(m.body.find(fired) != std::string::npos, m.body);
   temp_dir dir;
   const auto file = dir.path / "metrics.txt";
   std::ofstream(file) << m.body;
