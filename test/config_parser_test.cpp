@@ -257,6 +257,8 @@ BOOST_AUTO_TEST_CASE(every_setting_reads_from_the_environment) {
                                    "ECHO_SVC_SEED=99",
                                    "ECHO_SVC_ALLOW_CORRUPTION=true",
                                    "ECHO_SVC_CATALOGUE=7100",
+                                   "ECHO_SVC_ADMIN_TOKEN=env-token",
+                                   "ECHO_SVC_CONNECTION_HISTORY=7",
                                    "PATH=/usr/bin",
                                    "ECHO_OTHER=1"});
   const auto& c = cmd.cfg;
@@ -294,7 +296,13 @@ BOOST_AUTO_TEST_CASE(every_setting_reads_from_the_environment) {
   BOOST_TEST((c.seed == 99U));
   BOOST_TEST(c.allow_corruption);
   BOOST_TEST(c.catalogue->port == 7100U);
-  BOOST_TEST(cmd.origins.size() == 28U, "every setting has an origin; one was just added: test it above");
+  BOOST_TEST(c.admin_token == "env-token");
+  BOOST_TEST(c.connection_history == 7U);
+  // The token file excludes the token itself, so it gets a parse of its own.
+  const auto file = parse_with({}, {"ECHO_SVC_ADMIN_TOKEN_FILE=/run/secrets/token"});
+  BOOST_TEST(file.cfg.admin_token_file == "/run/secrets/token");
+  BOOST_TEST((file.origins.at("admin-token-file").source == echo::config_source::environment));
+  BOOST_TEST(cmd.origins.size() == 31U, "every setting has an origin; one was just added: test it above");
 }
 
 BOOST_AUTO_TEST_CASE(precedence_is_flag_then_environment_then_file_then_default) {
