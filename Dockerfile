@@ -24,7 +24,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get upgrade -y --no-install-recommends \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake ninja-build pkg-config python3 iproute2 \
-      libboost1.81-dev libboost-program-options1.81-dev libboost-test1.81-dev libfmt-dev libssl-dev \
+      libboost1.81-dev libboost-program-options1.81-dev libboost-json1.81-dev libboost-test1.81-dev libfmt-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

@@ -70,6 +70,19 @@ int main_impl(std::span<const char* const> args) {
   if (!cfg.ready_file.empty()) ready_file.emplace(cfg.ready_file, ready);
   fmt::print("{}", ready);
   std::fflush(stdout);
+  // The catalogue's port table is for the operator: stderr, so the ready output keeps its
+  // one line per listener.
+  if (const auto table = svc.get_server().catalogue_table(); !table.empty()) {
+    if (cfg.format == echo::log_format::json) {
+      for (const auto& row : table)
+        echo::log_event(echo::log_level::info, "catalogue", "catalogue", {{"row", row}});
+    } else {
+      std::string text =
+          "failure catalogue:\nport   behaviour                                             fault\n";
+      for (const auto& row : table) text += row + '\n';
+      fmt::print(stderr, "{}", text);
+    }
+  }
   return svc.run();
 }
 

@@ -1,9 +1,14 @@
 #define BOOST_TEST_MODULE admin_listener
 #include <boost/test/unit_test.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <future>
 #include <memory>
@@ -14,12 +19,18 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 
 #include "detail/admin_listener.hpp"
 #include "detail/admin_routes.hpp"
+#include "detail/connections_json.hpp"
+#include "detail/faults_json.hpp"
 #include "detail/metrics_text.hpp"
 #include "detail/process_metrics.hpp"
 #include "detail/server_metrics.hpp"
+#include "echo/config_error.hpp"
 #include "echo/runtime.hpp"
 #include "echo/server.hpp"
 #include "echo/setup_error.hpp"
@@ -39,21 +50,37 @@ namespace {
 
 const std::string localhost = "127.0.0.1";
 
+const std::string token = "s3cret-Token_1";
+
 /// An echo server and an admin listener serving it on one runtime, both on 127.0.0.1 port 0,
-/// readiness taken from `ready`.
+/// wired as the service wires them: readiness taken from `ready` and held down by `held`,
+/// connection records from the server, changes guarded by `admin_token` (empty: none).
 struct admin_fixture {
   explicit admin_fixture(admin_limits limits = {},
                          echo::config cfg = echo::test::server_fixture::default_config(),
-                         unsigned threads = 1)
-      : rt(threads), srv(std::make_unique<echo::server>(rt.context(), cfg, rt.multi_threaded())) {
-    auto routes = std::make_shared<echo::detail::admin_routes>(
-        [this] {
-          echo::detail::metrics_text out;
-          echo::detail::write_server_metrics(out, *srv);
-          echo::detail::write_process_metrics(out);
-          return out.take();
-        },
-        [this] { return ready.load(); });
+                         unsigned threads = 1, std::string admin_token = token)
+      : rt(threads), srv(std::make_unique<echo::server>(rt.context(), with_admin(cfg), rt.multi_threaded())) {
+    echo::detail::admin_routes::actions act;
+    act.metrics = [this] {
+      echo::detail::metrics_text out;
+      echo::detail::write_server_metrics(out, *srv);
+      echo::detail::write_process_metrics(out);
+      return out.take();
+    };
+    act.ready = [this] { return ready.load() && !held.load(); };
+    act.hold_unready = [this](bool hold) { held = hold; };
+    act.connections = [this] { return echo::detail::connections_json(srv->connections()); };
+    act.faults = [this] { return echo::detail::faults_json(*srv); };
+    act.replace_faults = [this](std::string_view body) -> std::string {
+      try {
+        srv->set_faults(echo::detail::parse_faults_json(body));
+      } catch (const echo::config_error& e) {
+        return e.what();
+      }
+      return {};
+    };
+    act.reset_faults = [this] { srv->reset_faults(); };
+    auto routes = std::make_shared<echo::detail::admin_routes>(std::move(act), std::move(admin_token));
     admin = std::make_unique<echo::detail::admin_listener>(
         rt.context(), echo::listener_spec{boost::asio::ip::make_address(localhost), 0}, rt.multi_threaded(),
         std::move(routes), limits);
@@ -91,7 +118,14 @@ struct admin_fixture {
     return true;
   }
 
+  // Records are kept for a server whose config has an admin listener.
+  static echo::config with_admin(echo::config cfg) {
+    if (!cfg.admin) cfg.admin = echo::listener_spec{boost::asio::ip::make_address(localhost), 0};
+    return cfg;
+  }
+
   std::atomic<bool> ready{true};
+  std::atomic<bool> held{false};
   echo::runtime rt;
   std::unique_ptr<echo::server> srv;
   std::unique_ptr<echo::detail::admin_listener> admin;
@@ -411,4 +445,424 @@ BOOST_AUTO_TEST_CASE(bind_failure_is_a_setup_error_naming_the_address) {
     BOOST_TEST_MESSAGE(e.what());
     BOOST_TEST(std::string(e.what()).find("127.0.0.1:" + std::to_string(port)) != std::string::npos);
   }
+}
+
+// ---- live control and introspection --------------------------------------------------------
+
+namespace {
+
+http_reply admin_call(std::uint16_t port, const std::string& method, const std::string& target,
+                      const std::string& bearer = {}, const std::string& body = {}) {
+  return echo::test::http_call(localhost, port, method, target, bearer, body);
+}
+
+std::uint16_t local_port(int fd) {
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  BOOST_TEST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  return ntohs(a.sin_port);
+}
+
+boost::json::object connections(const admin_fixture& f) {
+  const auto r = http_request(localhost, f.port(), "/connections");
+  BOOST_TEST_REQUIRE(r.status == 200);
+  BOOST_TEST(r.header("content-type") == "application/json");
+  BOOST_TEST_MESSAGE(r.body);
+  return boost::json::parse(r.body).as_object();
+}
+
+void reset_close(echo_client& c) {
+  const linger reset_on_close{1, 0};
+  ::setsockopt(c.fd(), SOL_SOCKET, SO_LINGER, &reset_on_close, sizeof reset_on_close);
+  c.close();
+}
+
+// Every route that changes something: method, target, and a body it accepts.
+struct change {
+  std::string method, target, body;
+};
+const std::vector<change> changes{{"POST", "/readyz/fail", ""},
+                                  {"POST", "/readyz/ok", ""},
+                                  {"PUT", "/faults", R"({"faults": ["latency:delay=1ms"]})"},
+                                  {"POST", "/faults/reset", ""}};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(changes_need_the_bearer_token_and_reads_do_not) {
+  admin_fixture f;
+  for (const auto& [method, target, body] : changes) {
+    const auto before = f.srv->faults();
+    const auto none = admin_call(f.port(), method, target, {}, body);
+    BOOST_TEST(none.status == 401, target);
+    BOOST_TEST(none.header("www-authenticate") == "Bearer realm=\"echo-svc\"");
+    const auto wrong = admin_call(f.port(), method, target, token + "x", body);
+    BOOST_TEST(wrong.status == 401, target);
+    BOOST_TEST(wrong.header("www-authenticate").find("invalid_token") != std::string::npos);
+    BOOST_TEST(admin_call(f.port(), method, target, token.substr(0, token.size() - 1), body).status == 401);
+    {  // another scheme is no bearer token
+      http_connection c(localhost, f.port());
+      c.send(method + " " + target + " HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " + token +
+             "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+      BOOST_TEST(c.read_reply().status == 401);
+    }
+    BOOST_TEST((f.srv->faults() == before), target);  // nothing refused changed anything
+    BOOST_TEST(admin_call(f.port(), method, target, token, body).status == 200, target);
+  }
+  BOOST_TEST(f.held == false);          // fail then ok, each with the token
+  BOOST_TEST(f.srv->faults().empty());  // put, then reset
+  // Reads need nothing.
+  for (const std::string path : {"/metrics", "/healthz", "/readyz", "/connections", "/faults"})
+    BOOST_TEST(http_request(localhost, f.port(), path).status == 200, path);
+  // A change route read with GET is a method error, not a way around the token.
+  const auto get = admin_call(f.port(), "GET", "/readyz/fail");
+  BOOST_TEST(get.status == 405);
+  BOOST_TEST(get.header("allow") == "POST");
+  BOOST_TEST(f.held == false);
+}
+
+BOOST_AUTO_TEST_CASE(without_a_configured_token_nothing_can_be_changed) {
+  admin_fixture f({}, echo::test::server_fixture::default_config(), 1, "");
+  for (const auto& [method, target, body] : changes) {
+    for (const std::string bearer : {"", "anything", "s3cret-Token_1"}) {
+      const auto r = admin_call(f.port(), method, target, bearer, body);
+      BOOST_TEST(r.status == 403, target << " with '" << bearer << "'");
+      BOOST_TEST(r.body.find("--admin-token") != std::string::npos);
+    }
+  }
+  BOOST_TEST(f.held == false);
+  BOOST_TEST(f.srv->faults().empty());
+  BOOST_TEST(http_request(localhost, f.port(), "/readyz").status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(readyz_fail_and_ok_flip_readyz_and_a_drain_still_wins) {
+  admin_fixture f;
+  const auto fail = admin_call(f.port(), "POST", "/readyz/fail", token);
+  BOOST_TEST(fail.status == 200);
+  BOOST_TEST(fail.body == "not ready\n");
+  BOOST_TEST(http_request(localhost, f.port(), "/readyz").status == 503);
+  BOOST_TEST(http_request(localhost, f.port(), "/healthz").status == 200);
+  BOOST_TEST(admin_call(f.port(), "POST", "/readyz/fail", token).status == 200);  // idempotent
+  BOOST_TEST(http_request(localhost, f.port(), "/readyz").status == 503);
+  const auto ok = admin_call(f.port(), "POST", "/readyz/ok", token);
+  BOOST_TEST(ok.status == 200);
+  BOOST_TEST(ok.body == "ready\n");
+  BOOST_TEST(http_request(localhost, f.port(), "/readyz").status == 200);
+  // Shutting down: readiness stays down whatever the admin asks.
+  f.ready = false;
+  const auto during_drain = admin_call(f.port(), "POST", "/readyz/ok", token);
+  BOOST_TEST(during_drain.status == 200);
+  BOOST_TEST(during_drain.body == "not ready\n");
+  BOOST_TEST(http_request(localhost, f.port(), "/readyz").status == 503);
+}
+
+BOOST_AUTO_TEST_CASE(connections_match_what_the_clients_did) {
+  admin_fixture f;
+  const std::string listener = "tcp://127.0.0.1:" + std::to_string(f.srv->port());
+  std::uint16_t eof_port = 0, reset_port = 0, open_port = 0;
+  {
+    echo_client a(localhost, f.srv->port());
+    eof_port = local_port(a.fd());
+    a.send_all("hello");
+    BOOST_TEST(a.recv_exact(5) == "hello");
+    a.shutdown_write();
+    BOOST_TEST((a.wait_end() == echo_client::end::eof));
+  }
+  BOOST_REQUIRE(f.sessions_drop_to(0, 5s));
+  {
+    echo_client b(localhost, f.srv->port());
+    reset_port = local_port(b.fd());
+    BOOST_TEST((b.echo_pattern(3, 100'000) == echo::client::stream_error::none));
+    reset_close(b);
+  }
+  BOOST_REQUIRE(f.sessions_drop_to(0, 5s));
+  echo_client c(localhost, f.srv->port());
+  open_port = local_port(c.fd());
+  c.send_all("1234567");
+  BOOST_TEST(c.recv_exact(7) == "1234567");
+
+  const auto all = connections(f);
+  const auto& open = all.at("open").as_array();
+  const auto& closed = all.at("closed").as_array();
+  BOOST_TEST(all.at("closed_capacity").to_number<std::uint64_t>() == 1000U);
+  BOOST_TEST(all.at("closed_total").to_number<std::uint64_t>() == 2U);
+  BOOST_REQUIRE_EQUAL(open.size(), 1U);
+  BOOST_REQUIRE_EQUAL(closed.size(), 2U);
+
+  const auto& o = open[0].as_object();
+  BOOST_TEST(o.at("id").to_number<std::uint64_t>() == 3U);
+  BOOST_TEST(o.at("listener").as_string() == listener);
+  BOOST_TEST(o.at("peer").as_string() == "127.0.0.1:" + std::to_string(open_port));
+  BOOST_TEST(o.at("proxy_source").is_null());
+  BOOST_TEST(o.at("bytes_received").to_number<std::uint64_t>() == 7U);
+  BOOST_TEST(o.at("bytes_sent").to_number<std::uint64_t>() == 7U);
+  BOOST_TEST(o.at("end").is_null());
+  BOOST_TEST(o.at("duration_us").is_int64());
+
+  // Newest first: the reset one, then the one that ended with EOF.
+  const auto& reset = closed[0].as_object();
+  BOOST_TEST(reset.at("id").to_number<std::uint64_t>() == 2U);
+  BOOST_TEST(reset.at("peer").as_string() == "127.0.0.1:" + std::to_string(reset_port));
+  BOOST_TEST(reset.at("end").as_string() == "reset");
+  BOOST_TEST(reset.at("bytes_received").to_number<std::uint64_t>() == 100'000U);
+  BOOST_TEST(reset.at("bytes_sent").to_number<std::uint64_t>() == 100'000U);
+  const auto& eof = closed[1].as_object();
+  BOOST_TEST(eof.at("id").to_number<std::uint64_t>() == 1U);
+  BOOST_TEST(eof.at("listener").as_string() == listener);
+  BOOST_TEST(eof.at("peer").as_string() == "127.0.0.1:" + std::to_string(eof_port));
+  BOOST_TEST(eof.at("end").as_string() == "eof");
+  BOOST_TEST(eof.at("bytes_received").to_number<std::uint64_t>() == 5U);
+  BOOST_TEST(eof.at("bytes_sent").to_number<std::uint64_t>() == 5U);
+  // started: RFC 3339 UTC; the earlier connection did not start after the later one.
+  const std::string started(eof.at("started").as_string());
+  BOOST_TEST(started.size() == std::string("2026-12-01T07:40:00.123456Z").size());
+  BOOST_TEST(started.back() == 'Z');
+  BOOST_TEST(started <= std::string(reset.at("started").as_string()));
+  BOOST_TEST(eof.at("duration_us").is_int64());
+}
+
+BOOST_AUTO_TEST_CASE(the_closed_ring_keeps_the_latest_n) {
+  auto cfg = echo::test::server_fixture::default_config();
+  cfg.connection_history = 3;
+  admin_fixture f({}, cfg);
+  for (std::size_t i = 1; i <= 5; ++i) {
+    echo_client c(localhost, f.srv->port());
+    c.send_all(std::string(i, 'x'));
+    BOOST_TEST(c.recv_exact(i).size() == i);
+    c.shutdown_write();
+    BOOST_TEST((c.wait_end() == echo_client::end::eof));
+    BOOST_REQUIRE(f.sessions_drop_to(0, 5s));
+  }
+  const auto all = connections(f);
+  const auto& closed = all.at("closed").as_array();
+  BOOST_TEST(all.at("open").as_array().empty());
+  BOOST_TEST(all.at("closed_capacity").to_number<std::uint64_t>() == 3U);
+  BOOST_TEST(all.at("closed_total").to_number<std::uint64_t>() == 5U);
+  BOOST_REQUIRE_EQUAL(closed.size(), 3U);
+  for (std::size_t k = 0; k < 3; ++k) {  // ids 5, 4, 3, each with as many bytes as its id
+    const auto& r = closed[k].as_object();
+    BOOST_TEST(r.at("id").to_number<std::uint64_t>() == 5 - k);
+    BOOST_TEST(r.at("bytes_received").to_number<std::uint64_t>() == 5 - k);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(connections_name_the_proxy_source) {
+  auto cfg = echo::test::server_fixture::default_config();
+  cfg.listeners.front().proxy = echo::proxy_protocol::v1;
+  admin_fixture f({}, cfg);
+  echo_client c(localhost, f.srv->port());
+  c.send_all("PROXY TCP4 192.0.2.10 192.0.2.20 51000 7007\r\nping");
+  BOOST_TEST(c.recv_exact(4) == "ping");
+  const auto all = connections(f);
+  const auto& open = all.at("open").as_array();
+  BOOST_REQUIRE_EQUAL(open.size(), 1U);
+  const auto& o = open[0].as_object();
+  BOOST_TEST(o.at("proxy_source").as_string() == "192.0.2.10:51000");
+  BOOST_TEST(o.at("peer").as_string() == "127.0.0.1:" + std::to_string(local_port(c.fd())));
+  // The header is the proxy's, not the client's traffic.
+  BOOST_TEST(o.at("bytes_received").to_number<std::uint64_t>() == 4U);
+  c.shutdown_write();
+  BOOST_TEST((c.wait_end() == echo_client::end::eof));
+  BOOST_REQUIRE(f.sessions_drop_to(0, 5s));
+  const auto after = connections(f);
+  BOOST_REQUIRE_EQUAL(after.at("closed").as_array().size(), 1U);
+  BOOST_TEST(after.at("closed").as_array()[0].as_object().at("proxy_source").as_string() ==
+             "192.0.2.10:51000");
+}
+
+BOOST_AUTO_TEST_CASE(no_records_without_an_admin_listener_in_the_config) {
+  echo::test::server_fixture s;
+  {
+    echo_client c(localhost, s.port());
+    c.send_all("x");
+    BOOST_TEST(c.recv_exact(1) == "x");
+  }
+  // The server keeps no trace for a config without an admin listener: nothing to report.
+  const auto list = s.server().connections();
+  BOOST_TEST(list.closed_capacity == 0U);
+  BOOST_TEST(list.open.empty());
+}
+
+namespace {
+
+std::vector<std::string> fault_texts(const boost::json::value& list) {
+  std::vector<std::string> out;
+  for (const auto& v : list.as_array()) out.emplace_back(v.as_string());
+  return out;
+}
+
+boost::json::object get_faults(const admin_fixture& f) {
+  const auto r = http_request(localhost, f.port(), "/faults");
+  BOOST_TEST_REQUIRE(r.status == 200);
+  BOOST_TEST(r.header("content-type") == "application/json");
+  return boost::json::parse(r.body).as_object();
+}
+
+// Sends 100 bytes, then our FIN once all 100 came back, and counts what comes back until
+// the server ends the connection: the bytes, and how it ended.
+std::pair<std::size_t, echo_client::end> echo_until_end(std::uint16_t port) {
+  echo_client c(localhost, port);
+  c.send_all(std::string(100, 'a'));
+  std::size_t got = 0;
+  for (;;) {
+    char buf[256];
+    const ssize_t r = ::recv(c.fd(), buf, sizeof buf, 0);
+    if (r > 0) {
+      got += static_cast<std::size_t>(r);
+      if (got == 100) c.shutdown_write();
+      continue;
+    }
+    if (r == 0) return {got, echo_client::end::eof};
+    if (errno == ECONNRESET) return {got, echo_client::end::reset};
+    BOOST_TEST_REQUIRE((errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR), "recv: " << errno);
+    pollfd p{c.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 5000) == 0) return {got, echo_client::end::timeout};
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(faults_are_read_replaced_and_reset_live) {
+  auto cfg = echo::test::server_fixture::default_config();
+  cfg.seed = 7;
+  cfg.faults = {echo::parse_fault_spec("latency:delay=1ms")};
+  admin_fixture f({}, cfg);
+  auto now = get_faults(f);
+  BOOST_TEST(fault_texts(now.at("faults")) == std::vector<std::string>{"latency:delay=1ms"});
+  BOOST_TEST(fault_texts(now.at("configured")) == std::vector<std::string>{"latency:delay=1ms"});
+  BOOST_TEST(now.at("seed").to_number<std::uint64_t>() == 7U);
+  BOOST_TEST(now.at("allow_corruption").as_bool() == false);
+
+  const auto put = admin_call(f.port(), "PUT", "/faults", token, R"({"faults": ["reset-after:bytes=10"]})");
+  BOOST_TEST_REQUIRE(put.status == 200);
+  BOOST_TEST(fault_texts(boost::json::parse(put.body).at("faults")) ==
+             std::vector<std::string>{"reset-after:bytes=10"});
+  BOOST_TEST(fault_texts(get_faults(f).at("faults")) == std::vector<std::string>{"reset-after:bytes=10"});
+  // A bare array is a fault set too.
+  BOOST_TEST(admin_call(f.port(), "PUT", "/faults", token, R"(["reset-after:bytes=10"])").status == 200);
+
+  const auto reset = admin_call(f.port(), "POST", "/faults/reset", token);
+  BOOST_TEST(reset.status == 200);
+  BOOST_TEST(fault_texts(boost::json::parse(reset.body).at("faults")) ==
+             std::vector<std::string>{"latency:delay=1ms"});
+  BOOST_TEST(admin_call(f.port(), "PUT", "/faults", token, R"({"faults": []})").status == 200);
+  BOOST_TEST(f.srv->faults().empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_fault_set_is_answered_400_naming_the_problem_and_changes_nothing) {
+  admin_fixture f;
+  BOOST_TEST_REQUIRE(admin_call(f.port(), "PUT", "/faults", token, R"(["latency:delay=5ms"])").status == 200);
+  const std::vector<std::pair<std::string, std::string>> bad{
+      {"not json", "invalid JSON"},
+      {R"({"faults": "latency"})", "expected"},
+      {R"({"fault": ["latency"]})", "expected"},
+      {R"({"faults": [1]})", "faults[0]"},
+      {R"({"faults": ["latency:delay=5ms", "nonsense:x=1"]})", "nonsense"},
+      {R"({"faults": ["latency:dleay=5ms"]})", "dleay"},
+      {R"({"faults": ["corrupt:rate=0.1"]})", "corrupt"},     // needs --allow-corruption
+      {R"({"faults": ["latency:listener=1"]})", "listener"},  // no such listener
+      {"", "invalid JSON"},
+  };
+  for (const auto& [body, names] : bad) {
+    const auto r = admin_call(f.port(), "PUT", "/faults", token, body);
+    BOOST_TEST(r.status == 400, body);
+    BOOST_TEST(r.body.find(names) != std::string::npos, body << " -> " << r.body);
+    BOOST_TEST(r.body.find('\n') == r.body.size() - 1, "one line: " << r.body);
+  }
+  BOOST_TEST(fault_texts(get_faults(f).at("faults")) == std::vector<std::string>{"latency:delay=5ms"});
+  // Bodies are bounded: more than 64 KiB is refused before it is read.
+  const auto huge = admin_call(f.port(), "PUT", "/faults", token, std::string(70'000, ' ') + "[]");
+  BOOST_TEST(huge.status == 413);
+}
+
+BOOST_AUTO_TEST_CASE(put_faults_changes_what_the_next_connection_gets) {
+  auto cfg = echo::test::server_fixture::default_config();
+  cfg.seed = 1;
+  admin_fixture f({}, cfg);
+  const std::string listener = "tcp://127.0.0.1:" + std::to_string(f.srv->port());
+  const auto plain = echo_until_end(f.srv->port());
+  BOOST_TEST(plain.first == 100U);
+  BOOST_TEST((plain.second == echo_client::end::eof));
+
+  BOOST_TEST_REQUIRE(admin_call(f.port(), "PUT", "/faults", token, R"(["reset-after:bytes=10"])").status ==
+                     200);
+  const auto faulted = echo_until_end(f.srv->port());
+  BOOST_TEST(faulted.first == 10U);
+  BOOST_TEST((faulted.second == echo_client::end::reset));
+
+  BOOST_TEST_REQUIRE(admin_call(f.port(), "POST", "/faults/reset", token).status == 200);
+  const auto again = echo_until_end(f.srv->port());
+  BOOST_TEST(again.first == 100U);
+  BOOST_TEST((again.second == echo_client::end::eof));
+
+  BOOST_REQUIRE(f.sessions_drop_to(0, 5s));
+  const auto all = connections(f);
+  const auto& closed = all.at("closed").as_array();
+  BOOST_REQUIRE_EQUAL(closed.size(), 3U);
+  const auto& reset = closed[1].as_object();  // newest first: plain, reset, plain
+  BOOST_TEST(reset.at("bytes_sent").to_number<std::uint64_t>() == 10U);
+  const auto& fired = reset.at("faults").as_array();
+  BOOST_REQUIRE_EQUAL(fired.size(), 1U);
+  BOOST_TEST(fired[0].at("fault").as_string() == "reset-after:bytes=10");
+  BOOST_TEST(closed[0].at("faults").as_array().empty());
+  BOOST_TEST(closed[2].at("faults").as_array().empty());
+
+  const auto m = f.metrics();
+  BOOST_TEST(sample(m, "echo_faults_fired_total{listener=\"" + listener + "\",fault=\"reset-after\"}") ==
+             "1");
+  BOOST_TEST(sample(m, "echo_faults_fired_total{listener=\"" + listener + "\",fault=\"latency\"}") == "0");
+}
+
+BOOST_AUTO_TEST_CASE(the_same_seed_gives_the_same_fault_columns) {
+  const auto run = [](std::uint64_t seed) {
+    auto cfg = echo::test::server_fixture::default_config();
+    cfg.seed = seed;
+    cfg.faults = {echo::parse_fault_spec("slice:size=1-7"),
+                  echo::parse_fault_spec("reset-after:bytes=50,probability=0.5")};
+    admin_fixture f({}, cfg);
+    for (int i = 0; i < 8; ++i) {
+      echo_until_end(f.srv->port());
+      BOOST_REQUIRE(f.sessions_drop_to(0, 5s));
+    }
+    std::vector<std::string> columns;
+    const auto all = connections(f);
+    for (const auto& r : all.at("closed").as_array())
+      columns.push_back(boost::json::serialize(r.at("faults")) + " " + std::string(r.at("end").as_string()));
+    return columns;
+  };
+  const auto first = run(42);
+  const auto second = run(42);
+  BOOST_TEST_REQUIRE(first.size() == 8U);
+  BOOST_TEST(first == second, boost::test_tools::per_element());
+  // Every connection was sliced, so no column is empty; and they are the same column by
+  // column, which is the point.
+  BOOST_TEST(
+      std::none_of(first.begin(), first.end(), [](const std::string& c) { return c.starts_with("[] "); }));
+}
+
+BOOST_AUTO_TEST_CASE(connections_are_listed_while_several_threads_serve) {
+  auto cfg = echo::test::server_fixture::default_config();
+  cfg.connection_history = 8;
+  admin_fixture f({}, cfg, 4);
+  std::vector<echo_client> open;
+  for (int i = 0; i < 6; ++i) {
+    open.emplace_back(localhost, f.srv->port());
+    open.back().send_all("ab");
+    BOOST_TEST(open.back().recv_exact(2) == "ab");
+  }
+  for (int i = 0; i < 12; ++i) {
+    echo_client c(localhost, f.srv->port());
+    c.send_all("xyz");
+    BOOST_TEST(c.recv_exact(3) == "xyz");
+    c.shutdown_write();
+    BOOST_TEST((c.wait_end() == echo_client::end::eof));
+  }
+  BOOST_REQUIRE(f.sessions_drop_to(6, 5s));
+  const auto all = connections(f);
+  BOOST_TEST(all.at("open").as_array().size() == 6U);
+  BOOST_TEST(all.at("closed").as_array().size() == 8U);
+  BOOST_TEST(all.at("closed_total").to_number<std::uint64_t>() == 12U);
+  for (const auto& r : all.at("open").as_array())
+    BOOST_TEST(r.at("bytes_sent").to_number<std::uint64_t>() == 2U);
+  for (const auto& r : all.at("closed").as_array())
+    BOOST_TEST(r.at("bytes_sent").to_number<std::uint64_t>() == 3U);
 }

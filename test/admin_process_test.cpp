@@ -221,7 +221,8 @@ BOOST_AUTO_TEST_CASE(admin_port_in_use_exits_69_naming_the_address) {
 }
 
 BOOST_AUTO_TEST_CASE(promtool_accepts_the_metrics, *echo::test::skip_if(needs("promtool"))) {
-  svc_with_admin s;
+  // A fault that fires on every connection, so its counter is not all zeros either.
+  svc_with_admin s({"--fault", "slice:size=4096"});
   // Some traffic first, so the counters are not all zero.
   echo::test::load_options o;
   o.port = s.svc.port;
@@ -230,6 +231,10 @@ BOOST_AUTO_TEST_CASE(promtool_accepts_the_metrics, *echo::test::skip_if(needs("p
   BOOST_TEST(echo::test::run_echo_load(o).completed == 4U);
   const auto m = http_request(localhost, s.admin_port, "/metrics");
   BOOST_REQUIRE_EQUAL(m.status, 200);
+  const std::string fired =
+      "echo_faults_fired_total{listener=\"tcp://127.0.0.1:" + std::to_string(s.svc.port) +
+      "\",fault=\"slice\"} 4\n";
+  BOOST_TEST(m.body.find(fired) != std::string::npos, m.body);
   temp_dir dir;
   const auto file = dir.path / "metrics.txt";
   std::ofstream(file) << m.body;
@@ -332,4 +337,90 @@ BOOST_AUTO_TEST_CASE(prometheus_scrapes_exact_byte_counts_during_load,
   prom->signal(SIGTERM);
   BOOST_TEST(prom->wait(20s).has_value());
   s.stop();
+}
+
+// ---- live control through the real binary ---------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(a_token_file_guards_changes_and_readyz_flips) {
+  temp_dir dir;
+  const auto file = dir.path / "token";
+  std::ofstream(file) << "file-Token.42\n";
+  svc_with_admin s({"--admin-token-file", file.string()});
+  using echo::test::http_call;
+  const std::string set = R"({"faults": ["latency:delay=1ms"]})";
+  BOOST_TEST(http_call(localhost, s.admin_port, "PUT", "/faults", {}, set).status == 401);
+  BOOST_TEST(http_call(localhost, s.admin_port, "PUT", "/faults", "file-Token.4", set).status == 401);
+  const auto put = http_call(localhost, s.admin_port, "PUT", "/faults", "file-Token.42", set);
+  BOOST_TEST(put.status == 200);
+  BOOST_TEST(put.body.find(R"("faults":["latency:delay=1ms"])") != std::string::npos, put.body);
+  BOOST_TEST(http_request(localhost, s.admin_port, "/faults").body == put.body);
+  const auto bad =
+      http_call(localhost, s.admin_port, "PUT", "/faults", "file-Token.42", R"(["latency:nope=1"])");
+  BOOST_TEST(bad.status == 400);
+  BOOST_TEST(bad.body.find("nope") != std::string::npos, bad.body);
+  BOOST_TEST(http_call(localhost, s.admin_port, "POST", "/faults/reset", "file-Token.42").status == 200);
+  BOOST_TEST(http_request(localhost, s.admin_port, "/faults").body.find(R"("faults":[])") !=
+             std::string::npos);
+
+  BOOST_TEST(http_call(localhost, s.admin_port, "POST", "/readyz/fail", "file-Token.42").status == 200);
+  BOOST_TEST(http_request(localhost, s.admin_port, "/readyz").status == 503);
+  BOOST_TEST(http_request(localhost, s.admin_port, "/healthz").status == 200);
+  BOOST_TEST(http_call(localhost, s.admin_port, "POST", "/readyz/ok", "file-Token.42").status == 200);
+  BOOST_TEST(http_request(localhost, s.admin_port, "/readyz").status == 200);
+
+  // What the client did shows in /connections.
+  {
+    echo_client c(localhost, s.svc.port);
+    c.send_all("abc");
+    BOOST_TEST(c.recv_exact(3) == "abc");
+    const auto conns = http_request(localhost, s.admin_port, "/connections");
+    BOOST_TEST(conns.status == 200);
+    BOOST_TEST(conns.body.find(R"("bytes_received":3,"bytes_sent":3)") != std::string::npos, conns.body);
+  }
+  s.stop();
+  // The changes were logged, the token never.
+  const auto err = s.svc.child->stderr_text();
+  BOOST_TEST(err.find("fault set replaced through the admin listener") != std::string::npos, err);
+  BOOST_TEST(err.find("readiness held down through the admin listener") != std::string::npos, err);
+  BOOST_TEST(err.find("file-Token.42") == std::string::npos, err);
+}
+
+BOOST_AUTO_TEST_CASE(without_a_token_changes_are_forbidden) {
+  svc_with_admin s;
+  using echo::test::http_call;
+  for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
+           {"POST", "/readyz/fail"}, {"PUT", "/faults"}, {"POST", "/faults/reset"}})
+    BOOST_TEST(http_call(localhost, s.admin_port, method, target, "guess").status == 403, target);
+  BOOST_TEST(http_request(localhost, s.admin_port, "/readyz").status == 200);
+  BOOST_TEST(http_request(localhost, s.admin_port, "/faults").status == 200);
+  s.stop();
+}
+
+BOOST_AUTO_TEST_CASE(token_settings_are_checked_and_never_printed) {
+  using echo::test::run_to_exit;
+  const auto flag = run_to_exit({"--print-config", "--admin-token", "tok-9f8e7d"});
+  BOOST_TEST(flag.code == 0);
+  BOOST_TEST(flag.out.find("# admin-token = (set, not shown)  # command line") != std::string::npos,
+             flag.out);
+  BOOST_TEST(flag.out.find("tok-9f8e7d") == std::string::npos, flag.out);
+  BOOST_TEST(flag.out.find("connection-history = 1000") != std::string::npos, flag.out);
+  const auto env =
+      run_to_exit({"--print-config"}, {"ECHO_SVC_ADMIN_TOKEN=tok-9f8e7d", "ECHO_SVC_CONNECTION_HISTORY=5"});
+  BOOST_TEST(env.code == 0);
+  BOOST_TEST(env.out.find("(set, not shown)  # environment ECHO_SVC_ADMIN_TOKEN") != std::string::npos,
+             env.out);
+  BOOST_TEST(env.out.find("connection-history = 5") != std::string::npos, env.out);
+  BOOST_TEST(env.out.find("tok-9f8e7d") == std::string::npos, env.out);
+
+  const auto spaced = run_to_exit({"--admin-token", "two words"});
+  BOOST_TEST(spaced.code == 64);
+  BOOST_TEST(spaced.err.find("admin-token") != std::string::npos, spaced.err);
+  BOOST_TEST(spaced.err.find("two words") == std::string::npos, spaced.err);
+  const auto missing = run_to_exit(
+      {"--port", "0", "--admin-listen", "127.0.0.1:0", "--admin-token-file", "/nonexistent/token"});
+  BOOST_TEST(missing.code == 78);
+  BOOST_TEST(missing.err.find("admin-token-file") != std::string::npos, missing.err);
+  const auto both = run_to_exit({"--admin-token", "a", "--admin-token-file", "/nonexistent/token"});
+  BOOST_TEST(both.code == 64);
+  BOOST_TEST(run_to_exit({"--connection-history", "2000000"}).code == 64);
 }

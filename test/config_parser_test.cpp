@@ -11,6 +11,7 @@
 
 #include "echo/config_error.hpp"
 #include "echo/config_parser.hpp"
+#include "echo/fault_spec.hpp"
 #include "echo/logger.hpp"
 #include "echo/usage_error.hpp"
 #include "temp_file.hpp"
@@ -254,6 +255,12 @@ BOOST_AUTO_TEST_CASE(every_setting_reads_from_the_environment) {
                                    "ECHO_SVC_TLS_ALPN=echo,h2",
                                    "ECHO_SVC_TLS_HANDSHAKE_TIMEOUT=3s",
                                    "ECHO_SVC_READY_FILE=/run/echo/ready",
+                                   "ECHO_SVC_FAULT=latency:delay=5ms,jitter=1ms;amplify:factor=2",
+                                   "ECHO_SVC_SEED=99",
+                                   "ECHO_SVC_ALLOW_CORRUPTION=true",
+                                   "ECHO_SVC_CATALOGUE=7100",
+                                   "ECHO_SVC_ADMIN_TOKEN=env-token",
+                                   "ECHO_SVC_CONNECTION_HISTORY=7",
                                    "PATH=/usr/bin",
                                    "ECHO_OTHER=1"});
   const auto& c = cmd.cfg;
@@ -288,7 +295,18 @@ BOOST_AUTO_TEST_CASE(every_setting_reads_from_the_environment) {
   BOOST_TEST(c.ready_file == "/run/echo/ready");
   BOOST_TEST((cmd.origins.at("port").source == echo::config_source::environment));
   BOOST_TEST(cmd.origins.at("port").describe() == "environment ECHO_SVC_PORT");
-  BOOST_TEST(cmd.origins.size() == 26U, "every setting has an origin; one was just added: test it above");
+  BOOST_REQUIRE_EQUAL(c.faults.size(), 2U);
+  BOOST_TEST(echo::format_fault_spec(c.faults[0]) == "latency:delay=5ms,jitter=1ms");
+  BOOST_TEST((c.seed == 99U));
+  BOOST_TEST(c.allow_corruption);
+  BOOST_TEST(c.catalogue->port == 7100U);
+  BOOST_TEST(c.admin_token == "env-token");
+  BOOST_TEST(c.connection_history == 7U);
+  // The token file excludes the token itself, so it gets a parse of its own.
+  const auto file = parse_with({}, {"ECHO_SVC_ADMIN_TOKEN_FILE=/run/secrets/token"});
+  BOOST_TEST(file.cfg.admin_token_file == "/run/secrets/token");
+  BOOST_TEST((file.origins.at("admin-token-file").source == echo::config_source::environment));
+  BOOST_TEST(cmd.origins.size() == 33U, "every setting has an origin; one was just added: test it above");
 }
 
 BOOST_AUTO_TEST_CASE(precedence_is_flag_then_environment_then_file_then_default) {

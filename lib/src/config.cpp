@@ -3,6 +3,8 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cctype>
+#include <fstream>
 
 #include <fmt/format.h>
 
@@ -20,7 +22,12 @@ void check_duration(const char* setting, std::chrono::milliseconds value) {
 }  // namespace
 
 void validate(const config& cfg) {
-  if (cfg.listeners.empty()) throw config_error("listen", "no listener configured");
+  if (cfg.listeners.empty() && !cfg.catalogue) throw config_error("listen", "no listener configured");
+  if (cfg.catalogue && cfg.catalogue->port != 0 && cfg.catalogue->port > 65535 - 9)
+    throw config_error(
+        "catalogue",
+        fmt::format("invalid catalogue base port {}: its 10 ports must end by 65535", cfg.catalogue->port));
+  validate_faults(cfg.faults, cfg.allow_corruption);
   for (const auto& spec : cfg.listeners) {
     if (spec.adopt_fd && *spec.adopt_fd < 0)
       throw config_error("listen", fmt::format("invalid descriptor {} to adopt", *spec.adopt_fd));
@@ -71,6 +78,49 @@ void validate(const config& cfg) {
     throw config_error("log-format", "invalid log format");
   if (cfg.level < log_level::trace || cfg.level > log_level::off)
     throw config_error("log-level", "invalid log level");
+  if (!cfg.admin_token.empty() && !cfg.admin_token_file.empty())
+    throw config_error("admin-token-file", "give admin-token or admin-token-file, not both");
+  // The token itself is never repeated in a message: messages end up in logs.
+  if (!cfg.admin_token.empty() && !valid_admin_token(cfg.admin_token))
+    throw config_error(
+        "admin-token",
+        fmt::format("invalid admin-token: expected 1 to {} characters of A-Z a-z 0-9 - . _ ~ + / "
+                    "(then = padding)",
+                    config::max_admin_token));
+  if (cfg.connection_history > config::max_connection_history)
+    throw config_error("connection-history",
+                       fmt::format("invalid connection-history {}: expected a number from 0 to {}",
+                                   cfg.connection_history, config::max_connection_history));
+}
+
+bool valid_admin_token(std::string_view token) noexcept {
+  if (token.empty() || token.size() > config::max_admin_token) return false;
+  std::size_t end = token.size();
+  while (end > 0 && token[end - 1] == '=') --end;
+  if (end == 0) return false;
+  for (std::size_t i = 0; i < end; ++i) {
+    const char c = token[i];
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                    c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string effective_admin_token(const config& cfg) {
+  if (cfg.admin_token_file.empty()) return cfg.admin_token;
+  std::ifstream in(cfg.admin_token_file);
+  std::string token;
+  if (!in || !std::getline(in, token))
+    throw config_error("admin-token-file",
+                       fmt::format("cannot read admin-token-file '{}'", cfg.admin_token_file));
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  if (!valid_admin_token(token))
+    throw config_error("admin-token-file",
+                       fmt::format("admin-token-file '{}' holds no valid token on its first line: expected 1 "
+                                   "to {} characters of A-Z a-z 0-9 - . _ ~ + / (then = padding)",
+                                   cfg.admin_token_file, config::max_admin_token));
+  return token;
 }
 
 unsigned effective_threads(const config& cfg) { return cfg.threads == 0 ? available_cpus() : cfg.threads; }

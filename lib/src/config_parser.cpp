@@ -15,6 +15,7 @@
 
 #include "echo/config_error.hpp"
 #include "echo/endpoint_text.hpp"
+#include "echo/fault_spec.hpp"
 #include "echo/listen_url.hpp"
 #include "echo/logger.hpp"
 #include "echo/usage_error.hpp"
@@ -56,6 +57,8 @@ struct setting {
   // Given any number of times: the values of one source arrive joined by '\n' (flags and
   // file lines as given, the environment's split at commas) and replace a lower source's.
   bool repeatable = false;
+  // What separates the values of a repeatable setting in its one environment variable.
+  char env_separator = ',';
 };
 
 constexpr char value_separator = '\n';
@@ -271,11 +274,56 @@ const std::vector<setting>& settings() {
       [](config& c, std::string_view v) { c.reuse_port = parse_bool(v); },
       [](const config& c) -> std::optional<std::string> { return std::string(c.reuse_port ? "true" : "false"); }});
     t.push_back({"admin-listen", "ADDR:PORT",
-      [](const config&) { return std::string("serve GET /metrics (Prometheus), /healthz and /readyz over HTTP here, e.g. 127.0.0.1:9100, [::1]:9100, :9100 (default: off)"); },
+      [](const config&) { return std::string("serve GET /metrics (Prometheus), /healthz, /readyz, /connections and /faults over HTTP here, and with --admin-token the changes (PUT /faults, POST /faults/reset, /readyz/fail, /readyz/ok), e.g. 127.0.0.1:9100, [::1]:9100, :9100 (default: off)"); },
       [](config& c, std::string_view v) { c.admin = parse_endpoint(v); },
       [](const config& c) -> std::optional<std::string> {
         if (!c.admin) return std::nullopt;
         return format_endpoint(*c.admin);
+      }});
+    t.push_back({"admin-token", "TOKEN",
+      [](const config&) { return std::string("bearer token that admin requests changing anything (PUT /faults, POST /readyz/fail ...) must carry as 'Authorization: Bearer TOKEN'; without a token those requests are refused (default: none)"); },
+      [](config& c, std::string_view v) { c.admin_token = std::string(v); },
+      // Never printed back: --print-config output gets pasted into tickets.
+      [](const config&) -> std::optional<std::string> { return std::nullopt; }});
+    t.push_back({"admin-token-file", "FILE",
+      [](const config&) { return std::string("read the admin token from the first line of FILE at start-up, so it is in neither argv nor the environment (default: none)"); },
+      [](config& c, std::string_view v) { c.admin_token_file = std::string(v); },
+      [](const config& c) -> std::optional<std::string> {
+        if (c.admin_token_file.empty()) return std::nullopt;
+        return c.admin_token_file;
+      }});
+    t.push_back({"connection-history", "N",
+      [](const config& d) { return fmt::format("closed connections the admin listener's GET /connections remembers, the latest ones, 0-{}; 0 keeps no records (default {})", config::max_connection_history, d.connection_history); },
+      [](config& c, std::string_view v) { c.connection_history = static_cast<std::size_t>(parse_count(v, "connection history")); },
+      [](const config& c) -> std::optional<std::string> { return std::to_string(c.connection_history); }});
+    t.push_back({"fault", "SPEC",
+      [](const config&) { return std::string("inject a fault, NAME[:KEY=VALUE,...]; repeatable (ECHO_SVC_FAULT takes a ';'-separated list): latency:delay=50ms,jitter=5ms, bandwidth:rate=64KiB, slice:size=1-64,delay=1ms, close-after:bytes=N|time=T, reset-after:bytes=N|time=T, stall[:after-bytes=N], blackhole, slow-read:rate=1KiB, slow-close:delay=T, early-fin[:after-bytes=N], hold-close-wait, no-accept, refuse, accept-delay:delay=T, banner:text=..., and with --allow-corruption corrupt:rate=P, garbage-then-close:bytes=N, amplify:factor=K. Every connection fault also takes listener=, probability=, after=, count=, match=CIDR (see README)"); },
+      [](config& c, std::string_view v) {
+        for (const auto spec : split_values(v)) c.faults.push_back(parse_fault_spec(spec));
+      },
+      [](const config&) -> std::optional<std::string> { return std::nullopt; },  // print_config lists them
+      true, ';'});
+    t.push_back({"seed", "S",
+      [](const config&) { return std::string("seed for every random choice faults make: the same seed and connection order give the same faults, sizes and offsets (default: drawn at start and logged)"); },
+      [](config& c, std::string_view v) {
+        const auto n = parse_decimal(v);
+        if (!n) throw usage_error(fmt::format("invalid seed '{}': expected a number from 0 to 18446744073709551615", v));
+        c.seed = *n;
+      },
+      [](const config& c) -> std::optional<std::string> {
+        if (!c.seed) return std::nullopt;
+        return std::to_string(*c.seed);
+      }});
+    t.push_back({"allow-corruption", nullptr,
+      [](const config& d) { return fmt::format("allow the integrity faults corrupt, garbage-then-close and amplify, which break the echo's bytes (default {})", d.allow_corruption); },
+      [](config& c, std::string_view v) { c.allow_corruption = parse_bool(v); },
+      [](const config& c) -> std::optional<std::string> { return std::string(c.allow_corruption ? "true" : "false"); }});
+    t.push_back({"catalogue", "BASE_PORT",
+      [](const config&) { return std::string("serve the failure catalogue: one TCP listener per behaviour on ports BASE_PORT to BASE_PORT+9 (plain echo, refuse, no-accept, accept-then-close, accept-then-reset, blackhole, stall, slice 1, latency 1s, slow-read), on --bind's address; its port table goes to stderr. Without --port or --listen it replaces the --port listener; 0 gives each a free port (default: off)"); },
+      [](config& c, std::string_view v) { c.catalogue = listener_spec{std::nullopt, parse_port(v)}; },
+      [](const config& c) -> std::optional<std::string> {
+        if (!c.catalogue) return std::nullopt;
+        return std::to_string(c.catalogue->port);
       }});
     // clang-format on
     return t;
@@ -300,8 +348,11 @@ po::options_description command_line_only() {
 
 po::options_description setting_descriptions(bool for_file) {
   const config d;
+  // The description column stays where the short flags put it: a long switch
+  // (--allow-corruption) gets its own line instead of pushing every description right.
   po::options_description desc(
-      "Settings (also ECHO_SVC_<FLAG> in the environment, or 'flag = value' in --config FILE)");
+      "Settings (also ECHO_SVC_<FLAG> in the environment, or 'flag = value' in --config FILE)",
+      po::options_description::m_default_line_length, 50);
   for (const auto& s : settings()) {
     const auto help = s.help(d);
     std::string key = s.name;
@@ -468,7 +519,7 @@ raw_values read_environment(std::span<const char* const> env, std::optional<std:
       throw config_error(std::string(name),
                          fmt::format("unknown environment variable {}: no such setting (see --help)", name));
     std::string v(value);
-    if (found->repeatable) std::replace(v.begin(), v.end(), ',', value_separator);
+    if (found->repeatable) std::replace(v.begin(), v.end(), found->env_separator, value_separator);
     values[found->name] = std::move(v);
   }
   return values;
@@ -704,8 +755,16 @@ command_line parse_command_line(std::span<const char* const> args, std::span<con
     if (config_file) check_hidden(from_file, {config_source::file, *config_file});
     result.origins[s.name] = origin;
   }
+  // The catalogue listens where --bind says, and replaces the --port listener unless a
+  // port or URL was asked for too.
+  if (cfg.catalogue) {
+    cfg.catalogue->address = cfg.listeners.front().address;
+    if (!given(result.origins, "port") && !given(result.origins, "listen"))
+      cfg.listeners.erase(cfg.listeners.begin());
+  }
   // --listen alone replaces the default TCP listener; with --port or --bind it is served too.
-  if (serves_listen_only(result.origins)) cfg.listeners.erase(cfg.listeners.begin());
+  else if (serves_listen_only(result.origins))
+    cfg.listeners.erase(cfg.listeners.begin());
   try {
     validate(cfg);
   } catch (const config_error& e) {
@@ -720,7 +779,9 @@ std::string print_config(const command_line& cmd) {
   std::string out =
       fmt::format("# echo-svc {} effective configuration; valid as a --config file.\n", version);
   if (!cmd.config_file.empty()) out += fmt::format("# Read from config file {}.\n", cmd.config_file);
-  const bool listen_only = serves_listen_only(cmd.origins);
+  const bool catalogue_only =
+      cmd.cfg.catalogue && !given(cmd.origins, "port") && !given(cmd.origins, "listen");
+  const bool listen_only = serves_listen_only(cmd.origins) || catalogue_only;
   for (const auto& s : settings()) {
     const std::string_view name = s.name;
     const auto it = cmd.origins.find(s.name);
@@ -733,8 +794,19 @@ std::string print_config(const command_line& cmd) {
         out += fmt::format("listen = {}  # {}\n", format_listen_url(cmd.cfg.listeners[i]), origin);
       continue;
     }
-    if (listen_only && (name == "port" || name == "bind")) {
-      out += fmt::format("# {} = (unused: listen is set)  # {}\n", name, origin);
+    if (name == "fault") {
+      if (cmd.cfg.faults.empty()) out += fmt::format("# fault = (unset)  # {}\n", origin);
+      for (const auto& f : cmd.cfg.faults)
+        out += fmt::format("fault = {}  # {}\n", format_fault_spec(f), origin);
+      continue;
+    }
+    if (listen_only && (name == "port" || (name == "bind" && !catalogue_only))) {
+      out += fmt::format("# {} = (unused: {} is set)  # {}\n", name, catalogue_only ? "catalogue" : "listen",
+                         origin);
+      continue;
+    }
+    if (name == "admin-token" && !cmd.cfg.admin_token.empty()) {
+      out += fmt::format("# {} = (set, not shown)  # {}\n", name, origin);
       continue;
     }
     const auto value = s.show(cmd.cfg);

@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "detail/catalogue.hpp"
 #include "detail/make_listener.hpp"
 #include "detail/object_executor.hpp"
 #include "detail/session_base.hpp"
@@ -47,6 +48,84 @@ server::server(asio::io_context& io, const config& cfg, bool multi_threaded)
                                        {cfg.udp_source_rate, cfg.udp_source_bytes, cfg.udp_receive_buffer}};
   for (const auto& spec : cfg.listeners)
     listeners_.push_back(detail::make_listener(spec, io, context_, multi_threaded, options));
+  catalogue_first_ = listeners_.size();
+  auto faults = cfg.faults;
+  if (cfg.catalogue) {
+    // Bound first, then named by what they got: with base port 0 only the kernel knows.
+    auto spec = *cfg.catalogue;
+    for (const auto& entry : detail::catalogue) {
+      listeners_.push_back(detail::make_listener(spec, io, context_, multi_threaded, options));
+      if (!entry.fault.empty()) {
+        auto f = parse_fault_spec(entry.fault);
+        f.listener = listeners_.back()->name();
+        faults.push_back(std::move(f));
+      }
+      if (spec.port != 0) ++spec.port;
+    }
+  }
+  context_->faults.on_change = [this](const detail::fault_set& set) { on_faults_changed(set); };
+  std::vector<detail::listener_identity> identities;
+  for (const auto& l : listeners_) identities.push_back({l->name(), l->address(), l->port()});
+  context_->faults.configure(std::move(identities), std::move(faults));
+  // Records name their listener; a listener's counters sit at its index in the context.
+  context_->listener_names.resize(context_->listeners.size());
+  for (const auto& l : listeners_) {
+    if (const auto* c = l->counters()) {
+      const auto index = static_cast<std::size_t>(c - context_->listeners.data());
+      if (index < context_->listener_names.size()) context_->listener_names[index] = l->name();
+    }
+  }
+}
+
+void server::on_faults_changed(const detail::fault_set& set) {
+  using connect_fault = detail::tcp_listener::connect_fault;
+  for (std::size_t i = 0; i < listeners_.size(); ++i) {
+    auto* tcp = dynamic_cast<detail::tcp_listener*>(listeners_[i].get());
+    if (!tcp) continue;
+    // refuse outranks no-accept: a closed port says more than a full queue.
+    auto mode = connect_fault::none;
+    for (const auto& f : set.faults) {
+      if (!is_listener_fault(f->spec.kind) || i >= f->listeners.size() || !f->listeners[i]) continue;
+      if (f->spec.kind == fault_kind::refuse) mode = connect_fault::refuse;
+      else if (mode == connect_fault::none) mode = connect_fault::no_accept;
+    }
+    tcp->set_connect_fault(mode);
+  }
+  if (!set.connection_faults) return;
+  // The registry is the server executor's to walk.
+  asio::dispatch(executor_, [ctx = context_] {
+    for (auto& s : ctx->registry.snapshot()) s->refresh_faults();
+  });
+}
+
+void server::set_faults(std::vector<fault_spec> faults) { context_->faults.set(std::move(faults)); }
+
+std::vector<fault_spec> server::faults() const { return context_->faults.active_specs(); }
+
+void server::reset_faults() { context_->faults.reset(); }
+
+std::vector<fault_spec> server::configured_faults() const { return context_->faults.configured(); }
+
+std::uint64_t server::fault_seed() const noexcept { return context_->faults.seed(); }
+
+bool server::corruption_allowed() const noexcept { return context_->faults.corruption_allowed(); }
+
+std::vector<fault_fired> server::faults_fired() const {
+  std::vector<std::string> names;
+  for (const auto& l : listeners_) names.push_back(l->kind() == "udp" ? std::string() : l->name());
+  auto all = context_->faults.fired(names);
+  std::erase_if(all, [](const fault_fired& f) { return f.listener.empty(); });
+  return all;
+}
+
+std::vector<std::string> server::catalogue_table() const {
+  std::vector<std::string> lines;
+  for (std::size_t i = catalogue_first_; i < listeners_.size(); ++i) {
+    const auto& entry = detail::catalogue[i - catalogue_first_];
+    lines.push_back(fmt::format("{:<5}  {:<52}  {}", listeners_[i]->port(), entry.behaviour,
+                                entry.fault.empty() ? std::string_view("-") : entry.fault));
+  }
+  return lines;
 }
 
 void server::set_step_plans(plan_factory plans) { context_->plans = std::move(plans); }
@@ -62,7 +141,10 @@ std::vector<std::string> server::ready_lines() const {
   return lines;
 }
 
-server::~server() { context_->registry.clear_on_empty(); }
+server::~server() {
+  context_->faults.on_change = nullptr;
+  context_->registry.clear_on_empty();
+}
 
 void server::start() {
   asio::dispatch(executor_, [this] {
@@ -187,5 +269,19 @@ byte_totals server::bytes() const noexcept {
 }
 
 std::size_t server::session_count() const noexcept { return context_->registry.size(); }
+
+connection_list server::connections() const {
+  connection_list out;
+  out.closed_capacity = context_->history.capacity();
+  if (!context_->history.enabled()) return out;
+  // Each owner is held while its record is read, so no session is destroyed under us.
+  for (const auto& s : context_->registry.snapshot()) {
+    if (auto r = s->record()) out.open.push_back(std::move(*r));
+  }
+  std::sort(out.open.begin(), out.open.end(),
+            [](const connection_record& a, const connection_record& b) { return a.id < b.id; });
+  out.closed = context_->history.latest(out.closed_total);
+  return out;
+}
 
 }  // namespace echo

@@ -7,10 +7,13 @@
 
 #include "detail/admin_listener.hpp"
 #include "detail/admin_routes.hpp"
+#include "detail/connections_json.hpp"
+#include "detail/faults_json.hpp"
 #include "detail/metrics_text.hpp"
 #include "detail/object_executor.hpp"
 #include "detail/process_metrics.hpp"
 #include "detail/server_metrics.hpp"
+#include "echo/config_error.hpp"
 #include "echo/exit_code.hpp"
 #include "echo/logger.hpp"
 #include "echo/version.hpp"
@@ -39,14 +42,34 @@ service::service(const config& cfg)
       reload_signals_(signals_.get_executor(), SIGHUP),
       delay_(signals_.get_executor()) {
   if (cfg_.admin) {
-    auto routes = std::make_shared<detail::admin_routes>(
-        [this] {
-          detail::metrics_text out;
-          detail::write_server_metrics(out, server_);
-          detail::write_process_metrics(out);
-          return out.take();
-        },
-        [this] { return ready(); });
+    detail::admin_routes::actions act;
+    act.metrics = [this] {
+      detail::metrics_text out;
+      detail::write_server_metrics(out, server_);
+      detail::write_process_metrics(out);
+      return out.take();
+    };
+    act.ready = [this] { return ready(); };
+    act.hold_unready = [this](bool hold) { hold_unready(hold); };
+    act.connections = [this] { return detail::connections_json(server_.connections()); };
+    act.faults = [this] { return detail::faults_json(server_); };
+    act.replace_faults = [this](std::string_view body) -> std::string {
+      try {
+        server_.set_faults(detail::parse_faults_json(body));
+      } catch (const config_error& e) {  // usage_error too: the SPEC parser's
+        return e.what();
+      }
+      log_event(log_level::info, "faults_replaced", "fault set replaced through the admin listener",
+                {{"faults", fault_list()}});
+      return {};
+    };
+    act.reset_faults = [this] {
+      server_.reset_faults();
+      log_event(log_level::info, "faults_reset",
+                "fault set reset to the configured one through the admin listener",
+                {{"faults", fault_list()}});
+    };
+    auto routes = std::make_shared<detail::admin_routes>(std::move(act), effective_admin_token(cfg_));
     admin_ = std::make_unique<detail::admin_listener>(runtime_.context(), *cfg_.admin,
                                                       runtime_.multi_threaded(), std::move(routes));
     admin_->start();
@@ -84,7 +107,10 @@ void service::log_start() const {
              {"shutdown_timeout_ms", cfg_.shutdown_timeout},
              {"shutdown_delay_ms", cfg_.shutdown_delay},
              {"backlog", cfg_.backlog},
-             {"listeners", all}});
+             {"listeners", all},
+             {"seed", server_.fault_seed()}});
+  for (const auto& f : server_.faults())
+    log_event(log_level::info, "fault", "fault in effect", {{"fault", format_fault_spec(f)}});
   if (admin_) names.push_back(admin_->name());
   for (const auto& name : names) log_event(log_level::info, "listening", "listening", {{"listener", name}});
 }
@@ -97,6 +123,20 @@ void service::log_shutdown_begin(int signal_number) const {
 }
 
 service::~service() = default;
+
+std::string service::fault_list() const {
+  std::string all;
+  for (const auto& f : server_.faults()) all += (all.empty() ? "" : ";") + format_fault_spec(f);
+  return all;
+}
+
+void service::hold_unready(bool hold) noexcept {
+  if (held_unready_.exchange(hold, std::memory_order_relaxed) == hold) return;
+  log_event(log_level::info, hold ? "readiness_held" : "readiness_released",
+            hold ? "readiness held down through the admin listener"
+                 : "readiness released through the admin listener",
+            {{"ready", ready()}});
+}
 
 std::vector<std::string> service::ready_lines() const {
   auto lines = server_.ready_lines();

@@ -149,4 +149,15 @@ http_reply http_request(const std::string& host, std::uint16_t port, const std::
   return c.read_reply(method == "HEAD");
 }
 
+http_reply http_call(const std::string& host, std::uint16_t port, const std::string& method,
+                     const std::string& target, const std::string& bearer, const std::string& body) {
+  http_connection c(host, port);
+  std::string raw = method + " " + target + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n";
+  if (!bearer.empty()) raw += "Authorization: Bearer " + bearer + "\r\n";
+  if (!body.empty() || method == "PUT" || method == "POST")
+    raw += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  c.send(raw + "\r\n" + body);
+  return c.read_reply(method == "HEAD");
+}
+
 }  // namespace echo::test

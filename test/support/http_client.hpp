@@ -50,4 +50,10 @@ class http_connection {
 http_reply http_request(const std::string& host, std::uint16_t port, const std::string& target,
                         const std::string& method = "GET");
 
+/// `method` `target` on a new connection with Connection: close, with
+/// "Authorization: Bearer `bearer`" unless it is empty, and `body` (a Content-Length is sent
+/// whenever there is a body or the method is PUT or POST).
+http_reply http_call(const std::string& host, std::uint16_t port, const std::string& method,
+                     const std::string& target, const std::string& bearer = {}, const std::string& body = {});
+
 }  // namespace echo::test

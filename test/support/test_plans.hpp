@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <span>
 
 #include "echo/step_plan.hpp"
 
@@ -14,7 +15,7 @@ class split_plan final : public step_plan {
  public:
   explicit split_plan(std::size_t size = 1, std::chrono::nanoseconds delay = {})
       : size_(size), delay_(delay) {}
-  step after_read(std::size_t) override { return step::proceed(); }
+  step after_read(std::span<std::byte>) override { return step::proceed(); }
   step before_write(std::size_t) override { return {step::kind::go, size_, delay_}; }
 
  private:
@@ -27,7 +28,7 @@ class split_plan final : public step_plan {
 class end_after_plan final : public step_plan {
  public:
   end_after_plan(std::size_t limit, bool reset) : left_(limit), reset_(reset) {}
-  step after_read(std::size_t) override { return left_ == 0 ? end() : step::proceed(); }
+  step after_read(std::span<std::byte>) override { return left_ == 0 ? end() : step::proceed(); }
   step before_write(std::size_t pending) override {
     if (left_ == 0) return end();
     const auto n = std::min(pending, left_);
@@ -45,7 +46,7 @@ class end_after_plan final : public step_plan {
 class delay_plan final : public step_plan {
  public:
   explicit delay_plan(std::chrono::nanoseconds delay) : delay_(delay) {}
-  step after_read(std::size_t) override { return {step::kind::go, 0, delay_}; }
+  step after_read(std::span<std::byte>) override { return {step::kind::go, 0, delay_}; }
   step before_write(std::size_t) override { return step::proceed(); }
 
  private:

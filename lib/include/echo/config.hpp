@@ -5,8 +5,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "echo/fault_spec.hpp"
 #include "echo/listener_spec.hpp"
 #include "echo/log_format.hpp"
 #include "echo/log_level.hpp"
@@ -58,8 +60,31 @@ struct config {
   int backlog = 4096;
   /// SO_REUSEPORT on every listener, so several processes can share one port.
   bool reuse_port = false;
-  /// The HTTP admin listener (metrics, health, readiness); unset: none.
+  /// The HTTP admin listener (metrics, health, readiness, connections); unset: none.
   std::optional<listener_spec> admin;
+  /// The bearer token admin requests that change anything must carry; with neither this nor
+  /// admin_token_file set, those requests are refused (read-only ones stay open).
+  std::string admin_token;
+  /// A file whose first line is the token, read at start-up: keeps it out of argv and the
+  /// environment (a mounted secret).
+  std::string admin_token_file;
+  /// Closed connections the admin listener's /connections remembers (the latest ones);
+  /// records are kept only when there is an admin listener to read them. 0 keeps none.
+  std::size_t connection_history = 1000;
+  /// Faults in effect from the start (`--fault`), and what the server's reset_faults()
+  /// returns to. Empty: none, and connections pay nothing for the fault engine.
+  std::vector<fault_spec> faults;
+  /// Seeds every random choice a fault makes (which connections, slice sizes, offsets,
+  /// jitter): the same seed and connection order give the same choices. Unset: one is drawn
+  /// at start and logged, so a run can be repeated.
+  std::optional<std::uint64_t> seed;
+  /// The integrity faults (corrupt, garbage-then-close, amplify) are refused without it.
+  bool allow_corruption = false;
+  /// `--catalogue BASE_PORT`: one TCP listener per behaviour of the catalogue (see README),
+  /// on `catalogue->address` (unset: as for any listener), ports `catalogue->port` up by
+  /// one each (0: each a port of its own the kernel picks). They follow `listeners`, which
+  /// may then be empty.
+  std::optional<listener_spec> catalogue;
 
   // The rules validate() enforces.
   static constexpr unsigned max_threads = 1024;
@@ -68,6 +93,8 @@ struct config {
   static constexpr std::size_t max_max_connections = 10'000'000;
   static constexpr std::chrono::milliseconds max_duration{std::chrono::hours(24)};
   static constexpr int max_backlog = 65535;
+  static constexpr std::size_t max_connection_history = 1'000'000;
+  static constexpr std::size_t max_admin_token = 4096;
 };
 
 /// Checks every rule of `cfg`; throws config_error naming the first setting that breaks one.
@@ -80,6 +107,15 @@ inline constexpr std::size_t fd_reserve = 32;
 
 /// Resolves max_connections == 0 against the soft RLIMIT_NOFILE.
 std::size_t effective_max_connections(const config& cfg);
+
+/// The admin token: admin_token, or the first line of admin_token_file (read now, trailing
+/// whitespace dropped); empty when neither is set. Throws config_error naming
+/// admin-token-file when it cannot be read or holds no valid token.
+std::string effective_admin_token(const config& cfg);
+
+/// Whether `token` may serve as a bearer token: 1 to max_admin_token characters of RFC 6750's
+/// token68 set (letters, digits, - . _ ~ + / and trailing =).
+bool valid_admin_token(std::string_view token) noexcept;
 
 /// Resolves threads == 0 to the CPU count available to this process.
 unsigned effective_threads(const config& cfg);

@@ -12,6 +12,9 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "echo/config.hpp"
+#include "echo/connection_record.hpp"
+#include "echo/fault_report.hpp"
+#include "echo/fault_spec.hpp"
 #include "echo/listener.hpp"
 #include "echo/stats.hpp"
 #include "echo/step_plan.hpp"
@@ -19,6 +22,7 @@
 namespace echo {
 
 namespace detail {
+struct fault_set;
 class tls_context;
 struct session_context;
 class session_base;
@@ -43,6 +47,33 @@ class server {
 
   /// Begins accepting.
   void start();
+
+  // The fault engine. Every member is thread-safe and may be called before or after start().
+  // A change reaches every live connection at its next step (a read, a write, a wait ending)
+  // and every connection accepted after it; listener faults (no-accept, refuse) take hold
+  // or end at once.
+
+  /// Replaces the active fault set. Checked as the command line is (validate_faults with
+  /// this server's allow_corruption, and every `listener=` must name one of its listeners):
+  /// throws config_error (setting "fault") naming the first bad SPEC, and then changes
+  /// nothing. after= and count= count afresh from the change.
+  void set_faults(std::vector<fault_spec> faults);
+  /// The active fault set, in the order it was given.
+  std::vector<fault_spec> faults() const;
+  /// Back to the configured set: config::faults plus the catalogue's.
+  void reset_faults();
+  /// The configured set, as reset_faults() restores it.
+  std::vector<fault_spec> configured_faults() const;
+  /// The seed in use (config::seed, or the one drawn at start).
+  std::uint64_t fault_seed() const noexcept;
+  /// Whether integrity faults are allowed (config::allow_corruption).
+  bool corruption_allowed() const noexcept;
+  /// Per listener (stream listeners, config order) and fault kind: how many times it fired.
+  /// Every pair is listed, zeros included, so exported series exist from the start.
+  std::vector<fault_fired> faults_fired() const;
+  /// With --catalogue: one line per catalogue listener, "PORT  BEHAVIOUR  SPEC"; empty
+  /// otherwise.
+  std::vector<std::string> catalogue_table() const;
 
   /// Graceful stop (thread-safe, idempotent): stop accepting now, let sessions finish what
   /// they hold for up to `grace`, then close the rest. `on_stopped` then fires.
@@ -71,9 +102,16 @@ class server {
   byte_totals bytes() const noexcept;
   std::size_t session_count() const noexcept;
 
+  /// The open connections and the latest closed ones. Records are kept only when the config
+  /// has an admin listener and a connection_history above 0; otherwise both lists are
+  /// empty. Thread-safe when multi_threaded; a single-threaded server takes no locks, so
+  /// call it on the io_context's thread then (as the admin listener does).
+  connection_list connections() const;
+
  private:
   enum class state { created, running, draining, stopped };
 
+  void on_faults_changed(const detail::fault_set& set);
   void begin_shutdown();
   void on_deadline(const boost::system::error_code& ec);
   void on_drained();
@@ -84,6 +122,8 @@ class server {
 
   boost::asio::any_io_executor executor_;
   std::shared_ptr<detail::session_context> context_;
+  /// Which listeners the catalogue added: [catalogue_first_, listeners_.size()).
+  std::size_t catalogue_first_ = 0;
   std::shared_ptr<detail::tls_context> tls_;
   std::vector<std::unique_ptr<listener>> listeners_;
   boost::asio::steady_timer deadline_;

@@ -37,9 +37,14 @@ class service {
 
   server& get_server() noexcept { return server_; }
 
-  /// False from the first SIGTERM/SIGINT on (what /readyz reports), while the listeners may
-  /// still accept for --shutdown-delay.
-  bool ready() const noexcept { return ready_.load(std::memory_order_relaxed); }
+  /// What /readyz reports: false from the first SIGTERM/SIGINT on (while the listeners may
+  /// still accept for --shutdown-delay), and while readiness is held down.
+  bool ready() const noexcept {
+    return ready_.load(std::memory_order_relaxed) && !held_unready_.load(std::memory_order_relaxed);
+  }
+  /// Holds readiness down (POST /readyz/fail), or lets it follow the process again
+  /// (POST /readyz/ok); a shutdown keeps it down either way. Thread-safe.
+  void hold_unready(bool hold) noexcept;
 
  private:
   void do_wait_signal();
@@ -48,6 +53,8 @@ class service {
   void on_delay_over(const boost::system::error_code& ec, int signal_number);
   void log_start() const;
   void log_shutdown_begin(int signal_number) const;
+  /// The active faults as one log field, SPECs joined by ';'.
+  std::string fault_list() const;
 
   config cfg_;
   runtime runtime_;
@@ -56,10 +63,12 @@ class service {
   boost::asio::signal_set reload_signals_;  ///< SIGHUP: re-read the TLS certificate
   boost::asio::steady_timer delay_;
   std::atomic<bool> ready_{true};
+  std::atomic<bool> held_unready_{false};
   int signals_seen_ = 0;
   bool finished_ = false;  // server stopped: a late request must not re-arm the signal wait
   int exit_code_ = 0;
-  // Serves /metrics, /healthz, /readyz when cfg.admin is set; stops with the server.
+  // Serves /metrics, /healthz, /readyz, /connections ... when cfg.admin is set; stops with
+  // the server.
   std::unique_ptr<detail::admin_listener> admin_;
 };
 

@@ -15,6 +15,9 @@ struct admin_limits {
   std::chrono::milliseconds request_timeout{std::chrono::seconds(10)};
   /// Request line plus header fields; more gets 431 and the connection closes.
   std::size_t header_limit = 8 * 1024;
+  /// The body of a request that takes one (PUT /faults); more gets 413 and the connection
+  /// closes. Every other request with a body gets 413 before its body is read.
+  std::size_t body_limit = 64 * 1024;
   /// Requests served on one connection before it closes (Connection: close on the last).
   unsigned max_requests = 100;
 };

@@ -54,36 +54,66 @@ void admin_session::do_read() {
   if (closed_) return;
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(limits_.header_limit));
+  // Checked against Content-Length as soon as the header is in, before any body is read.
+  parser_->body_limit(limits_.body_limit);
   stream_.expires_after(limits_.request_timeout);
   http::async_read_header(stream_, buffer_, *parser_,
                           beast::bind_front_handler(&admin_session::on_read, shared_from_this()));
 }
 
-void admin_session::on_read(const error_code& ec, std::size_t) {
-  if (closed_ || ec == asio::error::operation_aborted) return;
+void admin_session::answer_read_error(const error_code& ec) {
   if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
     response_ = admin_routes::error(http::status::request_header_fields_too_large);
     do_write(true);
     return;
   }
-  if (ec && is_http_error(ec) && ec != http::error::end_of_stream && ec != http::error::partial_message) {
+  if (ec == http::error::body_limit) {
+    response_ = admin_routes::error(http::status::payload_too_large);
+    do_write(true);
+    return;
+  }
+  if (is_http_error(ec) && ec != http::error::end_of_stream && ec != http::error::partial_message) {
     response_ = admin_routes::error(http::status::bad_request);  // malformed
     do_write(true);
     return;
   }
+  // The client closed between requests (end_of_stream), went away mid-request, or did not
+  // finish in time: nobody to answer.
+  if (ec != http::error::end_of_stream)
+    log_event(log_level::debug, "admin_close", "admin connection ended",
+              {{"step", "read"}, {"error", ec.message()}});
+  do_close();
+}
+
+void admin_session::on_read(const error_code& ec, std::size_t) {
+  if (closed_ || ec == asio::error::operation_aborted) return;
   if (ec) {
-    // The client closed between requests (end_of_stream), went away mid-request, or did not
-    // finish in time: nobody to answer.
-    if (ec != http::error::end_of_stream)
-      log_event(log_level::debug, "admin_close", "admin connection ended",
-                {{"step", "read"}, {"error", ec.message()}});
-    do_close();
+    answer_read_error(ec);
     return;
   }
   if (!parser_->is_done()) {
-    // A Content-Length above 0 or a chunked body: no admin route takes one.
+    if (routes_->takes_body(parser_->get())) {
+      do_read_body();
+      return;
+    }
+    // A Content-Length above 0 or a chunked body on a route that takes none.
     response_ = admin_routes::error(http::status::payload_too_large);
     do_write(true);
+    return;
+  }
+  on_read_body({}, 0);
+}
+
+void admin_session::do_read_body() {
+  // Still within the request's deadline, armed when its header began.
+  http::async_read(stream_, buffer_, *parser_,
+                   beast::bind_front_handler(&admin_session::on_read_body, shared_from_this()));
+}
+
+void admin_session::on_read_body(const error_code& ec, std::size_t) {
+  if (closed_ || ec == asio::error::operation_aborted) return;
+  if (ec) {
+    answer_read_error(ec);
     return;
   }
   response_ = routes_->respond(parser_->get());

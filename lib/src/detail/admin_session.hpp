@@ -8,8 +8,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 
 #include "detail/admin_limits.hpp"
 #include "detail/admin_routes.hpp"
@@ -23,7 +23,8 @@ namespace echo::detail {
 ///
 /// Every request is read with a header size limit and a deadline (which also bounds the
 /// idle wait between keep-alive requests), a connection serves at most max_requests, and a
-/// request with a body is refused: the admin routes take none. Errors that end the
+/// request with a body is refused unless its route takes one (PUT /faults), whose body is
+/// then read within body_limit and the same deadline. Errors that end the
 /// connection after an answer (400, 413, 431) send it, then our FIN, then read and discard
 /// briefly so that the client's unread bytes do not turn our close into an RST that could
 /// destroy the answer before the client reads it.
@@ -38,10 +39,14 @@ class admin_session : public std::enable_shared_from_this<admin_session> {
   void stop();
 
  private:
-  using parser_type = boost::beast::http::request_parser<boost::beast::http::empty_body>;
+  using parser_type = boost::beast::http::request_parser<boost::beast::http::string_body>;
 
   void do_read();
   void on_read(const boost::system::error_code& ec, std::size_t n);
+  void do_read_body();
+  void on_read_body(const boost::system::error_code& ec, std::size_t n);
+  /// Answers a read error that left a client to answer (400, 413, 431), else closes.
+  void answer_read_error(const boost::system::error_code& ec);
   void do_write(bool close_after);
   void on_write(bool close_after, const boost::system::error_code& ec, std::size_t n);
   void do_linger();

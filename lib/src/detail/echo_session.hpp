@@ -7,7 +7,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
+#include <fmt/format.h>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
@@ -15,12 +17,14 @@
 
 #include "detail/chargen_pattern.hpp"
 #include "detail/expected_end.hpp"
+#include "detail/fault_plan.hpp"
 #include "detail/proxy_reader.hpp"
 #include "detail/session_base.hpp"
 #include "detail/session_context.hpp"
 #include "detail/session_state.hpp"
 #include "detail/session_trace.hpp"
 #include "echo/endpoint_text.hpp"
+#include "echo/fault_report.hpp"
 #include "echo/listener_spec.hpp"
 #include "echo/logger.hpp"
 #include "echo/step_plan.hpp"
@@ -35,7 +39,8 @@ namespace echo::detail {
 ///     peer FIN:      answering_fin: our FIN -> close            (half-close honoured)
 ///     drain():       finish the echo in progress -> our FIN -> discard until the peer's FIN
 ///     expire():      idle or write timeout passed -> close
-///     step plan:     after each read and before each write: delay, split, or end (FIN/RST)
+///     step plan:     at open, after each read, before each write and read, at the peer's
+///                    FIN, at its own deadline: delay, split, insert, hold, or end (FIN/RST)
 ///
 /// `Derived` supplies the stream (Beast's advanced_server_flex shape: the state machine is
 /// the base, each session kind only brings its stream). It provides, all called on the
@@ -60,14 +65,21 @@ class echo_session : public session_base {
   void drain() final;
   void close() final;
   void expire() final;
+  std::optional<connection_record> record() const final;
+  void refresh_faults() final;
 
-  /// Debug logging only: what the close event reports (peer, bytes, duration). Set before
-  /// start().
+  /// Debug logging and connection records only: what the close event reports (peer, bytes, duration). Set
+  /// before start().
   void set_trace(std::unique_ptr<session_trace> trace) noexcept { trace_ = std::move(trace); }
   /// What the session does with what it reads (echo by default). Set before start().
   void set_service(service_kind service) noexcept { service_ = service; }
   /// Whether a PROXY protocol header must come first (off by default). Set before start().
   void set_proxy(proxy_protocol proxy) noexcept { proxy_ = proxy; }
+
+  /// What the faults did to this connection so far (see fault_report.hpp), in the order
+  /// they first acted; empty when none did. On the session's executor only: read it from
+  /// the session's own close path.
+  std::vector<fault_effect> fault_effects() const;
 
  protected:
   using self_ptr = std::shared_ptr<Derived>;
@@ -106,6 +118,19 @@ class echo_session : public session_base {
   void do_next_planned_write(self_ptr self);
   void on_delay(self_ptr self);
   void do_planned_resume(self_ptr self);
+  void on_planned_write(std::size_t n, self_ptr self);
+  void do_echo_done(self_ptr self);
+  void do_gate(const step& s, self_ptr self);
+  void do_planned_read(self_ptr self);
+  void on_wake(const boost::system::error_code& ec);
+  void do_peer_fin(self_ptr self);
+  /// What ends a hold that has a timer: ask the plan again before reading, or answer the
+  /// peer's FIN.
+  enum class after_hold : std::uint8_t { nothing, ask_again, answer_fin };
+  void do_hold(after_hold next, std::chrono::nanoseconds delay, self_ptr self);
+  void on_hold_end(const boost::system::error_code& ec, self_ptr self);
+  void install_fault_plan(std::optional<boost::asio::ip::address> peer);
+  void end_planned(step::kind what, self_ptr self);
   void on_drain();
   void do_finish(end_reason why, self_ptr self);
   void do_discard(self_ptr self);
@@ -113,6 +138,7 @@ class echo_session : public session_base {
   void end(const boost::system::error_code& ec, const char* step);
   void do_close(end_reason why);
   void log_close(end_reason why) const noexcept;
+  connection_record make_record(std::chrono::steady_clock::time_point until) const;
   void touch() noexcept;
   void arm_write_deadline() noexcept;
 
@@ -137,13 +163,24 @@ struct echo_session<Derived>::planned {
                                                        typename Derived::executor_type>;
 
   planned(std::unique_ptr<step_plan> p, typename Derived::executor_type ex)
-      : plan(std::move(p)), timer(std::move(ex)) {}
+      : plan(std::move(p)), timer(ex), wake(std::move(ex)) {}
 
   std::unique_ptr<step_plan> plan;
-  timer_type timer;
-  std::size_t length = 0;  ///< bytes of the current read
-  std::size_t offset = 0;  ///< how many of them are echoed
-  std::size_t chunk = 0;   ///< the write the plan chose, waiting out its delay; 0: none yet
+  timer_type timer;  ///< a step's delay, or a timed hold
+  timer_type wake;   ///< the plan's own deadline, armed while a read waits
+  std::optional<std::chrono::steady_clock::time_point> wake_armed;
+  std::size_t length = 0;             ///< bytes of the current read (0: none held)
+  std::size_t offset = 0;             ///< how many of them are echoed
+  std::size_t chunk = 0;              ///< the write the plan chose, waiting out its delay; 0: none yet
+  const std::byte* insert = nullptr;  ///< bytes of the plan's own to write next
+  std::size_t insert_size = 0;
+  bool inserting = false;    ///< the write in flight is the plan's own bytes
+  bool woken = false;        ///< the wake timer cancelled the read in flight
+  bool close_after = false;  ///< end_close: after our FIN, drop what arrived and close
+  /// An untimed hold has no operation in flight to own the session: it owns itself until a
+  /// drain or a close ends the hold.
+  std::shared_ptr<Derived> held;
+  after_hold resume = after_hold::nothing;
 };
 
 template <class Derived>
@@ -161,6 +198,78 @@ echo_session<Derived>::~echo_session() {
   // began as it was admitted) is destroyed without closing and counts as shut down.
   const auto why = reason_ == end_reason::none ? end_reason::shutdown : reason_;
   stats::add(traffic().closed_by[static_cast<std::size_t>(why)]);
+  if (trace_ && context().history.enabled()) {
+    // A destructor must not throw: a record lost to a failed allocation is not worth a
+    // terminated process.
+    try {
+      const auto until = trace_->closed != std::chrono::steady_clock::time_point{}
+                             ? trace_->closed
+                             : std::chrono::steady_clock::now();
+      auto r = make_record(until);
+      r.end = to_string(why);
+      // No handler of ours can run any more: reading the fault account here is as safe as
+      // on the session's executor.
+      r.faults = fault_effects();
+      r.faults_known = true;
+      context().history.add(std::move(r));
+    } catch (...) {
+    }
+  }
+}
+
+template <class Derived>
+connection_record echo_session<Derived>::make_record(std::chrono::steady_clock::time_point until) const {
+  connection_record r;
+  r.id = id();
+  const auto& names = context().listener_names;
+  if (listener_index() < names.size()) r.listener = names[listener_index()];
+  r.peer = trace_->peer;
+  if (trace_->proxy_known.load(std::memory_order_acquire)) r.proxy_source = trace_->proxy_source;
+  r.bytes_received = trace_->bytes_in.load(std::memory_order_relaxed);
+  r.bytes_sent = trace_->bytes_out.load(std::memory_order_relaxed);
+  r.started = trace_->started;
+  r.duration = until - trace_->opened;
+  return r;
+}
+
+template <class Derived>
+std::optional<connection_record> echo_session<Derived>::record() const {
+  // Any thread: reads only what session_trace lets other threads read.
+  if (!trace_) return std::nullopt;
+  return make_record(std::chrono::steady_clock::now());
+}
+
+template <class Derived>
+std::vector<fault_effect> echo_session<Derived>::fault_effects() const {
+  if (!plan_) return {};
+  return plan_->plan->effects();
+}
+
+template <class Derived>
+void echo_session<Derived>::install_fault_plan(std::optional<boost::asio::ip::address> peer) {
+  auto& engine = context().faults;
+  if constexpr (requires(Derived & d) { d.stream_handle(); }) {
+    if (!peer && engine.active()->needs_peer) peer = peer_address(stream().stream_handle());
+  }
+  auto p = fault_plan::make(engine, {id(), listener_index(), peer});
+  if (!p) return;
+  if constexpr (requires(Derived & d) { d.stream_handle(); }) {
+    if (const int size = p->receive_buffer(); size > 0)
+      ::setsockopt(stream().stream_handle(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  }
+  plan_ = std::make_unique<planned>(std::move(p), stream().get_executor());
+}
+
+template <class Derived>
+void echo_session<Derived>::refresh_faults() {
+  // Sessions opened while no fault applied to them have no plan, and so no per-step check
+  // either: a change of the fault set reaches them through this call instead.
+  boost::asio::dispatch(stream().get_executor(), [s = self()] {
+    if (s->plan_ || s->service_ != service_kind::echo) return;
+    if (s->state_ != session_state::reading && s->state_ != session_state::writing) return;
+    if (!s->context().faults.connection_faults()) return;
+    s->install_fault_plan(std::nullopt);
+  });
 }
 
 template <class Derived>
@@ -169,10 +278,15 @@ void echo_session<Derived>::start() {
   // session's own (a strand when several threads run).
   boost::asio::dispatch(stream().get_executor(), [s = self()]() mutable {
     if (s->state_ != session_state::created) return;  // closed before it started
-    // Step plans shape echoes; the other services have none to shape.
-    if (const auto& make_plan = s->context().plans; make_plan && s->service_ == service_kind::echo) {
-      if (auto p = make_plan(s->id()))
-        s->plan_ = std::make_unique<planned>(std::move(p), s->stream().get_executor());
+    // Step plans shape echoes; the other services have none to shape. A PROXY listener's
+    // faults wait for the header: match= is about the client behind the proxy.
+    if (s->service_ == service_kind::echo) {
+      if (const auto& make_plan = s->context().plans; make_plan) {
+        if (auto p = make_plan(s->id()))
+          s->plan_ = std::make_unique<planned>(std::move(p), s->stream().get_executor());
+      } else if (s->proxy_ == proxy_protocol::off && s->context().faults.connection_faults()) [[unlikely]] {
+        s->install_fault_plan(std::nullopt);
+      }
     }
     s->touch();
     s->state_ = session_state::starting;
@@ -264,6 +378,10 @@ void echo_session<Derived>::do_proxy_header(std::unique_ptr<proxy_reader> reader
         return;
       case status::done:
         on_proxy_header(reader->header());
+        if (service_ == service_kind::echo && !plan_ && context().faults.connection_faults()) {
+          const auto& h = reader->header();
+          install_fault_plan(h.addresses ? std::optional(h.addresses->source.address()) : std::nullopt);
+        }
         reader.reset();
         touch();
         stream().stream_start(std::move(self));
@@ -293,10 +411,11 @@ void echo_session<Derived>::on_proxy_header(const proxy_result& header) {
   // The client behind the proxy is who the connection's records name; LOCAL (a proxy's
   // own health check) and address-less families leave the socket's peer in place.
   if (!trace_ || !header.addresses) return;
-  const auto proxy_peer = std::move(trace_->peer);
-  trace_->peer = endpoint_text(header.addresses->source);
-  log_event(log_level::debug, "proxy_header", "PROXY header",
-            {{"conn", id()}, {"peer", trace_->peer}, {"proxy", proxy_peer}, {"version", header.version}});
+  trace_->proxy_source = endpoint_text(header.addresses->source);
+  trace_->proxy_known.store(true, std::memory_order_release);
+  log_event(
+      log_level::debug, "proxy_header", "PROXY header",
+      {{"conn", id()}, {"peer", trace_->proxy_source}, {"proxy", trace_->peer}, {"version", header.version}});
 }
 
 template <class Derived>
@@ -309,6 +428,10 @@ void echo_session<Derived>::on_start(const boost::system::error_code& ec, self_p
   }
   if (service_ == service_kind::chargen) [[unlikely]] {
     do_generate(std::move(self));
+    return;
+  }
+  if (plan_) {
+    do_gate(plan_->plan->on_start(), std::move(self));
     return;
   }
   do_read(std::move(self));
@@ -347,15 +470,16 @@ void echo_session<Derived>::on_read(const boost::system::error_code& ec, std::si
   assert(state_ == session_state::reading || state_ == session_state::drain_reading);
   if (!ec) {
     stats::add(traffic().bytes_received, n);
-    if (trace_) trace_->bytes_in += n;
+    if (trace_) session_trace::add(trace_->bytes_in, n);
     if (service_ == service_kind::discard) [[unlikely]] {
       on_discarded(std::move(self));
       return;
     }
     if (plan_) {
+      plan_->woken = false;
       plan_->length = n;
       plan_->offset = 0;
-      do_planned_step(plan_->plan->after_read(n), 0, std::move(self));
+      do_planned_step(plan_->plan->after_read({stream().stream_data(), n}), 0, std::move(self));
       return;
     }
     do_write(n, std::move(self));
@@ -363,6 +487,10 @@ void echo_session<Derived>::on_read(const boost::system::error_code& ec, std::si
   }
   stream().stream_release();
   if (ec == error::eof) {
+    if (plan_) {
+      do_peer_fin(std::move(self));
+      return;
+    }
     // Everything read so far has been echoed (a read only starts once the previous write
     // finished), so the peer's half-close can be answered with our own FIN right away.
     state_ = session_state::answering_fin;
@@ -371,6 +499,12 @@ void echo_session<Derived>::on_read(const boost::system::error_code& ec, std::si
   }
   if (ec == error::operation_aborted && state_ == session_state::drain_reading) {
     do_finish(end_reason::shutdown, std::move(self));
+    return;
+  }
+  if (ec == error::operation_aborted && plan_ && plan_->woken) {
+    plan_->woken = false;
+    plan_->length = 0;
+    do_gate(plan_->plan->on_wake(), std::move(self));
     return;
   }
   end(ec, "read");
@@ -405,7 +539,7 @@ template <class Derived>
 void echo_session<Derived>::on_write(const boost::system::error_code& ec, std::size_t n, self_ptr self) {
   // Counted even when the session closed meanwhile: those bytes did leave.
   stats::add(traffic().bytes_sent, n);
-  if (trace_) trace_->bytes_out += n;
+  if (trace_) session_trace::add(trace_->bytes_out, n);
   if (state_ == session_state::closed) {
     stream().stream_release();
     return;
@@ -419,17 +553,8 @@ void echo_session<Derived>::on_write(const boost::system::error_code& ec, std::s
   // The peer has the write timeout to take this echo off our send queue (see expire()).
   arm_write_deadline();
   if (plan_) {
-    plan_->offset += n;
-    plan_->chunk = 0;
-    if (plan_->offset < plan_->length) {
-      // Through the executor: a split echo whose writes all complete inline would otherwise
-      // recurse once per piece (65,536 frames for a 64 KiB read in 1-byte writes).
-      boost::asio::post(stream().get_executor(), [s = std::move(self)]() mutable {
-        auto* p = s.get();
-        p->do_next_planned_write(std::move(s));
-      });
-      return;
-    }
+    on_planned_write(n, std::move(self));
+    return;
   }
   stream().stream_release();  // the echo is out: hand the buffer to the next reader
   if (state_ == session_state::drain_writing) {
@@ -462,23 +587,48 @@ void echo_session<Derived>::do_next_planned_write(self_ptr self) {
 }
 
 template <class Derived>
+void echo_session<Derived>::end_planned(step::kind what, self_ptr self) {
+  stream().stream_release();
+  plan_->length = 0;
+  switch (what) {
+    case step::kind::end_close: plan_->close_after = true; [[fallthrough]];
+    case step::kind::end_fin: do_finish(end_reason::plan_fin, std::move(self)); return;
+    case step::kind::end_reset: do_close(end_reason::plan_reset); return;
+    case step::kind::hold: do_hold(after_hold::nothing, {}, std::move(self)); return;
+    case step::kind::go:
+    case step::kind::discard:
+    case step::kind::repeat: break;
+  }
+  assert(false && "not an end");
+}
+
+template <class Derived>
 void echo_session<Derived>::do_planned_step(const step& s, std::size_t write_size, self_ptr self) {
   switch (s.what) {
     case step::kind::end_fin:
-      stream().stream_release();
-      do_finish(end_reason::plan_fin, std::move(self));
-      return;
+    case step::kind::end_close:
     case step::kind::end_reset:
+    case step::kind::hold: end_planned(s.what, std::move(self)); return;
+    case step::kind::discard:
+      // Reading is all the progress a discarding session makes.
       stream().stream_release();
-      do_close(end_reason::plan_reset);
+      plan_->length = 0;
+      touch();
+      do_gate(plan_->plan->before_read(), std::move(self));
       return;
-    case step::kind::go: break;
+    case step::kind::go:
+    case step::kind::repeat: break;
   }
   enter_writing();
-  plan_->chunk = write_size;
+  if (s.data != nullptr) {
+    plan_->insert = s.data;
+    plan_->insert_size = s.bytes;
+  } else {
+    plan_->chunk = write_size;
+  }
   if (s.delay.count() > 0) {
     plan_->timer.expires_after(s.delay);
-    // Only do_close cancels the timer, and it closes the session too: on_delay needs no
+    // Only do_close cancels this wait, and it closes the session too: on_delay needs no
     // error code, the state says it all.
     plan_->timer.async_wait([s = std::move(self)](const boost::system::error_code&) mutable {
       auto* p = s.get();
@@ -500,12 +650,152 @@ void echo_session<Derived>::on_delay(self_ptr self) {
 
 template <class Derived>
 void echo_session<Derived>::do_planned_resume(self_ptr self) {
+  if (plan_->insert != nullptr) {
+    const auto* data = std::exchange(plan_->insert, nullptr);
+    plan_->inserting = true;
+    stream().stream_write(data, plan_->insert_size, std::move(self));
+    return;
+  }
   // After a read the plan has not picked a write yet: ask it now.
   if (plan_->chunk == 0) {
     do_next_planned_write(std::move(self));
     return;
   }
   stream().stream_write(stream().stream_data() + plan_->offset, plan_->chunk, std::move(self));
+}
+
+template <class Derived>
+void echo_session<Derived>::on_planned_write(std::size_t n, self_ptr self) {
+  if (plan_->inserting) plan_->inserting = false;
+  else plan_->offset += n;
+  plan_->chunk = 0;
+  // Through the executor: a split echo whose writes all complete inline would otherwise
+  // recurse once per piece (65,536 frames for a 64 KiB read in 1-byte writes).
+  boost::asio::post(stream().get_executor(), [s = std::move(self)]() mutable {
+    auto* p = s.get();
+    if (p->state_ == session_state::closed) {
+      p->stream().stream_release();
+      return;
+    }
+    if (p->plan_->offset < p->plan_->length) p->do_next_planned_write(std::move(s));
+    else p->do_echo_done(std::move(s));
+  });
+}
+
+template <class Derived>
+void echo_session<Derived>::do_echo_done(self_ptr self) {
+  if (state_ == session_state::drain_writing) {
+    stream().stream_release();
+    do_finish(end_reason::shutdown, std::move(self));
+    return;
+  }
+  do_gate(plan_->plan->before_read(), std::move(self));
+}
+
+template <class Derived>
+void echo_session<Derived>::do_gate(const step& s, self_ptr self) {
+  switch (s.what) {
+    case step::kind::repeat:
+      if (plan_->length == 0) break;  // nothing held to repeat
+      plan_->offset = 0;
+      do_next_planned_write(std::move(self));
+      return;
+    case step::kind::end_fin:
+    case step::kind::end_close:
+    case step::kind::end_reset:
+    case step::kind::hold: end_planned(s.what, std::move(self)); return;
+    case step::kind::go:
+    case step::kind::discard: break;
+  }
+  if (s.data != nullptr) {  // bytes of the plan's own: then back here
+    do_planned_step(s, 0, std::move(self));
+    return;
+  }
+  // The read is echoed and the plan repeats nothing more: the buffer goes back.
+  stream().stream_release();
+  plan_->length = 0;
+  plan_->offset = 0;
+  if (s.delay.count() > 0) {
+    do_hold(after_hold::ask_again, s.delay, std::move(self));
+    return;
+  }
+  do_planned_read(std::move(self));
+}
+
+template <class Derived>
+void echo_session<Derived>::do_planned_read(self_ptr self) {
+  if (state_ == session_state::drain_writing || state_ == session_state::drain_reading) {
+    do_finish(end_reason::shutdown, std::move(self));
+    return;
+  }
+  // The plan's deadline interrupts the read: a client waiting for its echo must see the
+  // FIN or RST at the time asked, not at its next write.
+  if (const auto at = plan_->plan->wake_at(); at && at != plan_->wake_armed) {
+    plan_->wake_armed = at;
+    plan_->wake.expires_at(*at);
+    plan_->wake.async_wait([s = self](const boost::system::error_code& ec) { s->on_wake(ec); });
+  }
+  do_read(std::move(self));
+}
+
+template <class Derived>
+void echo_session<Derived>::on_wake(const boost::system::error_code& ec) {
+  if (ec == boost::asio::error::operation_aborted || state_ != session_state::reading) return;
+  // on_read sees the read aborted and asks the plan; a read that completed first is echoed
+  // as usual, and the plan's next step sees the deadline passed.
+  plan_->woken = true;
+  stream().stream_cancel();
+}
+
+template <class Derived>
+void echo_session<Derived>::do_peer_fin(self_ptr self) {
+  const step s = plan_->plan->on_peer_fin();
+  if (s.what == step::kind::hold) {
+    do_hold(after_hold::nothing, {}, std::move(self));
+    return;
+  }
+  if (s.what == step::kind::end_reset) {
+    do_close(end_reason::plan_reset);
+    return;
+  }
+  if (s.delay.count() > 0) {
+    do_hold(after_hold::answer_fin, s.delay, std::move(self));
+    return;
+  }
+  state_ = session_state::answering_fin;
+  stream().stream_shutdown(std::move(self));
+}
+
+template <class Derived>
+void echo_session<Derived>::do_hold(after_hold next, std::chrono::nanoseconds delay, self_ptr self) {
+  // A hold is on purpose, not a stalled peer: the write timeout does not apply, and the
+  // idle timeout counts from the hold's start, so at its default the client's own timeout
+  // fires first; a drain ends the hold at once (on_drain).
+  state_ = session_state::holding;
+  plan_->resume = next;
+  touch();
+  if (next == after_hold::nothing) {  // nothing in flight: only a drain or close ends it
+    plan_->held = std::move(self);
+    return;
+  }
+  plan_->timer.expires_after(delay);
+  plan_->timer.async_wait([s = std::move(self)](const boost::system::error_code& ec) mutable {
+    auto* p = s.get();
+    p->on_hold_end(ec, std::move(s));
+  });
+}
+
+template <class Derived>
+void echo_session<Derived>::on_hold_end(const boost::system::error_code& ec, self_ptr self) {
+  if (ec == boost::asio::error::operation_aborted || state_ != session_state::holding) return;
+  switch (plan_->resume) {
+    case after_hold::ask_again: do_gate(plan_->plan->before_read(), std::move(self)); return;
+    case after_hold::answer_fin:
+      state_ = session_state::answering_fin;
+      stream().stream_shutdown(std::move(self));
+      return;
+    case after_hold::nothing: return;
+  }
 }
 
 template <class Derived>
@@ -522,6 +812,14 @@ void echo_session<Derived>::on_drain() {
     case session_state::writing:  // on_write finishes the echo, then finishes
       state_ = session_state::drain_writing;
       break;
+    case session_state::holding: {
+      // A hold has nothing in flight that a cancel would end: finish from here. A timed
+      // hold's wait sees the state changed and does nothing.
+      plan_->timer.cancel();
+      auto keep = std::exchange(plan_->held, nullptr);
+      do_finish(end_reason::shutdown, self());
+      break;
+    }
     case session_state::drain_reading:
     case session_state::drain_writing:
     case session_state::answering_fin:
@@ -555,6 +853,14 @@ void echo_session<Derived>::on_shutdown(const boost::system::error_code& ec, sel
     end(ec, "shutdown");
     return;
   }
+  if (plan_ && plan_->close_after) {
+    // close-after: the whole connection ends now, as a server that closes after its last
+    // write. What the client sent before our FIN is dropped first so that the close sends
+    // a FIN, not an RST; bytes it sends later meet an RST.
+    if constexpr (requires(Derived & d) { d.stream_handle(); }) drop_received(stream().stream_handle());
+    do_close(reason_);
+    return;
+  }
   state_ = session_state::lingering;
   do_discard(std::move(self));
 }
@@ -571,7 +877,7 @@ void echo_session<Derived>::on_discard(const boost::system::error_code& ec, std:
   stream().stream_release();
   if (!ec) {
     stats::add(traffic().bytes_received, n);
-    if (trace_) trace_->bytes_in += n;
+    if (trace_) session_trace::add(trace_->bytes_in, n);
     do_discard(std::move(self));
     return;
   }
@@ -601,7 +907,14 @@ void echo_session<Derived>::do_close(end_reason why) {
   state_ = session_state::closed;
   reason_ = why;
   set_deadline(0);
-  if (plan_) plan_->timer.cancel();
+  if (trace_) trace_->closed = std::chrono::steady_clock::now();
+  // Released as this returns: the session may go with it.
+  std::shared_ptr<Derived> held;
+  if (plan_) {
+    plan_->timer.cancel();
+    plan_->wake.cancel();
+    held = std::move(plan_->held);
+  }
   // A pending operation is aborted and still completes; the buffer, if any, goes back then.
   if (why == end_reason::plan_reset) stream().stream_reset();
   else stream().stream_close();
@@ -611,19 +924,24 @@ template <class Derived>
 void echo_session<Derived>::log_close(end_reason why) const noexcept {
   // Debug lines come by the thousand in a reset storm: bounded, with the count of the rest.
   static log_limit limit(log_level::debug, "conn_close", 100, std::chrono::milliseconds(10));
-  if (!trace_) {  // debug logging was off at accept
+  if (!trace_) {  // neither debug logging nor records were on at accept
     log_event(limit, "connection closed",
               {{"conn", id()}, {"state", to_string(state_)}, {"reason", to_string(why)}});
     return;
   }
+  // What the faults did, on the same line: a seeded run can be compared line by line.
+  std::string faults;
+  for (const auto& e : fault_effects())
+    faults += fmt::format("{}{} ({})", faults.empty() ? "" : "; ", e.fault, e.what);
   // Bytes out as of now: a write the close aborts may still report a few more.
   log_event(limit, "connection closed",
             {{"conn", id()},
-             {"peer", trace_->peer},
+             {"peer", trace_->client()},
+             {"faults", faults},
              {"state", to_string(state_)},
              {"reason", to_string(why)},
-             {"bytes_in", trace_->bytes_in},
-             {"bytes_out", trace_->bytes_out},
+             {"bytes_in", trace_->bytes_in.load(std::memory_order_relaxed)},
+             {"bytes_out", trace_->bytes_out.load(std::memory_order_relaxed)},
              {"duration_ms", std::chrono::steady_clock::now() - trace_->opened}});
 }
 

@@ -112,6 +112,13 @@ void write_server_metrics(metrics_text& out, const server& srv) {
   per_listener("echo_sent_bytes_total", type::counter, "Bytes written to clients (UDP: datagram payloads).",
                &listener_stats::bytes_sent, all);
 
+  out.family("echo_faults_fired_total", type::counter,
+             "Connections each fault kind acted on (once per connection, when the fault first "
+             "changed its behaviour); no-accept and refuse count each time they take hold. The "
+             "fault label is the fault's NAME, as in --fault.");
+  for (const auto& f : srv.faults_fired())
+    out.sample({{"listener", f.listener}, {"fault", f.fault}}, f.count);
+
   out.family("echo_proxy_header_errors_total", type::counter,
              "Connections closed because their PROXY protocol header was missing or malformed, by "
              "why; listeners with proxy-protocol on only.");

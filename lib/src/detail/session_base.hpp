@@ -4,6 +4,9 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
+
+#include "echo/connection_record.hpp"
 
 namespace echo::detail {
 
@@ -31,6 +34,13 @@ class session_base : public std::enable_shared_from_this<session_base> {
   /// The sweep saw the deadline pass (thread-safe): the session re-checks on its own
   /// executor, since progress may have moved the deadline meanwhile, and closes if due.
   virtual void expire() = 0;
+  /// The fault set changed (thread-safe): a session with no plan checks, on its own
+  /// executor, whether a fault now applies to it. Kinds that take no faults ignore it.
+  virtual void refresh_faults() {}
+
+  /// The session as GET /connections shows it while open (thread-safe); nullopt when it
+  /// keeps no record (see session_trace).
+  virtual std::optional<connection_record> record() const { return std::nullopt; }
 
   /// Counts the session in listener `index`'s open connections (see session_context) until
   /// it is destroyed, and its bytes and end in that listener's counters. Called once, before

@@ -5,8 +5,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "detail/connection_history.hpp"
+#include "detail/fault_engine.hpp"
 #include "detail/read_path.hpp"
 #include "detail/session_registry.hpp"
 #include "echo/config.hpp"
@@ -23,6 +26,9 @@ namespace echo::detail {
 /// never reads a clock or re-arms a timer.
 struct session_context {
   session_context(bool thread_safe, const config& cfg);
+
+  /// Listeners a server built from `cfg` has: the configured ones and the catalogue's.
+  static std::size_t listener_count(const config& cfg) noexcept;
 
   static constexpr std::chrono::milliseconds tick{250};
 
@@ -44,6 +50,11 @@ struct session_context {
   /// unused and stay zero.
   std::vector<listener_stats> listeners;
   std::uint16_t listeners_added = 0;
+  /// The listeners' names, indexed like `listeners`; set by the server once they are bound,
+  /// before any session starts, and read-only from then on.
+  std::vector<std::string> listener_names;
+  /// The latest closed connections (kept only when an admin listener can serve them).
+  connection_history history;
   const std::size_t buffer_size;
   const std::uint32_t idle_ticks;   ///< 0: no idle timeout
   const std::uint32_t write_ticks;  ///< 0: no write timeout
@@ -54,6 +65,8 @@ struct session_context {
   std::atomic<std::uint32_t> now_tick{1};
   /// Per-connection step plans (fault injection); empty: no session has a plan.
   plan_factory plans;
+  /// The fault engine: sessions opened while it has connection faults get a fault plan.
+  fault_engine faults;
   /// What stream sessions read through (see read_op.hpp), set by the server.
   read_path_context reads;
 };

@@ -13,6 +13,7 @@ std::string_view to_string(session_state s) noexcept {
     case session_state::answering_fin: return "answering-fin";
     case session_state::finishing: return "finishing";
     case session_state::lingering: return "lingering";
+    case session_state::holding: return "holding";
     case session_state::closed: return "closed";
   }
   return "?";

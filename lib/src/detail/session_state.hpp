@@ -19,6 +19,8 @@ enum class session_state : std::uint8_t {
   answering_fin,  ///< the peer finished sending and has every echo: our FIN is going out
   finishing,      ///< our FIN is going out (drain, or a plan's end); then lingering
   lingering,      ///< our FIN is out: reading and discarding until the peer's FIN
+  holding,        ///< a fault holds the connection: nothing in flight but, for a timed hold,
+                  ///< the plan's timer; a drain, a close or the idle timeout ends it
   closed,
 };
 

@@ -182,6 +182,7 @@ void stream_listener<Protocol>::open(const endpoint_type& endpoint, const listen
     }
     acceptor_.bind(endpoint, ec);
     if (ec) fail("bind", endpoint, ec);
+    backlog_ = options.backlog;
     acceptor_.listen(options.backlog, ec);
     if (ec) fail("listen on", endpoint, ec);
   }
@@ -230,6 +231,7 @@ void stream_listener<Protocol>::bind_unix(const endpoint_type& endpoint, const l
           fail("set the mode of", endpoint, error_code(errno, boost::system::system_category()));
       }
     }
+    backlog_ = options.backlog;
     acceptor_.listen(options.backlog, ec);
     if (ec) fail("listen on", endpoint, ec);
   }
@@ -291,6 +293,7 @@ void stream_listener<Protocol>::prepare(const endpoint_type& endpoint) {
 template <class Protocol>
 stream_listener<Protocol>::~stream_listener() {
   if (reserve_fd_ >= 0) ::close(reserve_fd_);
+  if (filler_fd_ >= 0) ::close(filler_fd_);
   if (!owned_path_.empty()) {
     // Only our own file: a later server may have replaced it after a stale-file check.
     struct stat st {};
@@ -321,7 +324,111 @@ std::uint16_t stream_listener<Protocol>::port() const noexcept {
 
 template <class Protocol>
 void stream_listener<Protocol>::start() {
-  asio::dispatch(acceptor_.get_executor(), [this] { do_accept(); });
+  asio::dispatch(acceptor_.get_executor(), [this] {
+    started_ = true;
+    do_accept();
+  });
+}
+
+template <class Protocol>
+void stream_listener<Protocol>::set_connect_fault(connect_fault fault) {
+  asio::dispatch(acceptor_.get_executor(), [this, fault] { apply_connect_fault(fault); });
+}
+
+template <class Protocol>
+void stream_listener<Protocol>::apply_connect_fault(connect_fault fault) {
+  if constexpr (is_unix) {
+    (void)fault;
+  } else {
+    if (stopped_ || fault == connect_fault_) return;
+    if (connect_fault_ != connect_fault::none) leave_connect_fault();
+    connect_fault_ = fault;
+    if (fault == connect_fault::none) {
+      log_event(log_level::info, "listener_fault_end", "listener fault removed: accepting",
+                {{"listener", name()}});
+      if (started_) do_accept();
+      return;
+    }
+    error_code ignored;
+    acceptor_.cancel(ignored);  // the pending accept completes aborted and does not re-arm
+    pause_timer_.cancel();
+    const auto kind = fault == connect_fault::refuse ? fault_kind::refuse : fault_kind::no_accept;
+    context_->faults.count_fired(counters_index_, kind);
+    if (fault == connect_fault::refuse) {
+      // shutdown(SHUT_RD) takes a listening socket out of LISTEN: queued and new connects
+      // are refused. The descriptor stays ours, so the same socket listens again later.
+      ::shutdown(acceptor_.native_handle(), SHUT_RD);
+      // Bound to port 0, the socket gave its port back as it stopped listening (it still
+      // reports it): take the same one again (SO_REUSEADDR is set) so that the listener
+      // comes back where it was. A socket bound to a port by number kept it: EINVAL.
+      error_code ec;
+      acceptor_.bind(local_, ec);
+      if (ec == asio::error::invalid_argument) ec.clear();
+      if (ec)
+        log_event(log_level::error, "listener_fault_error", "refuse: cannot keep the port",
+                  {{"listener", name()}, {"error", ec.message()}});
+    } else {
+      enter_no_accept();
+    }
+    log_event(log_level::info, "listener_fault", "listener fault in effect",
+              {{"listener", name()}, {"fault", to_string(kind)}});
+  }
+}
+
+template <class Protocol>
+void stream_listener<Protocol>::enter_no_accept() {
+  if constexpr (!is_unix) {
+    // The kernel completes backlog+1 handshakes without accept(); with backlog 0 and our
+    // own connection in that one slot, every later SYN is dropped: connects time out.
+    error_code ec;
+    acceptor_.listen(0, ec);
+    auto target = local_;
+    if (target.address().is_unspecified())
+      target.address(target.address().is_v6() ? asio::ip::address(asio::ip::address_v6::loopback())
+                                              : asio::ip::address(asio::ip::address_v4::loopback()));
+    filler_fd_ = ::socket(target.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (filler_fd_ < 0) return;
+    if (::connect(filler_fd_, target.data(), static_cast<socklen_t>(target.size())) != 0 &&
+        errno != EINPROGRESS) {
+      ::close(filler_fd_);
+      filler_fd_ = -1;
+      return;
+    }
+    endpoint_type self;
+    auto len = static_cast<socklen_t>(self.capacity());
+    if (::getsockname(filler_fd_, self.data(), &len) == 0) {
+      self.resize(len);
+      filler_peer_ = self;
+    }
+  }
+}
+
+template <class Protocol>
+void stream_listener<Protocol>::leave_connect_fault() {
+  error_code ec;
+  acceptor_.listen(backlog_, ec);
+  if (ec)
+    log_event(log_level::error, "listener_fault_error", "cannot listen again after a listener fault",
+              {{"listener", name()}, {"error", ec.message()}});
+  if (filler_fd_ >= 0) {
+    ::close(filler_fd_);
+    filler_fd_ = -1;
+    filler_checks_ = backlog_ > 0 ? static_cast<unsigned>(std::min(backlog_, 1024)) + 1 : 2;
+  }
+}
+
+template <class Protocol>
+template <class Socket>
+bool stream_listener<Protocol>::is_filler(Socket& socket) {
+  --filler_checks_;
+  error_code ec;
+  const auto peer = socket.remote_endpoint(ec);
+  const bool filler = !ec && peer == *filler_peer_;
+  if (filler || filler_checks_ == 0) {
+    filler_peer_.reset();
+    filler_checks_ = 0;
+  }
+  return filler;
 }
 
 template <class Protocol>
@@ -338,7 +445,7 @@ void stream_listener<Protocol>::stop() {
 
 template <class Protocol>
 void stream_listener<Protocol>::do_accept() {
-  if (stopped_) return;
+  if (stopped_ || connect_fault_ != connect_fault::none) return;
   // The new socket is created on its session's executor right away: its own strand when
   // several threads run, the plain io_context otherwise.
   if (use_strands_) {
@@ -360,6 +467,14 @@ void stream_listener<Protocol>::on_accept(const error_code& ec, Socket socket) {
   }
   consecutive_errors_ = 0;
   pause_ = min_pause;
+  if (filler_peer_ && filler_checks_ != 0 && connect_fault_ == connect_fault::none) [[unlikely]] {
+    if (is_filler(socket)) {  // no-accept's own connection: not a client
+      error_code ignored;
+      socket.close(ignored);
+      do_accept();
+      return;
+    }
+  }
   // The cap check and taking the slot are one atomic step: listeners on several threads
   // can never overshoot it.
   switch (context_->registry.reserve()) {
@@ -388,14 +503,18 @@ void stream_listener<Protocol>::on_accept(const error_code& ec, Socket socket) {
       if (!nodelay_inherited_) socket.set_option(tcp::no_delay(true), opt_ec);
     }
   }
-  // Per-connection logging costs nothing unless debug is on: no peer lookup, no trace.
+  // Per-connection logging and records cost nothing unless debug is on or an admin
+  // listener keeps records: no peer lookup, no trace.
   std::unique_ptr<session_trace> trace;
-  if (logger::instance().enabled(log_level::debug)) {
+  const bool debug = logger::instance().enabled(log_level::debug);
+  if (debug || context_->history.enabled()) {
     error_code peer_ec;
     const auto peer = socket.remote_endpoint(peer_ec);
     trace = std::make_unique<session_trace>();
     trace->peer = peer_ec ? "?" : text_of(peer);
     if (trace->peer.empty()) trace->peer = "unnamed";  // a Unix client that did not bind
+  }
+  if (debug) {
     static log_limit limit(log_level::debug, "conn_open", 100, std::chrono::milliseconds(10));
     log_event(limit, "connection opened", {{"conn", id}, {"peer", trace->peer}, {"listener", name()}});
   }

@@ -72,6 +72,13 @@ class stream_listener final : public listener {
 
   endpoint_type local_endpoint() const { return local_; }
 
+  /// The listener faults, as the connect phase allows them (see README): `refuse` stops
+  /// listening (connects fail with ECONNREFUSED), `no_accept` stops accepting and keeps the
+  /// accept queue full (connects time out), `none` serves again. Thread-safe; IP listeners
+  /// only (a Unix listener ignores it).
+  enum class connect_fault : std::uint8_t { none, no_accept, refuse };
+  void set_connect_fault(connect_fault fault);
+
   static constexpr std::chrono::milliseconds min_pause{10};
   static constexpr std::chrono::milliseconds max_pause{500};
 
@@ -91,6 +98,11 @@ class stream_listener final : public listener {
   void do_pause(const boost::system::error_code& cause);
   std::size_t shed_pending() noexcept;
   void on_resume(const boost::system::error_code& ec);
+  void apply_connect_fault(connect_fault fault);
+  void enter_no_accept();
+  void leave_connect_fault();
+  template <class Socket>
+  bool is_filler(Socket& socket);
 
   boost::asio::io_context& io_;
   boost::asio::basic_socket_acceptor<Protocol> acceptor_;
@@ -109,6 +121,14 @@ class stream_listener final : public listener {
   std::string owned_path_;
   ino_t owned_inode_ = 0;
   bool stopped_ = false;
+  bool started_ = false;
+  int backlog_ = 4096;
+  connect_fault connect_fault_ = connect_fault::none;
+  /// no-accept's own connection, which fills the accept queue; once no-accept ends it is
+  /// told from clients by its address (for a bounded number of accepts) and closed.
+  int filler_fd_ = -1;
+  std::optional<endpoint_type> filler_peer_;
+  unsigned filler_checks_ = 0;
   bool nodelay_inherited_ = false;  ///< accepted sockets came with TCP_NODELAY from the listener
   unsigned consecutive_errors_ = 0;
   std::chrono::milliseconds pause_{min_pause};
