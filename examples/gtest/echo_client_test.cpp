@@ -40,6 +40,23 @@ TEST_F(EchoTest, RoundTrip) {
   EXPECT_EQ(echo_.server().bytes().sent, 5U);
 }
 
+// The server resets the connection after 10 bytes: the client's read fails with
+// ECONNRESET, after having received at most those 10 bytes.
+TEST_F(EchoTest, ResetMidReplyIsAnError) {
+  echo_.set_faults({"reset-after:bytes=10"});
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect({asio::ip::make_address("127.0.0.1"), echo_.port()});
+  asio::write(socket, asio::buffer(std::string(64, 'r')));
+  std::string reply(64, '\0');
+  boost::system::error_code ec;
+  const std::size_t n = asio::read(socket, asio::buffer(reply), ec);
+  EXPECT_LE(n, 10U);
+  EXPECT_EQ(ec, asio::error::connection_reset);
+  echo_.clear_faults();
+  EXPECT_EQ(exchange(echo_.port(), "plain again"), "plain again");
+}
+
 TEST_F(EchoTest, ReadyLinesNameTheListener) {
   const auto lines = echo_.ready_lines();
   ASSERT_EQ(lines.size(), 1U);

@@ -57,6 +57,23 @@ class EchoSvcTest(unittest.TestCase):
         self.assertEqual(got, payload)
 
 
+class SlowServerTest(unittest.TestCase):
+    """The client under test must tolerate a slow server: each echo held back 100 ms."""
+
+    def setUp(self):
+        self.server = EchoServer("--fault", "latency:delay=100ms")
+
+    def tearDown(self):
+        self.assertEqual(self.server.stop(), 0)
+
+    def test_reply_waits_for_the_latency(self):
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=5) as s:
+            start = time.monotonic()
+            s.sendall(b"slow")
+            self.assertEqual(s.recv(4), b"slow")
+            self.assertGreaterEqual(time.monotonic() - start, 0.09)
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1:
         ECHO_SVC = sys.argv.pop(1)

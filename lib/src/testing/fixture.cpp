@@ -1,5 +1,7 @@
 #include "echo/testing/fixture.hpp"
 
+#include "echo/fault_spec.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 
@@ -20,6 +22,13 @@ fixture::fixture(config cfg, unsigned threads, plan_factory plans)
   if (plans) server_->set_step_plans(std::move(plans));
   server_->start();
   done_ = std::async(std::launch::async, [this] { runtime_.run(); });
+}
+
+void fixture::set_faults(std::initializer_list<std::string_view> specs) {
+  std::vector<fault_spec> faults;
+  faults.reserve(specs.size());
+  for (const auto spec : specs) faults.push_back(parse_fault_spec(spec));
+  server_->set_faults(std::move(faults));
 }
 
 bool fixture::stop(std::chrono::milliseconds grace, std::chrono::milliseconds wait) {

@@ -3,8 +3,10 @@
 #include <chrono>
 #include <cstdint>
 #include <future>
+#include <initializer_list>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "echo/config.hpp"
@@ -44,6 +46,16 @@ class fixture {
   /// "listening on udp://127.0.0.1:40124", ...), in configuration order.
   std::vector<std::string> ready_lines() const { return server_->ready_lines(); }
   echo::server& server() noexcept { return *server_; }
+
+  /// Makes the server misbehave: replaces the active faults with `specs`, each as --fault
+  /// takes it ("reset-after:bytes=10", "latency:delay=50ms"; see the README's "Testing your
+  /// client with echo-svc"). Connections pick the change up at their next step. Throws
+  /// usage_error for a SPEC that does not parse and config_error for one the server refuses
+  /// (an integrity fault without allow_corruption, an unknown listener); either way it names
+  /// the SPEC and changes nothing.
+  void set_faults(std::initializer_list<std::string_view> specs);
+  /// Back to plain echo (no faults at all, whatever the configuration had).
+  void clear_faults() { server_->set_faults({}); }
   const echo::server& server() const noexcept { return *server_; }
 
   /// Graceful stop: stop accepting, give sessions `grace` to finish, then close them. True
