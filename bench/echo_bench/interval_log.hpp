@@ -32,12 +32,16 @@ class interval_log {
  public:
   explicit interval_log(double interval_s) noexcept;
 
-  /// Worker thread: the load starts at `start_ns` (CLOCK_MONOTONIC).
-  void begin(std::int64_t start_ns) noexcept;
+  /// Worker thread: the load starts at `start_ns` and, when timed, is scheduled to end at
+  /// `end_ns` (CLOCK_MONOTONIC; 0: a run of a count, with no end known in advance).
+  void begin(std::int64_t start_ns, std::int64_t end_ns) noexcept;
   /// Worker thread: the interval being filled.
   [[nodiscard]] interval_figures& current() noexcept { return current_; }
   /// Worker thread: publishes every interval that has ended by `now_ns`.
   void roll(std::int64_t now_ns);
+  /// Worker thread, once the worker is done: publishes what is left, the last interval
+  /// with everything echoed after its start (the drain after the deadline included).
+  void finish();
 
   /// Runner thread: true and the oldest closed interval merged into `into`, or false.
   bool take(interval_figures& into);
@@ -45,8 +49,11 @@ class interval_log {
   [[nodiscard]] std::size_t ready();
 
  private:
+  void publish();
+
   std::int64_t interval_ns_;
   std::int64_t next_end_ns_ = 0;
+  std::int64_t last_end_ns_ = 0;  ///< end of the run's last interval; 0: none known
   bool begun_ = false;
   interval_figures current_;
   std::mutex mutex_;

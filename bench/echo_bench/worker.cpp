@@ -603,12 +603,13 @@ void worker::run() {
   start_ns_ = control_.start_ns.load();
   measure_from_ns_ = control_.measure_from_ns.load();
   stop_at_ns_ = control_.stop_at_ns.load();
-  if (intervals_) intervals_->begin(start_ns_);
+  if (intervals_) intervals_->begin(start_ns_, opts_.count.has_value() ? 0 : stop_at_ns_);
   const std::uint64_t waited = thread_cpu_wait_ns();
   for (auto& c : conns_)
     if (c.st == state::ready) start(c);
   event_loop_until(&worker::all_done);
   result_.schedule.cpu_wait_ns = thread_cpu_wait_ns() - waited;
+  if (intervals_) intervals_->finish();
 }
 
 }  // namespace echo::bench

@@ -247,8 +247,10 @@ def machine_meta(command, repeat, duration, warmup, dma_status, base=None):
     return meta
 
 
-def write(runs, servers, cells, meta, write_results_md, spec=None):
-    """Writes the results files and prints the table; the exit code: 0 when every run was clean."""
+def write(runs, servers, cells, meta, write_results_md, spec=None, results_dir=None):
+    """Writes the results files (to `results_dir`, bench/results by default) and prints the
+    table; the exit code: 0 when every run was clean."""
+    results_dir = results_dir or os.path.join(BENCH, "results")
     summary = {}
     for name in servers:
         for cell in cells:
@@ -256,14 +258,14 @@ def write(runs, servers, cells, meta, write_results_md, spec=None):
             if rs:
                 summary[(name, cell_name(cell))] = medians(rs)
     md = markdown(summary, servers, cells, meta, runs, spec)
-    os.makedirs(os.path.join(BENCH, "results"), exist_ok=True)
-    with open(os.path.join(BENCH, "results", "latest.json"), "w") as f:
+    os.makedirs(results_dir, exist_ok=True)
+    with open(os.path.join(results_dir, "latest.json"), "w") as f:
         json.dump({"meta": meta, "servers": servers, "cells": [cell_name(c) for c in cells],
                    "medians": [{"server": s, "cell": c, **m} for (s, c), m in summary.items()],
                    "runs": runs}, f, indent=1)
-    with open(os.path.join(BENCH, "results", "latest.md"), "w") as f:
+    with open(os.path.join(results_dir, "latest.md"), "w") as f:
         f.write(md)
-    with open(os.path.join(BENCH, "results", "latest.svg"), "w") as f:
+    with open(os.path.join(results_dir, "latest.svg"), "w") as f:
         f.write(chart.ratio_svg(summary, servers, cells, f"echo-svc and peers ×floor ({meta['date']}, git {meta['git']})"))
     if write_results_md:
         with open(os.path.join(BENCH, "RESULTS.md"), "w") as f:
@@ -273,8 +275,8 @@ def write(runs, servers, cells, meta, write_results_md, spec=None):
     return 0 if runs and all(r.get("ok") for r in runs) else 1
 
 
-def rerender(path, write_results_md, spec=None):
+def rerender(path, write_results_md, spec=None, results_dir=None):
     with open(path) as f:
         data = json.load(f)
-    write(data["runs"], data["servers"], parse_cells(data["cells"]), data["meta"], write_results_md, spec)
+    write(data["runs"], data["servers"], parse_cells(data["cells"]), data["meta"], write_results_md, spec, results_dir)
     return 0

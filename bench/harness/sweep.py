@@ -58,8 +58,10 @@ def floors_run(bench, floor_bin, n, server_cpus, cell, duration, warmup):
             "cpu_us_per_msg": cpu / 1000 / msgs if msgs else None}
 
 
-def run(bench, bins, sweep, cells, duration, warmup, repeat):
-    """Runs the sweep; prints its table and writes bench/results/sweep.json. Returns the exit code."""
+def run(bench, bins, sweep, cells, duration, warmup, repeat, results_dir=None):
+    """Runs the sweep; prints its table and writes sweep.json in `results_dir` (bench/results by
+    default). Returns the exit code."""
+    results_dir = results_dir or os.path.join(BENCH, "results")
     cpus = sorted(os.sched_getaffinity(0))
     fit, stop = plan(sweep, cpus)
     if stop:
@@ -99,7 +101,7 @@ def run(bench, bins, sweep, cells, duration, warmup, repeat):
         lines.append(f"| {n} | {cn} | {fmt(sm)} | {fmt(sc)} | {fmt(fm)} | {fmt(fc)} | "
                      f"{'–' if not sm or not fm else f'{sm / fm:.2f}×'} |")
     print("\n".join(lines) + "\n")
-    os.makedirs(os.path.join(BENCH, "results"), exist_ok=True)
-    with open(os.path.join(BENCH, "results", "sweep.json"), "w") as f:
+    os.makedirs(results_dir, exist_ok=True)
+    with open(os.path.join(results_dir, "sweep.json"), "w") as f:
         json.dump({"cpus": cpus, "stop": stop, "runs": runs}, f, indent=1)
     return 0 if ok and rows else 1

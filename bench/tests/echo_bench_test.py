@@ -10,12 +10,15 @@ not synchronisation.
   echo_bench_test.py --bench B rate     --server CMD
   echo_bench_test.py --bench B udp-rate --server CMD
   echo_bench_test.py --bench B outputs  --server CMD
+  echo_bench_test.py --bench B intervals --server CMD
+  echo_bench_test.py --bench B connect-latency --server CMD
   echo_bench_test.py --bench B find-rate --slow-peer PEER
   echo_bench_test.py --bench B probe CLASS [--server CMD]
 """
 import argparse
 import json
 import os
+import re
 import select
 import shlex
 import shutil
@@ -269,6 +272,130 @@ def check_outputs(args):
         smoke.stop_server(proc)
         tmp.cleanup()
 
+INTERVAL_LINE = re.compile(r"^\s*\[\s*(?P<t>[\d.]+)s\](?P<warmup> warmup)?\s+(?P<rate>[\d.]+) msgs/s\s+(?P<mb>[\d.]+) MB/s"
+                           r"\s+p50\s+(?P<p50>[\d.]+)\s+p99\s+(?P<p99>[\d.]+)\s+p99\.9\s+(?P<p999>[\d.]+) us"
+                           r"\s+errors (?P<errors>\d+)$")
+INTERVAL_KEYS = ("interval", "t_s", "warmup", "msgs", "msgs_per_s", "mb_per_s", "p50_us", "p99_us", "p999_us",
+                 "errors")
+
+
+def check_interval_count(what, got, duration_s, interval_s):
+    expected = duration_s / interval_s
+    print(f"{what}: {got} intervals, {expected:.0f} expected", flush=True)
+    if abs(got - expected) > 1:
+        fail(f"{what}: {got} intervals over {duration_s} s at {interval_s} s each")
+
+
+def check_intervals(args):
+    """--interval: one line (text) or one JSON object per interval, each with its rate, MB/s,
+    percentiles and errors, and the intervals' messages add up to the run's total."""
+    proc, host, port = smoke.start_server(args.server)
+    conns, interval_s, duration_s, warmup_s = 2, 0.2, 1.0, 0.2
+    try:
+        common = target(host, port) + ["-c", str(conns), "-s", "64", "--interval", "200ms"]
+        _, res = bench_json(args.bench, common + ["--duration", "1s"])
+        lines = [l for l in res.stdout.splitlines() if l.lstrip().startswith("[")]
+        print("\n".join(lines), flush=True)
+        rows = []
+        for line in lines:
+            m = INTERVAL_LINE.match(line)
+            if not m:
+                fail(f"interval line not understood: {line!r}")
+            rows.append(m)
+        check_interval_count("text", len(rows), duration_s, interval_s)
+        for k, m in enumerate(rows, 1):
+            if abs(float(m["t"]) - k * interval_s) > 1e-6 or m["warmup"] or int(m["errors"]) != 0:
+                fail(f"interval {k}: {m.group(0)!r}")
+            if float(m["rate"]) <= 0 or float(m["mb"]) <= 0 or not 0 < float(m["p50"]) <= float(m["p99"]) <= float(m["p999"]):
+                fail(f"interval {k} has no load or unordered percentiles: {m.group(0)!r}")
+
+        # Without a warm-up every message echoed is in the total and in exactly one interval.
+        objs, _ = bench_json(args.bench, common + ["--duration", "1s", "--json"])
+        intervals, (total,) = [o for o in objs if "interval" in o], [o for o in objs if "mode" in o]
+        check_interval_count("json", len(intervals), duration_s, interval_s)
+        for k, o in enumerate(intervals, 1):
+            if set(INTERVAL_KEYS) - set(o) or o["interval"] != k or o["warmup"] or o["msgs"] <= 0:
+                fail(f"interval object {k}: {o}")
+            if not 0 < o["p50_us"] <= o["p99_us"] <= o["p999_us"]:
+                fail(f"interval {k}: percentiles out of order: {o}")
+        summed = sum(o["msgs"] for o in intervals)
+        print(f"json: intervals sum to {summed} msgs, the run counts {total['msgs']}", flush=True)
+        if summed != total["msgs"] or sum(o["errors"] for o in intervals) != total["errors"]["total"]:
+            fail("the intervals' messages or errors do not add up to the run's")
+
+        # With one: the warm-up's intervals are marked, and the rest add up to the total but
+        # for the messages sent in the warm-up and echoed after it (at most one per
+        # connection in a closed loop), which the total leaves out and an interval counts.
+        objs, _ = bench_json(args.bench, common + ["--duration", "1s", "--warmup", "0.2s", "--json"])
+        intervals, (total,) = [o for o in objs if "interval" in o], [o for o in objs if "mode" in o]
+        check_interval_count("json with warm-up", len(intervals), warmup_s + duration_s, interval_s)
+        marked = [o["warmup"] for o in intervals]
+        if marked != [True] + [False] * (len(intervals) - 1):
+            fail(f"warm-up marks {marked}: only the first 0.2 s interval is in the warm-up")
+        summed = sum(o["msgs"] for o in intervals if not o["warmup"])
+        print(f"json with warm-up: measured intervals sum to {summed} msgs, the run counts {total['msgs']}",
+              flush=True)
+        if not 0 <= summed - total["msgs"] <= conns:
+            fail("the measured intervals do not add up to the run's total")
+        print("PASS", flush=True)
+        return 0
+    finally:
+        smoke.stop_server(proc)
+
+
+def check_ordered(what, p50, p99, mx):
+    if not 0 < p50 <= p99 <= mx:
+        fail(f"{what}: p50 {p50}, p99 {p99}, max {mx} are not positive and in order")
+
+
+def table_rows(text, names):
+    """The table's 'connect' and 'first byte' rows: name -> (p50, p99, p99.9, max)."""
+    rows = {}
+    for line in text.splitlines():
+        for name in names:
+            m = re.match(rf"^\s*{name}\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$", line)
+            if m:
+                rows[name] = tuple(float(v) for v in m.groups())
+    return rows
+
+
+def check_connect_latency(args):
+    """Connect and first-byte latency in churn and pingpong: in the table and in JSON, positive,
+    ordered, one connect sample per connection opened."""
+    proc, host, port = smoke.start_server(args.server)
+    try:
+        for mode, conns in (("churn", 2), ("pingpong", 3)):
+            common = target(host, port) + ["--mode", mode, "-c", str(conns), "-s", "64", "--duration", "0.5s"]
+            _, res = bench_json(args.bench, common)
+            rows = table_rows(res.stdout, ("connect", "first byte"))
+            print(f"{mode} table: {rows}", flush=True)
+            if set(rows) != {"connect", "first byte"}:
+                fail(f"{mode}: the table lacks the connect or first byte row:\n{res.stdout}")
+            for name, (p50, p99, p999, mx) in rows.items():
+                check_ordered(f"{mode} table {name}", p50, p99, mx)
+                if not p99 <= p999 <= mx:
+                    fail(f"{mode} table {name}: p99.9 {p999} not between p99 and max")
+
+            (res,), _ = bench_json(args.bench, common + ["--json"])
+            opened = res["conns"] if mode == "churn" else conns
+            for key in ("connect", "first_byte"):
+                h = res.get(key)
+                if h is None:
+                    fail(f"{mode}: no {key} in the JSON: {res}")
+                print(f"{mode} json {key}: {h}", flush=True)
+                check_ordered(f"{mode} json {key}", h["p50_us"], h["p99_us"], h["max_us"])
+                if not h["p50_us"] <= h["p90_us"] <= h["p99_us"] <= h["p999_us"] <= h["max_us"]:
+                    fail(f"{mode} json {key}: percentiles out of order")
+            print(f"{mode}: {res['connect']['samples']} connect samples, {opened} connections opened", flush=True)
+            if res["errors"]["total"] != 0 or opened <= 0 or res["connect"]["samples"] != opened:
+                fail(f"{mode}: connect samples {res['connect']['samples']} != connections opened {opened}")
+            if res["first_byte"]["samples"] != opened:
+                fail(f"{mode}: first-byte samples {res['first_byte']['samples']} != connections {opened}")
+        print("PASS", flush=True)
+        return 0
+    finally:
+        smoke.stop_server(proc)
+
 
 def check_find_rate(args):
     service_s, target_ms, warmup_s, duration_s = 0.002, 20, 0.2, 1.0
@@ -387,14 +514,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bench", required=True)
     sub = ap.add_subparsers(dest="check", required=True)
-    for name in ("stalls", "agreement", "rate", "udp-rate", "outputs"):
+    for name in ("stalls", "agreement", "rate", "udp-rate", "outputs", "intervals", "connect-latency"):
         sub.add_parser(name).add_argument("--server", required=True)
     sub.add_parser("find-rate").add_argument("--slow-peer", required=True)
     p = sub.add_parser("probe")
     p.add_argument("cls")
     p.add_argument("--server", default="")
     args = ap.parse_args()
-    return {"stalls": check_stalls, "agreement": check_agreement, "rate": check_rate, "udp-rate": check_udp_rate, "outputs": check_outputs, "find-rate": check_find_rate,
+    return {"stalls": check_stalls, "agreement": check_agreement, "rate": check_rate, "udp-rate": check_udp_rate, "outputs": check_outputs,
+            "intervals": check_intervals, "connect-latency": check_connect_latency, "find-rate": check_find_rate,
             "probe": check_probe}[args.check](args)
 
 
