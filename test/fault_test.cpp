@@ -493,3 +493,23 @@ BOOST_AUTO_TEST_CASE(faults_keep_echoes_exact_on_several_threads) {
   BOOST_TEST(exact.load() == 8);
   BOOST_TEST(fired(f, "slice") >= 8U);
 }
+
+// The same seed and connection order give the same decisions over real connections: which
+// of 40 connections a probability=0.5 fault resets is the same twice, and another seed
+// picks others.
+BOOST_AUTO_TEST_CASE(the_same_seed_resets_the_same_connections_twice) {
+  const auto outcomes = [](std::uint64_t seed) {
+    auto cfg = with_faults({"reset-after:bytes=0,probability=0.5"});
+    cfg.seed = seed;
+    server_fixture f(1, cfg);
+    std::string seen;
+    for (int i = 0; i < 40; ++i) seen += attempt(f.port(), 2s, 5s) == "reset" ? 'R' : '.';
+    return seen;
+  };
+  const auto a = outcomes(2024), b = outcomes(2024), c = outcomes(4202);
+  BOOST_TEST_MESSAGE("seed 2024: " << a << ", seed 4202: " << c);
+  BOOST_TEST(a == b);
+  BOOST_TEST(a != c);
+  BOOST_TEST(a.find('R') != std::string::npos);
+  BOOST_TEST(a.find('.') != std::string::npos);
+}
