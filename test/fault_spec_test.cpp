@@ -134,6 +134,10 @@ BOOST_AUTO_TEST_CASE(faults_come_from_flags_environment_and_seed) {
   BOOST_TEST(cat.cfg.listeners.empty());
   BOOST_TEST(cat.cfg.catalogue->port == 7100U);
   BOOST_TEST(cat.cfg.catalogue->address->to_string() == "127.0.0.1");
+  const char* with_url[] = {"echo-svc", "--catalogue", "7100", "--listen", "unix:@x"};
+  const auto both = echo::parse_command_line(with_url);
+  BOOST_REQUIRE_EQUAL(both.cfg.listeners.size(), 1U);  // the URL; the catalogue follows it
+  BOOST_TEST(both.cfg.listeners.front().path == "@x");
 }
 
 namespace {

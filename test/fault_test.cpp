@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <numeric>
@@ -465,4 +466,50 @@ BOOST_AUTO_TEST_CASE(the_catalogue_serves_each_behaviour_on_its_port) {
   BOOST_TEST(attempt(port(5), 1s, 300ms) == "silent");
   BOOST_TEST(attempt(port(6), 1s, 300ms) == "silent");
   BOOST_TEST(attempt(port(7), 1s, 2s) == "data");
+}
+
+// With several threads each session runs on its own strand: faults still keep every echo
+// byte-exact, and a live change reaches sessions on every thread.
+BOOST_AUTO_TEST_CASE(faults_keep_echoes_exact_on_several_threads) {
+  server_fixture f(2, with_faults({"slice:size=1-512", "latency:delay=1ms,jitter=1ms,probability=0.5"}));
+  std::atomic<int> exact{0};
+  std::vector<std::thread> clients;
+  for (unsigned i = 0; i < 8; ++i) {
+    clients.emplace_back([&, i] {
+      try {
+        echo_client c("127.0.0.1", f.port());
+        for (int round = 0; round < 2; ++round) {
+          const auto msg = pattern(32 * 1024, i * 2 + static_cast<unsigned>(round));
+          c.send_all(msg);
+          if (c.recv_exact(msg.size(), 10s) != msg) return;
+          if (round == 0 && i == 0) f.server().set_faults({echo::parse_fault_spec("slice:size=7")});
+        }
+        ++exact;
+      } catch (const std::exception&) {
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  BOOST_TEST(exact.load() == 8);
+  BOOST_TEST(fired(f, "slice") >= 8U);
+}
+
+// The same seed and connection order give the same decisions over real connections: which
+// of 40 connections a probability=0.5 fault resets is the same twice, and another seed
+// picks others.
+BOOST_AUTO_TEST_CASE(the_same_seed_resets_the_same_connections_twice) {
+  const auto outcomes = [](std::uint64_t seed) {
+    auto cfg = with_faults({"reset-after:bytes=0,probability=0.5"});
+    cfg.seed = seed;
+    server_fixture f(1, cfg);
+    std::string seen;
+    for (int i = 0; i < 40; ++i) seen += attempt(f.port(), 2s, 5s) == "reset" ? 'R' : '.';
+    return seen;
+  };
+  const auto a = outcomes(2024), b = outcomes(2024), c = outcomes(4202);
+  BOOST_TEST_MESSAGE("seed 2024: " << a << ", seed 4202: " << c);
+  BOOST_TEST(a == b);
+  BOOST_TEST(a != c);
+  BOOST_TEST(a.find('R') != std::string::npos);
+  BOOST_TEST(a.find('.') != std::string::npos);
 }

@@ -763,8 +763,8 @@ command_line parse_command_line(std::span<const char* const> args, std::span<con
       cfg.listeners.erase(cfg.listeners.begin());
   }
   // --listen alone replaces the default TCP listener; with --port or --bind it is served too.
-  else if (serves_listen_only(result.origins))
-    cfg.listeners.erase(cfg.listeners.begin());
+  // (Never both: the catalogue above replaces it only without --listen.)
+  if (serves_listen_only(result.origins)) cfg.listeners.erase(cfg.listeners.begin());
   try {
     validate(cfg);
   } catch (const config_error& e) {

@@ -11,13 +11,13 @@ namespace echo {
 /// How the admin code reads it: a stream session's `fault_effects()` (echo_session, on the
 /// session's executor: call it from the session's own close path, e.g. where do_close
 /// records the connection's end) returns one entry per fault that acted on the connection,
-/// in the order they first acted; a connection no fault touched returns an empty vector and
-/// costs nothing. `fault` is the canonical SPEC (format_fault_spec), so the same seed and
-/// connection order give the same records, byte for byte.
+/// in the order of the fault set (one a live change replaced keeps its entry); a
+/// connection no fault touched returns an empty vector and costs nothing. `fault` is the canonical SPEC
+/// (format_fault_spec), so the same seed and connection order give the same records, byte for byte.
 struct fault_effect {
   std::string fault;  ///< "slice:size=1-64", "reset-after:bytes=4096"
   /// What it did, short and stable: "sizes 1-64 in 37 writes", "reset at byte 4096",
-  /// "fin at byte 100", "held 3 steps 50ms..56ms", "corrupt offsets 17,901" (integrity
+  /// "fin and close at byte 100", "delayed 3 echoes 45ms..55ms", "corrupt offsets 17,901" (integrity
   /// faults list every offset, up to a bound, then "+N more").
   std::string what;
 

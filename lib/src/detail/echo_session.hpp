@@ -77,7 +77,7 @@ class echo_session : public session_base {
   void set_proxy(proxy_protocol proxy) noexcept { proxy_ = proxy; }
 
   /// What the faults did to this connection so far (see fault_report.hpp), in the order
-  /// they first acted; empty when none did. On the session's executor only: read it from
+  /// of the fault set; empty when none did. On the session's executor only: read it from
   /// the session's own close path.
   std::vector<fault_effect> fault_effects() const;
 
