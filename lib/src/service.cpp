@@ -126,7 +126,10 @@ service::~service() = default;
 
 std::string service::fault_list() const {
   std::string all;
-  for (const auto& f : server_.faults()) all += (all.empty() ? "" : ";") + format_fault_spec(f);
+  for (const auto& f : server_.faults()) {
+    if (!all.empty()) all += ';';
+    all += format_fault_spec(f);
+  }
   return all;
 }
 
