@@ -82,8 +82,8 @@ const BIO_METHOD* socket_method() noexcept {
   return method;
 }
 
-}  // namespace
-
+// Attaches `ssl` to `state.fd` through the recv/send BIO; false when OpenSSL cannot
+// allocate it.
 bool attach_socket_bio(SSL* ssl, socket_bio_state& state) noexcept {
   const BIO_METHOD* method = socket_method();
   if (method == nullptr) return false;
@@ -93,6 +93,8 @@ bool attach_socket_bio(SSL* ssl, socket_bio_state& state) noexcept {
   ::SSL_set_bio(ssl, bio, bio);  // one BIO both ways; SSL_free frees it
   return true;
 }
+
+}  // namespace
 
 error_code tls_error(int code, int saved_errno) noexcept {
   const auto& ssl_category = asio::error::get_ssl_category();

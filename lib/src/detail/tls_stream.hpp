@@ -19,21 +19,12 @@
 
 namespace echo::detail {
 
-/// The socket a BIO made by attach_socket_bio reads and writes, and what the kernel said
-/// is still queued after its last recv (TCP_INQ; -1 unknown).
+/// The socket a tls_stream's BIO reads and writes, and what the kernel said is still
+/// queued after its last recv (TCP_INQ; -1 unknown).
 struct socket_bio_state {
   int fd = -1;
   int queued = -1;
 };
-
-/// Attaches `ssl` to the socket `state.fd` through a BIO that calls recv/send directly:
-/// OpenSSL reads records from the socket into its own buffer and encrypts straight into the
-/// socket, as a plain OpenSSL server does. Asio's ssl::stream instead moves every record
-/// through its own buffers and a BIO pair, two extra copies each way (16 KiB echoes cost
-/// 1.2x the plain server's CPU for that alone) and about 68 KiB per connection. send() uses
-/// MSG_NOSIGNAL, so a peer gone mid-write is an EPIPE, not a SIGPIPE for whoever embeds us.
-/// Returns false when OpenSSL cannot allocate the BIO.
-bool attach_socket_bio(SSL* ssl, socket_bio_state& state) noexcept;
 
 /// The error a failed SSL_* call means, from SSL_get_error's `code` and OpenSSL's error
 /// queue (and errno, read right after the call, for SSL_ERROR_SYSCALL), in the terms Asio's
@@ -44,8 +35,14 @@ boost::system::error_code tls_error(int code, int saved_errno) noexcept;
 /// A server-side TLS stream on a non-blocking TCP socket, driven by the socket's readiness
 /// (async_wait), with no buffers of its own beyond OpenSSL's (which SSL_MODE_RELEASE_BUFFERS
 /// gives back while idle). One operation at a time, as the echo state machine runs them:
-/// handshake, then reads tried synchronously (read_some; would_block means wait with
-/// async_wait_ready and try again) alternating with whole writes, then shutdown.
+/// handshake, then reads (receive, called by the session's read op when the socket is
+/// readable, like a recv) alternating with whole writes, then shutdown.
+///
+/// OpenSSL reads records from the socket into its own buffer and encrypts straight into it
+/// through a BIO that calls recv/send, as a plain OpenSSL server does. Asio's ssl::stream
+/// instead moves every record through its own buffers and a BIO pair, two extra copies each
+/// way and about 68 KiB per connection. send() uses MSG_NOSIGNAL, so a peer gone mid-write
+/// is an EPIPE, not a SIGPIPE for whoever embeds us.
 template <class Executor>
 class tls_stream {
  public:
@@ -61,7 +58,6 @@ class tls_stream {
 
   executor_type get_executor() noexcept { return socket_.get_executor(); }
   socket_type& socket() noexcept { return socket_; }
-  SSL* native_handle() noexcept { return ssl_; }
 
   /// handler(error_code) once the handshake is done or failed; never inline.
   template <class Handler>
