@@ -50,8 +50,9 @@ def fail(msg):
 
 
 def bench_json(bench, args, timeout=60, expect_rc=0):
-    """Runs echo-bench; the JSON objects it printed (one per line)."""
-    cmd = [bench] + args + ["--progress", "off"]
+    """Runs echo-bench (a path, or a command line ending in one); the JSON objects it printed
+    (one per line)."""
+    cmd = (bench if isinstance(bench, list) else [bench]) + args + ["--progress", "off"]
     print("run:", shlex.join(cmd), flush=True)
     res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
     if expect_rc is not None and res.returncode != expect_rc:
@@ -452,6 +453,15 @@ def check_probe(args):
             url = f"tcp://127.0.0.1:{holder.getsockname()[1]}"
         elif cls == "DNS":
             url = "tcp://echo-bench-probe-test.invalid:7"  # .invalid never resolves (RFC 2606)
+        elif cls == "UNREACHABLE":
+            # In a network namespace of its own, where only a downed lo exists, no address has a
+            # route: connect() fails with ENETUNREACH before any packet is sent anywhere.
+            if shutil.which("unshare") is None or subprocess.run(["unshare", "--net", "true"],
+                                                                 capture_output=True).returncode != 0:
+                print("ECHO-TEST-SKIPPED: cannot create a network namespace (unshare --net needs root)", flush=True)
+                return 0
+            args.bench = ["unshare", "--net", args.bench]
+            url = "tcp://192.0.2.1:7"  # TEST-NET-1 (RFC 5737), never routed anyway
         elif cls in ("TIMEOUT", "RESET", "SHORT"):
             flag = {"TIMEOUT": "--no-accept", "RESET": "--reset", "SHORT": "--short"}[cls]
             proc, host, port = smoke.start_server(f"{PY} {PEERS}/faulty_server.py {flag}")
