@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """CTest driver for bench/run itself, on binaries already built (--no-build): the threads
 sweep stops where the machine's CPUs run out and says why, --server-cpus/--client-cpus end
-up in the report, and the ratio chart is well-formed SVG with one bar per cell and server.
+up in the report, the ratio chart is well-formed SVG with one bar per cell and server, and
+--find-rate searches each server side by side.
 One cell, one repeat, half a second per run; results go to a temporary directory, so the
 committed bench/results is never touched.
 
   bench_run_test.py --build-dir DIR sweep
   bench_run_test.py --build-dir DIR report
+  bench_run_test.py --build-dir DIR find-rate
 """
 import argparse
 import json
@@ -102,15 +104,37 @@ def check_report(args, tmp):
             fail(f"panel '{panel}' does not have one bar for each of {rows}")
 
 
+def check_find_rate(args, tmp):
+    # A lenient target, so every trial of a working server meets it until the client's own
+    # limit: the point is the side-by-side mechanics (fresh servers, paired ratios, the JSON),
+    # not a figure. bench-find-rate checks the search itself against a peer of known capacity.
+    res = bench_run(args.build_dir, tmp, ["--find-rate", "p99<1s", "--servers", "echo-svc-1", "--start-rate", "500",
+                                          "--duration", "0.2"])
+    with open(os.path.join(tmp, "find_rate.json")) as f:
+        found = json.load(f)
+    runs = {r["server"]: r for r in found["runs"]}
+    print(f"find_rate.json: target {found['target']!r}; "
+          + ", ".join(f"{n} {r.get('rate')} msgs/s in {len(r['trials'])} trials" for n, r in runs.items()), flush=True)
+    if found["target"] != "p99<1s" or sorted(runs) != ["echo-svc-1", "floor"]:
+        fail("find_rate.json does not hold one search for echo-svc-1 and one for the floor")
+    for name, r in runs.items():
+        if not (r["ok"] and r["rate"] > 0 and r["trials"] and r["p99_us"] < 1e6):
+            fail(f"the search against {name} did not end in a rate that meets the target: {r}")
+    if f"| {CELL} | floor | " not in res.stdout or f"| {CELL} | echo-svc-1 | " not in res.stdout:
+        fail("the find-rate table lacks a row for each server")
+    if "| 1.00× |" not in res.stdout:
+        fail("the floor's row is not its own yardstick (1.00×)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build-dir", required=True)
-    ap.add_argument("check", choices=("sweep", "report"))
+    ap.add_argument("check", choices=("sweep", "report", "find-rate"))
     args = ap.parse_args()
     with open(COMMITTED, "rb") as f:
         committed = f.read()
     with tempfile.TemporaryDirectory(prefix="bench-run-test-") as tmp:
-        {"sweep": check_sweep, "report": check_report}[args.check](args, tmp)
+        {"sweep": check_sweep, "report": check_report, "find-rate": check_find_rate}[args.check](args, tmp)
     with open(COMMITTED, "rb") as f:
         if f.read() != committed:
             fail("bench/results/latest.json changed: --results-dir was not honoured")
