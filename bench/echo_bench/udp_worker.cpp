@@ -31,7 +31,7 @@ constexpr int reads_per_event = 64;
 constexpr int max_events = 256;
 constexpr int loop_tick_ms = 10;
 // As in the stream worker: the last stretch before a due send is polled, not slept.
-constexpr std::int64_t spin_ns = 50'000;
+constexpr std::int64_t spin_ns = 200'000;
 
 std::int64_t now_ns() noexcept {
   timespec ts{};

@@ -39,9 +39,12 @@ from harness import certs  # noqa: E402
 
 PY = sys.executable
 PEERS = os.path.join(os.path.dirname(HERE), "peers")
-# Time the client may spend runnable without a CPU during a 1.2 s agreement try and still
-# count as having kept its own schedule.
-STARVED_MS = 50
+# How much of the uncorrected p50 the client may, on average per message, spend runnable
+# without a CPU in an agreement try and still count as having kept its own schedule. Every
+# send at 1000 msgs/s starts with a timer wake-up, so the run queue's wait lands on the send
+# lag message by message: a few tens of microseconds per wake-up on a busy 2-core machine,
+# which against a p50 of ~50 µs is the whole 10 % budget and more.
+STARVED_SHARE = 0.05
 
 
 def fail(msg):
@@ -152,17 +155,19 @@ def check_agreement(args):
             diffs = {"p50": abs(quiet["p50_us"] - u["p50_us"]) / u["p50_us"],
                      "p90": abs(quiet["p90_us"] - u["p90_us"]) / u["p90_us"]}
             waited = sched["client_cpu_wait_ms"]
+            wait_per_msg_us = waited * 1000 / max(1, quiet["msgs"])
             print(f"no stalls, try {attempt + 1}: corrected p50 {quiet['p50_us']:.1f} p90 {quiet['p90_us']:.1f} "
                   f"p99 {quiet['p99_us']:.1f} us; uncorrected p50 {u['p50_us']:.1f} p90 {u['p90_us']:.1f} "
                   f"p99 {u['p99_us']:.1f} us; p50 and p90 differ by {diffs['p50'] * 100:.1f} %, "
                   f"{diffs['p90'] * 100:.1f} %; send lag p99 {sched['lag_p99_us']:.0f} us; the client waited "
-                  f"{waited:.1f} ms for a CPU", flush=True)
+                  f"{waited:.1f} ms for a CPU ({wait_per_msg_us:.1f} us per message)", flush=True)
             if all(d <= 0.10 for d in diffs.values()):
                 print("PASS", flush=True)
                 return 0
-            if waited <= STARVED_MS:
+            if wait_per_msg_us <= STARVED_SHARE * u["p50_us"]:
                 fail("corrected and uncorrected differ by more than 10 % although the client had its CPU")
-        print(f"ECHO-TEST-SKIPPED: in all 5 tries the client waited more than {STARVED_MS} ms for a CPU "
+        print(f"ECHO-TEST-SKIPPED: in all 5 tries the client waited for a CPU more than {STARVED_SHARE:.0%} of "
+              "the uncorrected p50 per message "
               "(the machine is too busy to tell the client's own lateness from other work's)", flush=True)
         return 0
     finally:
