@@ -45,13 +45,6 @@ struct alignas(cmsghdr) control_buffer {
   char data[control_size];
 };
 
-// Slots sit a whole number of cache lines apart, plus 24 (more than an MTU-sized datagram
-// spans): 65,507 is 29 bytes short of 64 KiB, so at that stride the first lines of all 32
-// slots fall into the same few dozen cache sets, and a batch of 1,472-byte datagrams evicts
-// itself from L1 and L2 between recvmmsg and sendmmsg. Shifted by 24 lines each, the batch
-// covers distinct sets of any cache with 1,024 sets or more.
-constexpr std::size_t slot_stride = (udp_listener::max_datagram + 63) / 64 * 64 + 24 * 64;
-
 constexpr bool is_mapped(const in6_addr& a) noexcept { return IN6_IS_ADDR_V4MAPPED(&a); }
 
 std::uint32_t mapped_v4(const in6_addr& a) noexcept {
@@ -92,7 +85,7 @@ class udp_listener::loop : public std::enable_shared_from_this<udp_listener::loo
         service_(service),
         budget_(limits),
         receive_buffer_(limits.receive_buffer),
-        slots_(new char[batch * slot_stride]),
+        slots_(new char[batch * max_datagram]),
         random_(std::random_device{}()) {}
 
   void bind(const udp::endpoint& endpoint, const std::optional<bool>& v6only);
@@ -203,7 +196,7 @@ void udp_listener::loop::bind(const udp::endpoint& endpoint, const std::optional
   if (ec) fail("read the bound address of", endpoint, ec);
 
   for (std::size_t i = 0; i < batch; ++i) {
-    in_iov_[i] = {slots_.get() + i * slot_stride, max_datagram};
+    in_iov_[i] = {slots_.get() + i * max_datagram, max_datagram};
     in_[i].msg_hdr.msg_iov = &in_iov_[i];
     in_[i].msg_hdr.msg_iovlen = 1;
     in_[i].msg_hdr.msg_name = &peers_[i];
@@ -380,7 +373,7 @@ bool udp_listener::loop::prepare_reply(std::size_t i, std::int64_t now_ns) {
     return false;
   }
   std::size_t size = m.msg_len;
-  char* data = slots_.get() + i * slot_stride;
+  char* data = slots_.get() + i * max_datagram;
   switch (service_) {
     case service_kind::discard: stats::add(stats_.discarded); return false;
     case service_kind::echo: break;
