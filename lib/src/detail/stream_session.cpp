@@ -23,11 +23,14 @@ namespace echo::detail {
 #if ECHO_SPLICE_PATH
 namespace {
 
-// Reads at least this large move the session to the splice path, smaller ones back to
-// copying. Two splices and a pipe cost more than one recv and one send for small messages
-// (measured: 1.1-1.2x the CPU at 64 B) and less for large ones (0.76x at 16 KiB, 0.59x at
-// 64 KiB); see bench/RESULTS.md for where it breaks even.
+// A copying read of at least splice_threshold moves the session to the splice path; a
+// spliced read under splice_floor moves it back. Two splices and a pipe cost more than one
+// recv and one send for small messages and less for large ones (bench/RESULTS.md, the
+// splice path section). The gap between the two keeps a stream whose reads vary around
+// the threshold from flipping at every read: with one threshold, `stream:1:64K` measured
+// 1.03x the floor's CPU against 0.84x with every read spliced.
 constexpr long splice_threshold = 8 * 1024;
+constexpr long splice_floor = 4 * 1024;
 
 // No SPLICE_F_MOVE: the kernel has ignored it since 2.6.21 (pages are always referenced,
 // never moved). No SPLICE_F_MORE on the way out: the echo must leave now, as with
@@ -138,7 +141,7 @@ receive_result stream_session<Protocol, Executor>::receiver::receive(stream_sess
   // No TCP_INQ count comes with a splice: `queued` stays unknown, so the reactor tries the
   // next read at once (a FIN that came with these bytes is seen then, not lost).
   if (r.n > 0) {
-    s.splice_next_ = r.n >= splice_threshold;
+    s.splice_next_ = r.n >= splice_floor;
     return r;
   }
   if (r.n < 0) r.error = errno;
