@@ -51,9 +51,10 @@ static void fail(const char* what) {
   exit(1);
 }
 
+/* {-1, -1} when out of descriptors: the connection that needs it is dropped instead. */
 static struct pipe_pair make_pipe(void) {
   int fds[2];
-  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) fail("pipe2");
+  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) return (struct pipe_pair){-1, -1};
   return (struct pipe_pair){fds[0], fds[1]};
 }
 
@@ -88,6 +89,11 @@ static ssize_t flush(int fd, struct pipe_pair p, size_t len) {
 }
 
 static void on_readable(int fd) {
+  if (spare.r < 0) spare = make_pipe();
+  if (spare.r < 0) {
+    drop(fd);
+    return;
+  }
   ssize_t n = splice(fd, NULL, spare.w, NULL, chunk, SPLICE_F_NONBLOCK);
   if (n == 0) {
     shutdown(fd, SHUT_WR);
@@ -136,7 +142,6 @@ static void accept_all(int lfd) {
       if (errno != EAGAIN) fprintf(stderr, "splice-floor: accept: %s\n", strerror(errno));
       return;
     }
-    /* Three descriptors per connection at worst (its own and a held pipe). */
     if ((size_t)fd >= capacity) {
       close(fd);
       continue;
@@ -220,11 +225,12 @@ int main(int argc, char** argv) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
-  capacity = (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) ? (size_t)rl.rlim_cur / 3
-                                                                                  : 1u << 18;
+  capacity =
+      (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) ? (size_t)rl.rlim_cur : 1u << 20;
   conns = calloc(capacity, sizeof *conns);
   if (conns == NULL) fail("calloc");
   spare = make_pipe();
+  if (spare.r < 0) fail("pipe2");
 
   int lfd = listen_on(bind_addr, port, unix_path);
   if (lfd < 0) {
