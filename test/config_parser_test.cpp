@@ -261,6 +261,7 @@ BOOST_AUTO_TEST_CASE(every_setting_reads_from_the_environment) {
                                    "ECHO_SVC_CATALOGUE=7100",
                                    "ECHO_SVC_ADMIN_TOKEN=env-token",
                                    "ECHO_SVC_CONNECTION_HISTORY=7",
+                                   "ECHO_SVC_SPLICE=off",
                                    "PATH=/usr/bin",
                                    "ECHO_OTHER=1"});
   const auto& c = cmd.cfg;
@@ -302,11 +303,12 @@ BOOST_AUTO_TEST_CASE(every_setting_reads_from_the_environment) {
   BOOST_TEST(c.catalogue->port == 7100U);
   BOOST_TEST(c.admin_token == "env-token");
   BOOST_TEST(c.connection_history == 7U);
+  BOOST_TEST((c.splice == echo::splice_mode::off));
   // The token file excludes the token itself, so it gets a parse of its own.
   const auto file = parse_with({}, {"ECHO_SVC_ADMIN_TOKEN_FILE=/run/secrets/token"});
   BOOST_TEST(file.cfg.admin_token_file == "/run/secrets/token");
   BOOST_TEST((file.origins.at("admin-token-file").source == echo::config_source::environment));
-  BOOST_TEST(cmd.origins.size() == 33U, "every setting has an origin; one was just added: test it above");
+  BOOST_TEST(cmd.origins.size() == 34U, "every setting has an origin; one was just added: test it above");
 }
 
 BOOST_AUTO_TEST_CASE(precedence_is_flag_then_environment_then_file_then_default) {
@@ -443,4 +445,17 @@ BOOST_AUTO_TEST_CASE(check_subcommand) {
   BOOST_TEST((parse_with({"check", "--help"}, {}).what == command_line::action::check_help));
   BOOST_TEST(rejects({"check", "--threads", "2"}));
   BOOST_TEST(rejects({"check", "--timeout", "0"}));
+}
+
+BOOST_AUTO_TEST_CASE(splice_is_auto_off_or_the_test_suites_always) {
+  BOOST_TEST((parse({}).cfg.splice == echo::splice_mode::automatic));
+  BOOST_TEST((parse({"--splice", "auto"}).cfg.splice == echo::splice_mode::automatic));
+  BOOST_TEST((parse({"--splice", "off"}).cfg.splice == echo::splice_mode::off));
+  BOOST_TEST((parse({"--splice", "always"}).cfg.splice == echo::splice_mode::always));
+  BOOST_TEST(rejects({"--splice", "on"}));
+  BOOST_TEST(rejects({"--splice", ""}));
+  // The test-only mode is not offered in --help.
+  const auto text = echo::usage_text();
+  BOOST_TEST(text.find("off: always copy (default auto)") != std::string::npos);
+  BOOST_TEST(text.find("always splice") == std::string::npos);
 }

@@ -39,6 +39,7 @@
 using namespace std::chrono_literals;
 using echo::test::echo_client;
 using echo::test::server_fixture;
+using echo::test::sessions_drop_to;
 using stream_error = echo::client::stream_error;
 
 namespace {
@@ -113,15 +114,6 @@ std::size_t open_descriptors() {
   std::size_t n = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
   return n;
-}
-
-bool sessions_drop_to(server_fixture& f, std::size_t n, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (f.server().session_count() != n) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
 }
 
 // 500 clients opened by `connect` (a connecting socket each), all open at once, each then

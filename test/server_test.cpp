@@ -30,6 +30,7 @@ using echo::test::echo_client;
 using echo::test::load_options;
 using echo::test::run_echo_load;
 using echo::test::server_fixture;
+using echo::test::sessions_drop_to;
 
 namespace {
 
@@ -48,16 +49,6 @@ void require_clean(const echo::test::load_result& r, std::size_t expected) {
   BOOST_TEST(r.connect_failures == 0U);
   BOOST_TEST(r.timeouts == 0U);
   BOOST_TEST(r.completed == expected);
-}
-
-// Sessions end asynchronously after the client sees EOF; wait (bounded) for the count.
-bool sessions_drop_to(server_fixture& f, std::size_t n, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (f.server().session_count() != n) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
 }
 
 }  // namespace

@@ -5,7 +5,7 @@ import sys
 
 from . import BENCH, ROOT, HarnessError, log
 
-TOOLS = ("echo-bench", "echo-floor", "echo-udp-floor", "echo-tls-floor", "echo-asio-classic")
+TOOLS = ("echo-bench", "echo-floor", "echo-udp-floor", "echo-tls-floor", "echo-splice-floor", "echo-asio-classic")
 PORTABLE_OPTION = "ECHO_PORTABLE_READ"
 
 

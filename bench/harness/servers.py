@@ -13,6 +13,9 @@ TREE_SVC = ("echo-svc-1", "echo-svc-2")
 PORTABLE = "echo-svc-portable"
 BASE = "base"
 REFERENCE = "floor"
+# The bare splice technique (socket -> pipe -> socket, floor.c's loop): on request, to show
+# how close echo-svc's splice path comes to it.
+SPLICE_FLOOR = "splice-floor"
 # The floor of each transport: every ratio in a cell is to the floor of its kind. MPTCP has
 # none of its own: floor.c serves those cells over plain TCP (echo-bench's MPTCP connect
 # falls back to TCP against it), so the ratio is what MPTCP costs echo-svc over TCP's floor.
@@ -62,7 +65,7 @@ def select(servers_arg, extra, base, kinds=("tcp",)):
     """The servers to measure, in report order; the floor of every transport the cells use
     always (every ratio is to it), and base whenever --base names one."""
     wanted = servers_arg.split(",") if servers_arg else DEFAULT + list(extra)
-    known = set(DEFAULT) | {PORTABLE, BASE} | set(FLOORS.values()) | set(extra)
+    known = set(DEFAULT) | {PORTABLE, BASE, SPLICE_FLOOR} | set(FLOORS.values()) | set(extra)
     unknown = [s for s in wanted if s not in known]
     if unknown:
         raise ValueError(f"unknown server(s) {unknown}; known: {sorted(known)}")
@@ -92,6 +95,8 @@ def table(bins, extra, base):
         "floor": {"tcp": floor_tcp, "unix": [bins["echo-floor"], "--unix", "{path}"], "mptcp": floor_tcp},
         "udp-floor": {"udp": [bins["echo-udp-floor"], "--port", "{port}"]},
         "tls-floor": {"tls": [bins["echo-tls-floor"], "--port", "{port}", "--cert", "{cert}", "--key", "{key}"]},
+        "splice-floor": {"tcp": [bins["echo-splice-floor"], "--port", "{port}"],
+                         "unix": [bins["echo-splice-floor"], "--unix", "{path}"]},
         "asio-classic": {"tcp": [bins["echo-asio-classic"], "--port", "{port}"]},
         "seed": {"tcp": [sys.executable, os.path.join(BENCH, "peers", "seed_server.py"), "--port", "{port}"]},
     }

@@ -127,6 +127,10 @@ unsigned effective_threads(const config& cfg) { return cfg.threads == 0 ? availa
 
 std::size_t effective_max_connections(const config& cfg) {
   if (cfg.max_connections != 0) return cfg.max_connections;
+  return descriptor_budget();
+}
+
+std::size_t descriptor_budget() {
   rlimit lim{};
   if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return 1'000'000;
   const auto soft = static_cast<std::size_t>(lim.rlim_cur);

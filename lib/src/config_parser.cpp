@@ -106,6 +106,15 @@ std::string format_bytes(std::uint64_t bytes) {
   return std::to_string(bytes);
 }
 
+std::string_view splice_text(splice_mode mode) noexcept {
+  switch (mode) {
+    case splice_mode::off: return "off";
+    case splice_mode::always: return "always";
+    case splice_mode::automatic: break;
+  }
+  return "auto";
+}
+
 const std::vector<setting>& settings() {
   static const std::vector<setting> table = [] {
     std::vector<setting> t;
@@ -262,6 +271,16 @@ const std::vector<setting>& settings() {
       [](const config& d) { return fmt::format("bytes read at a time per session, {} to {}: 16384, 64KiB, 1MiB (default {})", config::min_buffer_size, format_size(config::max_buffer_size), format_size(d.buffer_size)); },
       [](config& c, std::string_view v) { c.buffer_size = parse_size(v); },
       [](const config& c) -> std::optional<std::string> { return format_size(c.buffer_size); }});
+    t.push_back({"splice", "MODE",
+      [](const config& d) { return fmt::format("auto: a plain TCP or Unix stream session whose reads are large echoes them socket -> pipe -> socket with splice(2), without copying through user space; off: always copy (default {})", splice_text(d.splice)); },
+      [](config& c, std::string_view v) {
+        // "always" is the test suite's: every session that may splice does, from its first read.
+        if (v == "auto") c.splice = splice_mode::automatic;
+        else if (v == "off") c.splice = splice_mode::off;
+        else if (v == "always") c.splice = splice_mode::always;
+        else throw usage_error(fmt::format("invalid splice mode '{}': expected auto or off", v));
+      },
+      [](const config& c) -> std::optional<std::string> { return std::string(splice_text(c.splice)); }});
     t.push_back({"backlog", "N",
       [](const config& d) { return fmt::format("listen(2) backlog, 1-{}; the kernel caps it at net.core.somaxconn (default {})", config::max_backlog, d.backlog); },
       [](config& c, std::string_view v) {

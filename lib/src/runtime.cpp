@@ -1,5 +1,7 @@
 #include "echo/runtime.hpp"
 
+#include "detail/pipe_pool.hpp"
+
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -26,6 +28,8 @@ void runtime::run() {
   std::exception_ptr first_error;
   std::mutex error_mutex;
   const auto run_one = [&]() noexcept {
+    // The splice path's pipes are served only here (see pipe_pool::scope).
+    const detail::pipe_pool::scope pipes;
     try {
       io_.run();
     } catch (...) {

@@ -6,6 +6,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "server_fixture.hpp"
+
 namespace echo::test {
 
 exit_outcome run_to_exit(std::vector<std::string> args, const std::vector<std::string>& env) {
@@ -45,6 +47,9 @@ echo_svc_process::echo_svc_process(std::vector<std::string> args) {
   }
   if (std::find(args.begin(), args.end(), "--bind") == args.end()) {
     argv.insert(argv.end(), {"--bind", "127.0.0.1"});
+  }
+  if (splice_forced() && std::find(args.begin(), args.end(), "--splice") == args.end()) {
+    argv.insert(argv.end(), {"--splice", "always"});
   }
   argv.insert(argv.end(), args.begin(), args.end());
   child = std::make_unique<child_process>(argv);

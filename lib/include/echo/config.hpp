@@ -16,6 +16,12 @@
 
 namespace echo {
 
+/// Whether plain stream sessions may echo through a pipe with splice(2) instead of copying
+/// through user space. `automatic`: a session moves to it while its reads are large.
+/// `always` is for tests only (not in --help): every session that may splice does, from
+/// its first read, so the whole suite can run on that path.
+enum class splice_mode : std::uint8_t { automatic, off, always };
+
 /// Everything the service needs to run, as plain data: the one place defaults are written.
 /// Any source may fill it (the command line today; environment and file later; code that
 /// embeds the server); validate() is the one place its rules are checked.
@@ -85,6 +91,8 @@ struct config {
   /// one each (0: each a port of its own the kernel picks). They follow `listeners`, which
   /// may then be empty.
   std::optional<listener_spec> catalogue;
+  /// The zero-copy path for large echoes on plain TCP and Unix stream connections.
+  splice_mode splice = splice_mode::automatic;
 
   // The rules validate() enforces.
   static constexpr unsigned max_threads = 1024;
@@ -104,6 +112,9 @@ void validate(const config& cfg);
 /// Descriptors kept back from max_connections for the listener, epoll, timers, signals,
 /// logging and the accept reserve.
 inline constexpr std::size_t fd_reserve = 32;
+
+/// The soft RLIMIT_NOFILE minus fd_reserve: the descriptors sessions and splice pipes share.
+std::size_t descriptor_budget();
 
 /// Resolves max_connections == 0 against the soft RLIMIT_NOFILE.
 std::size_t effective_max_connections(const config& cfg);

@@ -54,6 +54,9 @@ namespace echo::detail {
 ///   stream_cancel()                aborts a pending read
 ///   stream_close(), stream_reset() close now, gracefully or with an RST
 ///   stream_unsent()                bytes written but not yet taken by the peer (0 if unknown)
+/// and may provide
+///   stream_echo(n, self)           writes back the n bytes of the last read wherever they
+///                                  are (a pipe); completes with on_write like stream_write
 /// A supplier may complete an operation inline (a TCP shutdown is synchronous); reads and
 /// writes that find the socket ready complete inline too, and the state machine's next step
 /// is always a new operation, so the chain never recurses without bound: a read completes
@@ -96,6 +99,10 @@ class echo_session : public session_base {
   void on_shutdown(const boost::system::error_code& ec, self_ptr self);
 
   session_state state() const noexcept { return state_; }
+  /// Whether the bytes of the next read may bypass user space (a pipe, see stream_session):
+  /// not when a step plan must see them, nor for a service other than echo. On the
+  /// session's executor only.
+  bool may_splice() const noexcept { return !plan_ && service_ == service_kind::echo; }
 
  private:
   // Only sessions with a step plan pay for this: the plan, its timer, and where the echo of
@@ -475,7 +482,11 @@ void echo_session<Derived>::on_read(const boost::system::error_code& ec, std::si
       on_discarded(std::move(self));
       return;
     }
-    if (plan_) {
+    bool piped = false;
+    if constexpr (requires(Derived & d) { d.stream_piped(); }) piped = stream().stream_piped();
+    // A plan that arrived while a spliced read was in flight (refresh_faults) starts with
+    // the next read: these bytes never entered user space, so they are echoed as they are.
+    if (plan_ && !piped) {
       plan_->woken = false;
       plan_->length = n;
       plan_->offset = 0;
@@ -532,7 +543,11 @@ void echo_session<Derived>::enter_writing() noexcept {
 template <class Derived>
 void echo_session<Derived>::do_write(std::size_t n, self_ptr self) {
   enter_writing();
-  stream().stream_write(stream().stream_data(), n, std::move(self));
+  if constexpr (requires(Derived & d) { d.stream_echo(n, std::move(self)); }) {
+    stream().stream_echo(n, std::move(self));
+  } else {
+    stream().stream_write(stream().stream_data(), n, std::move(self));
+  }
 }
 
 template <class Derived>

@@ -116,7 +116,7 @@ class pooled_read_op final : boost::asio::detail::reactor_op {
 
   static status do_perform(reactor_op* base) noexcept {
     auto* op = static_cast<pooled_read_op*>(base);
-    if (op->buffer() == nullptr && !op->buffer_.acquire()) {
+    if (op->buffer() == nullptr && wants_buffer<Receiver>(*op->owner_) && !op->buffer_.acquire()) {
       op->ec_ = boost::asio::error::no_memory;
       return done;
     }

@@ -94,7 +94,7 @@ class portable_read_op {
   bool read_now(Socket& socket, Owner& owner) {
     ec_ = {};
     n_ = 0;
-    if (!buffer_.acquire()) {
+    if (wants_buffer<Receiver>(owner) && !buffer_.acquire()) {
       ec_ = boost::asio::error::no_memory;
       return true;
     }

@@ -70,4 +70,13 @@ struct socket_receiver {
   }
 };
 
+/// Whether the next receive needs a pool buffer. A receiver that can take the bytes
+/// somewhere else (a pipe) has `prepare(owner)`, called just before receive, which returns
+/// false when it did; receive then gets a null buffer.
+template <class Receiver, class Owner>
+bool wants_buffer(Owner& owner) noexcept {
+  if constexpr (requires { Receiver::prepare(owner); }) return Receiver::prepare(owner);
+  else return true;
+}
+
 }  // namespace echo::detail

@@ -36,7 +36,9 @@ session_context::session_context(bool thread_safe, const config& cfg)
       write_ticks(to_ticks(cfg.write_timeout)),
       write_first(write_ticks != 0 && (idle_ticks == 0 || write_ticks < idle_ticks)),
       unsent_ticks(write_first ? write_ticks : idle_ticks),
-      faults(seed_of(cfg), cfg.allow_corruption, listener_count(cfg)) {}
+      faults(seed_of(cfg), cfg.allow_corruption, listener_count(cfg)),
+      splice(cfg.splice),
+      descriptor_room(descriptor_budget()) {}
 
 std::size_t session_context::listener_count(const config& cfg) noexcept {
   return cfg.listeners.size() + (cfg.catalogue ? catalogue.size() : 0);

@@ -69,6 +69,17 @@ struct session_context {
   fault_engine faults;
   /// What stream sessions read through (see read_op.hpp), set by the server.
   read_path_context reads;
+  /// Whether plain stream sessions may echo through a pipe (see stream_session).
+  const splice_mode splice;
+  /// Descriptors sessions and splice pipes share (the soft limit minus the reserve).
+  const std::size_t descriptor_room;
+
+  /// Splice pipes that may exist now: what the open sessions leave of the descriptor room,
+  /// two descriptors a pipe.
+  std::size_t pipe_room() const noexcept {
+    const auto active = static_cast<std::size_t>(counters.active.load(std::memory_order_relaxed));
+    return active < descriptor_room ? (descriptor_room - active) / 2 : 0;
+  }
 };
 
 }  // namespace echo::detail

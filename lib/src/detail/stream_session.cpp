@@ -1,5 +1,6 @@
 #include "detail/stream_session.hpp"
 
+#include <fcntl.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -19,6 +20,26 @@ using boost::system::error_code;
 
 namespace echo::detail {
 
+#if ECHO_SPLICE_PATH
+namespace {
+
+// A copying read of at least splice_threshold moves the session to the splice path; a
+// spliced read under splice_floor moves it back. Two splices and a pipe cost more than one
+// recv and one send for small messages and less for large ones (bench/RESULTS.md, the
+// splice path section). The gap between the two keeps a stream whose reads vary around
+// the threshold from flipping at every read: with one threshold, `stream:1:64K` measured
+// 1.03x the floor's CPU against 0.84x with every read spliced.
+constexpr long splice_threshold = 8 * 1024;
+constexpr long splice_floor = 4 * 1024;
+
+// No SPLICE_F_MOVE: the kernel has ignored it since 2.6.21 (pages are always referenced,
+// never moved). No SPLICE_F_MORE on the way out: the echo must leave now, as with
+// TCP_NODELAY, not wait for bytes that are not coming.
+constexpr unsigned splice_flags = SPLICE_F_NONBLOCK;
+
+}  // namespace
+#endif
+
 template <class Protocol, class Executor>
 stream_session<Protocol, Executor>::stream_session(socket_type socket,
                                                    std::shared_ptr<session_context> context, std::uint64_t id)
@@ -29,6 +50,21 @@ stream_session<Protocol, Executor>::stream_session(socket_type socket,
 template <class Protocol, class Executor>
 void stream_session<Protocol, Executor>::stream_read(self_ptr self, bool eager) {
   auto& ctx = this->context();
+#if ECHO_SPLICE_PATH
+  // Decided here, on the session's executor, because the read op's perform step may run on
+  // another thread: a step plan (faults) or another service must see the bytes, and reads
+  // that write nothing back (discard, the linger after our FIN) have nothing to splice to.
+  const bool may = !eager && ctx.splice != splice_mode::off && this->may_splice();
+  if (!may) splice_next_ = false;
+  else if (ctx.splice == splice_mode::always) splice_next_ = true;
+  if (splice_next_ && !socket_.non_blocking()) {
+    // splice(2) blocks on a blocking socket whatever its flags say; the reads and writes of
+    // the copying path pass MSG_DONTWAIT instead, so only a session that splices pays this.
+    error_code ec;
+    socket_.non_blocking(true, ec);
+    if (ec) splice_next_ = false;
+  }
+#endif
   read_.start(ctx.reads, socket_, ctx.read_size(), std::move(self), eager);
 }
 
@@ -68,6 +104,90 @@ void stream_session<Protocol, Executor>::stream_write(const std::byte* data, std
                       this->on_write(e, done + rest, std::move(s));
                     });
 }
+
+template <class Protocol, class Executor>
+void stream_session<Protocol, Executor>::stream_release() noexcept {
+  read_.release();
+#if ECHO_SPLICE_PATH
+  // A pipe still held here holds bytes that were never echoed: they must not reach the next
+  // session that takes it.
+  pipe_pool::discard(pipe_);
+#endif
+}
+
+#if ECHO_SPLICE_PATH
+template <class Protocol, class Executor>
+bool stream_session<Protocol, Executor>::take_pipe() noexcept {
+  if (!splice_next_) return false;
+  pipe_ = pipe_pool::try_acquire(this->context().pipe_room());
+  return pipe_.read >= 0;
+}
+
+template <class Protocol, class Executor>
+receive_result stream_session<Protocol, Executor>::receiver::receive(stream_session& s, int fd,
+                                                                     std::byte* buffer,
+                                                                     std::uint32_t size) noexcept {
+  if (s.pipe_.read < 0) {
+    const receive_result r = receive_some(fd, buffer, size);
+    s.splice_next_ = r.n >= splice_threshold;
+    return r;
+  }
+  // The pipe is empty, so one splice takes what the socket has up to the pipe's capacity
+  // (64 KiB by default): that capacity is what bounds a session on this path.
+  receive_result r;
+  do {
+    r.n = ::splice(fd, nullptr, s.pipe_.write, nullptr, size, splice_flags);
+  } while (r.n < 0 && errno == EINTR);
+  // No TCP_INQ count comes with a splice: `queued` stays unknown, so the reactor tries the
+  // next read at once (a FIN that came with these bytes is seen then, not lost).
+  if (r.n > 0) {
+    s.splice_next_ = r.n >= splice_floor;
+    return r;
+  }
+  if (r.n < 0) r.error = errno;
+  pipe_pool::release(s.pipe_);  // nothing went in: still empty, and a wait holds no pipe
+  return r;
+}
+
+template <class Protocol, class Executor>
+void stream_session<Protocol, Executor>::stream_echo(std::size_t n, self_ptr self) {
+  if (pipe_.read >= 0) {
+    do_splice_out(n, 0, std::move(self));
+    return;
+  }
+  stream_write(read_.buffer(), n, std::move(self));
+}
+
+template <class Protocol, class Executor>
+void stream_session<Protocol, Executor>::do_splice_out(std::size_t n, std::size_t done, self_ptr self) {
+  // As stream_write: straight away first, and only what does not fit waits for the socket
+  // to become writable. The pipe holds the rest meanwhile, so the write timeout covers it.
+  while (done < n) {
+    const ssize_t moved =
+        ::splice(pipe_.read, nullptr, socket_.native_handle(), nullptr, n - done, splice_flags);
+    if (moved > 0) {
+      done += static_cast<std::size_t>(moved);
+      continue;
+    }
+    if (moved < 0 && errno == EINTR) continue;
+    if (moved < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      socket_.async_wait(asio::socket_base::wait_write,
+                         [this, n, done, s = std::move(self)](const error_code& ec) mutable {
+                           if (ec) this->on_write(ec, done, std::move(s));
+                           else do_splice_out(n, done, std::move(s));
+                         });
+      return;
+    }
+    // 0 cannot happen with the bytes in the pipe; report it rather than spin.
+    const error_code ec = moved < 0 ? error_code(errno, boost::system::system_category())
+                                    : error_code(asio::error::broken_pipe);
+    this->on_write(ec, done, std::move(self));
+    return;
+  }
+  pipe_pool::release(pipe_);  // empty again: the next session may have it
+  this->on_write({}, n, std::move(self));
+}
+#endif
 
 template <class Protocol, class Executor>
 void stream_session<Protocol, Executor>::stream_shutdown(self_ptr self) {

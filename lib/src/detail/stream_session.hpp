@@ -9,7 +9,9 @@
 #include <boost/asio/basic_stream_socket.hpp>
 
 #include "detail/echo_session.hpp"
+#include "detail/pipe_pool.hpp"
 #include "detail/read_op.hpp"
+#include "detail/receive.hpp"
 
 namespace echo::detail {
 
@@ -22,6 +24,12 @@ namespace echo::detail {
 ///   through async_write, whose completion then carries the backpressure (until then the
 ///   session keeps the buffer holding it);
 /// - shutdown(send) is our FIN, synchronous; an RST is SO_LINGER 0 then close.
+/// - the splice path (ECHO_SPLICE_PATH, `--splice`): while reads are large, the read op
+///   splices socket -> pipe instead of receiving into a buffer, and the echo splices
+///   pipe -> socket, so the bytes never enter user space. The pipe comes from the thread's
+///   pipe_pool when bytes are there to move and goes back once it is empty: a waiting
+///   session holds no pipe, as it holds no buffer. The pipe's capacity bounds what a
+///   session holds, and the echo is one write in flight as on the copying path.
 ///
 /// `Executor` is a strand when several threads run the io_context and the plain io_context
 /// executor when one does, so a single-threaded server pays for no strand.
@@ -33,6 +41,11 @@ class stream_session final : public echo_session<stream_session<Protocol, Execut
 
   /// `socket` must come straight from accept() (it is taken to have no duplicate descriptor).
   stream_session(socket_type socket, std::shared_ptr<session_context> context, std::uint64_t id);
+#if ECHO_SPLICE_PATH
+  ~stream_session() override { pipe_pool::discard(pipe_); }
+  stream_session(const stream_session&) = delete;
+  stream_session& operator=(const stream_session&) = delete;
+#endif
 
   executor_type get_executor() noexcept { return socket_.get_executor(); }
 
@@ -40,13 +53,26 @@ class stream_session final : public echo_session<stream_session<Protocol, Execut
   using base = echo_session<stream_session>;
   using self_ptr = std::shared_ptr<stream_session>;
   friend base;
-  friend read_op<stream_session>;
+
+#if ECHO_SPLICE_PATH
+  /// The read op's source of bytes: a splice into a pipe when this read may splice and a
+  /// pipe is to be had, else one receive into the pool buffer. Runs in the reactor's perform
+  /// step, on whichever thread runs it: it reads only what stream_read set before the read
+  /// started, and writes only what the completion reads after it.
+  struct receiver {
+    static bool prepare(stream_session& s) noexcept { return !s.take_pipe(); }
+    static receive_result receive(stream_session& s, int fd, std::byte* buffer, std::uint32_t size) noexcept;
+  };
+#else
+  using receiver = socket_receiver;
+#endif
+  friend read_op<stream_session, receiver>;
 
   void stream_start(self_ptr self) { this->on_start({}, std::move(self)); }
   void stream_read(self_ptr self, bool eager);
   void on_read_complete(const boost::system::error_code& ec, std::size_t n, self_ptr self);
   std::byte* stream_data() const noexcept { return read_.buffer(); }
-  void stream_release() noexcept { read_.release(); }
+  void stream_release() noexcept;
   void stream_write(const std::byte* data, std::size_t n, self_ptr self);
   void stream_shutdown(self_ptr self);
   void stream_cancel() noexcept;
@@ -60,8 +86,22 @@ class stream_session final : public echo_session<stream_session<Protocol, Execut
     socket_.async_wait(boost::asio::socket_base::wait_read, std::forward<Handler>(handler));
   }
 
+#if ECHO_SPLICE_PATH
+  void stream_echo(std::size_t n, self_ptr self);
+  /// The last read's bytes are in the pipe, not in user space.
+  bool stream_piped() const noexcept { return pipe_.read >= 0; }
+  bool take_pipe() noexcept;
+  void do_splice_out(std::size_t n, std::size_t done, self_ptr self);
+#endif
+
   socket_type socket_;
-  read_op<stream_session> read_;
+  read_op<stream_session, receiver> read_;
+#if ECHO_SPLICE_PATH
+  pipe_ends pipe_;  ///< held only while it holds the bytes of the last read
+  /// What the next read does: copy, or splice when it may (decided by the last read's size
+  /// on `--splice auto`, set by stream_read before each read).
+  bool splice_next_ = false;
+#endif
 };
 
 }  // namespace echo::detail
