@@ -261,7 +261,7 @@ BOOST_AUTO_TEST_CASE(every_setting_reads_from_the_environment) {
                                    "ECHO_SVC_CATALOGUE=7100",
                                    "ECHO_SVC_ADMIN_TOKEN=env-token",
                                    "ECHO_SVC_CONNECTION_HISTORY=7",
-                                   "ECHO_SVC_SPLICE=off",
+                                   "ECHO_SVC_SPLICE=auto",
                                    "PATH=/usr/bin",
                                    "ECHO_OTHER=1"});
   const auto& c = cmd.cfg;
@@ -303,7 +303,7 @@ BOOST_AUTO_TEST_CASE(every_setting_reads_from_the_environment) {
   BOOST_TEST(c.catalogue->port == 7100U);
   BOOST_TEST(c.admin_token == "env-token");
   BOOST_TEST(c.connection_history == 7U);
-  BOOST_TEST((c.splice == echo::splice_mode::off));
+  BOOST_TEST((c.splice == echo::splice_mode::automatic));
   // The token file excludes the token itself, so it gets a parse of its own.
   const auto file = parse_with({}, {"ECHO_SVC_ADMIN_TOKEN_FILE=/run/secrets/token"});
   BOOST_TEST(file.cfg.admin_token_file == "/run/secrets/token");
@@ -448,7 +448,7 @@ BOOST_AUTO_TEST_CASE(check_subcommand) {
 }
 
 BOOST_AUTO_TEST_CASE(splice_is_auto_off_or_the_test_suites_always) {
-  BOOST_TEST((parse({}).cfg.splice == echo::splice_mode::automatic));
+  BOOST_TEST((parse({}).cfg.splice == echo::splice_mode::off));
   BOOST_TEST((parse({"--splice", "auto"}).cfg.splice == echo::splice_mode::automatic));
   BOOST_TEST((parse({"--splice", "off"}).cfg.splice == echo::splice_mode::off));
   BOOST_TEST((parse({"--splice", "always"}).cfg.splice == echo::splice_mode::always));
@@ -456,6 +456,6 @@ BOOST_AUTO_TEST_CASE(splice_is_auto_off_or_the_test_suites_always) {
   BOOST_TEST(rejects({"--splice", ""}));
   // The test-only mode is not offered in --help.
   const auto text = echo::usage_text();
-  BOOST_TEST(text.find("off: always copy (default auto)") != std::string::npos);
+  BOOST_TEST(text.find("off: always copy (default off)") != std::string::npos);
   BOOST_TEST(text.find("always splice") == std::string::npos);
 }

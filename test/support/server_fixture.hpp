@@ -19,9 +19,10 @@ inline bool splice_forced() {
   return v != nullptr && std::string_view(v) == "always";
 }
 
-/// `cfg` with the splice mode ECHO_TEST_SPLICE asks for, if any.
+/// `cfg` with the splice mode ECHO_TEST_SPLICE asks for, if any: every mode but the test's
+/// own `always` becomes `always` (a test that is about another mode checks splice_forced()).
 inline config with_test_splice(config cfg) {
-  if (splice_forced() && cfg.splice == splice_mode::automatic) cfg.splice = splice_mode::always;
+  if (splice_forced()) cfg.splice = splice_mode::always;
   return cfg;
 }
 

@@ -92,7 +92,9 @@ struct config {
   /// may then be empty.
   std::optional<listener_spec> catalogue;
   /// The zero-copy path for large echoes on plain TCP and Unix stream connections.
-  splice_mode splice = splice_mode::automatic;
+  /// Off by default: on small messages streamed without pause a session's reads coalesce
+  /// into large ones, moves to the pipe, and there moves fewer bytes per second than copying.
+  splice_mode splice = splice_mode::off;
 
   // The rules validate() enforces.
   static constexpr unsigned max_threads = 1024;
