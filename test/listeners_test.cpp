@@ -37,6 +37,7 @@
 #include "socket_util.hpp"
 
 using namespace std::chrono_literals;
+using echo::test::connect_unix;
 using echo::test::echo_client;
 using echo::test::server_fixture;
 using echo::test::sessions_drop_to;
@@ -62,24 +63,6 @@ std::string socket_path(const std::string& name) {
   const auto dir = std::filesystem::temp_directory_path() / ("echo-listeners-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   return (dir / name).string();
-}
-
-// A non-blocking Unix stream socket with connect() done or started: "@name" is abstract.
-int connect_unix(const std::string& path) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error("socket(AF_UNIX) failed");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  if (path.front() == '@') addr.sun_path[0] = '\0';
-  const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0 && errno != EINPROGRESS &&
-      errno != EAGAIN) {
-    const int e = errno;
-    ::close(fd);
-    throw std::runtime_error(std::string("connect to ") + path + ": " + std::strerror(e));
-  }
-  return fd;
 }
 
 // A non-blocking MPTCP socket connecting to 127.0.0.1:port; -errno if the kernel has no MPTCP.

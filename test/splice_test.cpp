@@ -1,14 +1,10 @@
 #define BOOST_TEST_MODULE splice
 #include <boost/test/unit_test.hpp>
 
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstddef>
-#include <cstring>
-#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -17,10 +13,12 @@
 #include "echo/listen_url.hpp"
 #include "echo_client.hpp"
 #include "server_fixture.hpp"
+#include "socket_util.hpp"
 
 using namespace std::chrono_literals;
 using echo::client::stream_error;
 using echo::detail::pipe_pool;
+using echo::test::connect_unix;
 using echo::test::echo_client;
 using echo::test::server_fixture;
 using echo::test::sessions_drop_to;
@@ -35,21 +33,6 @@ echo::config with_splice(echo::splice_mode mode) {
   auto cfg = server_fixture::default_config();
   cfg.splice = mode;
   return cfg;
-}
-
-// A connected Unix stream socket to the abstract name `name` (without its '@').
-int connect_abstract(const std::string& name) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error("socket(AF_UNIX) failed");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path + 1, name.data(), name.size());
-  const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("connect to @" + name + " failed");
-  }
-  return fd;
 }
 
 // Alternates 64 B and 64 KiB echoes on one connection, each checked byte for byte, so the
@@ -96,7 +79,7 @@ BOOST_AUTO_TEST_CASE(alternating_sizes_over_a_unix_socket_switch_paths_byte_exac
   cfg.listeners = {echo::parse_listen_url("unix:@" + name)};
   server_fixture f(2, cfg);
   {
-    echo_client c(connect_abstract(name));
+    echo_client c(connect_unix("@" + name));
     alternate(c);
   }
   BOOST_TEST(sessions_drop_to(f, 0, 5s));

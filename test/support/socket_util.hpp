@@ -16,6 +16,10 @@ socklen_t make_sockaddr(const std::string& host, std::uint16_t port, sockaddr_st
 [[nodiscard]] int connect_nonblocking(const std::string& host, std::uint16_t port, int rcvbuf = 0,
                                       int sndbuf = 0);
 
+/// A non-blocking Unix stream socket with connect() done or started ("@name": Linux's
+/// abstract namespace). Throws on any failure but EINPROGRESS/EAGAIN (a full backlog).
+[[nodiscard]] int connect_unix(const std::string& path);
+
 /// A poll() timeout: milliseconds left until `deadline`, rounded up so poll does not return
 /// just before it, at most `cap_ms`; 0 once it has passed.
 int poll_timeout_ms(std::chrono::steady_clock::time_point deadline, int cap_ms);
