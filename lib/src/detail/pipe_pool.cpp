@@ -11,6 +11,8 @@ namespace echo::detail {
 namespace {
 
 std::atomic<std::size_t> live_pipes{0};
+// Bumped by shed(): a thread that sees a new value drops its idle pipes.
+std::atomic<unsigned> shed_epoch{0};
 
 void close_ends(pipe_ends& p) noexcept {
   ::close(p.read);
@@ -22,11 +24,22 @@ void close_ends(pipe_ends& p) noexcept {
 // LIFO, as the buffer cache: the pipe handed out is the one whose pages were touched last.
 struct thread_cache {
   std::size_t count = 0;
+  unsigned epoch = 0;
   std::array<pipe_ends, pipe_pool::cache_limit> slots{};
 
-  ~thread_cache() {
-    for (std::size_t i = 0; i < count; ++i) close_ends(slots[i]);
+  std::size_t clear() noexcept {
+    const std::size_t closed = count;
+    while (count > 0) close_ends(slots[--count]);
+    return closed;
   }
+  void follow_shed() noexcept {
+    const unsigned now = shed_epoch.load(std::memory_order_relaxed);
+    if (epoch == now) [[likely]]
+      return;
+    epoch = now;
+    clear();
+  }
+  ~thread_cache() { clear(); }
 };
 
 thread_local thread_cache cache;
@@ -63,6 +76,7 @@ pipe_pool::scope::~scope() {
 
 pipe_ends pipe_pool::try_acquire(std::size_t max_pipes) noexcept {
   if (!in_scope) return {};
+  cache.follow_shed();
   if (cache.count > 0) return cache.slots[--cache.count];
   // Reserve before making it, so threads racing for the last room cannot both get it.
   if (live_pipes.fetch_add(1, std::memory_order_relaxed) >= max_pipes) {
@@ -77,9 +91,10 @@ pipe_ends pipe_pool::try_acquire(std::size_t max_pipes) noexcept {
   return {fds[0], fds[1]};
 }
 
-void pipe_pool::release(pipe_ends& p) noexcept {
+void pipe_pool::release(pipe_ends& p, std::size_t max_pipes) noexcept {
   if (p.read < 0) return;
-  if (cache.count < cache_limit) {
+  cache.follow_shed();
+  if (cache.count < cache_limit && live_pipes.load(std::memory_order_relaxed) <= max_pipes) {
     cache.slots[cache.count++] = p;
     p = {};
     return;
@@ -89,6 +104,12 @@ void pipe_pool::release(pipe_ends& p) noexcept {
 
 void pipe_pool::discard(pipe_ends& p) noexcept {
   if (p.read >= 0) close_ends(p);
+}
+
+std::size_t pipe_pool::shed() noexcept {
+  shed_epoch.fetch_add(1, std::memory_order_relaxed);
+  cache.epoch = shed_epoch.load(std::memory_order_relaxed);
+  return 2 * cache.clear();
 }
 
 std::size_t pipe_pool::live() noexcept { return live_pipes.load(std::memory_order_relaxed); }

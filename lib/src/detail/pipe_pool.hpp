@@ -42,10 +42,15 @@ class pipe_pool {
   /// descriptor budget leaves for pipes now) is above the pipes that exist; nullopt-like
   /// ends (-1) when neither is possible. Never throws: the caller is a reactor step.
   static pipe_ends try_acquire(std::size_t max_pipes) noexcept;
-  /// Gives back an empty pipe to this thread's cache (or closes it when the cache is full).
-  static void release(pipe_ends& p) noexcept;
+  /// Gives back an empty pipe to this thread's cache, or closes it when the cache is full
+  /// or more pipes exist than `max_pipes` (sessions have since taken the room).
+  static void release(pipe_ends& p, std::size_t max_pipes) noexcept;
   /// Closes a pipe that may still hold bytes: they must not reach the next session.
   static void discard(pipe_ends& p) noexcept;
+
+  /// Out of descriptors: closes this thread's idle pipes now and has every other thread close
+  /// its own at its next acquire or release. Returns how many descriptors were freed here.
+  static std::size_t shed() noexcept;
 
   /// Pipes that exist now, cached or in use, over all threads.
   static std::size_t live() noexcept;

@@ -16,6 +16,7 @@
 #include <boost/asio/strand.hpp>
 
 #include "detail/object_executor.hpp"
+#include "detail/pipe_pool.hpp"
 #include "detail/read_path.hpp"
 #include "detail/session_context.hpp"
 #include "detail/session_trace.hpp"
@@ -563,6 +564,14 @@ void stream_listener<Protocol>::on_accept_error(const error_code& ec) {
   stats::add(context_->counters.accept_errors);
   stats::add(counters_->accept_errors);
   if (is_resource_exhaustion(ec)) {
+#if ECHO_SPLICE_PATH
+    // Idle splice pipes hold descriptors a client could have: give them up first, and if
+    // that freed any, the waiting client is accepted now rather than shed.
+    if (ec != asio::error::no_buffer_space && ec != asio::error::no_memory && pipe_pool::shed() != 0) {
+      do_accept();
+      return;
+    }
+#endif
     do_pause(ec);
     return;
   }

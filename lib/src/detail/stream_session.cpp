@@ -145,7 +145,8 @@ receive_result stream_session<Protocol, Executor>::receiver::receive(stream_sess
     return r;
   }
   if (r.n < 0) r.error = errno;
-  pipe_pool::release(s.pipe_);  // nothing went in: still empty, and a wait holds no pipe
+  pipe_pool::release(s.pipe_,
+                     s.context().pipe_room());  // nothing went in: still empty, and a wait holds no pipe
   return r;
 }
 
@@ -184,7 +185,7 @@ void stream_session<Protocol, Executor>::do_splice_out(std::size_t n, std::size_
     this->on_write(ec, done, std::move(self));
     return;
   }
-  pipe_pool::release(pipe_);  // empty again: the next session may have it
+  pipe_pool::release(pipe_, this->context().pipe_room());  // empty again: the next session may have it
   this->on_write({}, n, std::move(self));
 }
 #endif
