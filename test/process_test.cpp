@@ -100,6 +100,20 @@ BOOST_AUTO_TEST_CASE(sigint_without_clients_exits_promptly) {
   BOOST_TEST((std::chrono::steady_clock::now() - start < 2s));
 }
 
+BOOST_AUTO_TEST_CASE(signals_blocked_by_the_parent_still_stop_the_server) {
+  // The mask survives exec: a launcher that spawns with SIGTERM blocked must not leave a
+  // server that ignores every stop request.
+  child_process child({echo_svc_path(), "--port", "0", "--bind", "127.0.0.1", "--log-level", "info"}, {},
+                      {SIGINT, SIGTERM, SIGHUP});
+  BOOST_REQUIRE(child.read_line(10s).has_value());
+  const auto start = std::chrono::steady_clock::now();
+  child.signal(SIGTERM);
+  BOOST_TEST(child.wait(10s).value_or(-1) == 0);
+  BOOST_TEST((std::chrono::steady_clock::now() - start < 2s));
+  BOOST_TEST(child.stderr_text().find("signals=SIGINT,SIGTERM,SIGHUP") != std::string::npos,
+             "the unblocking is logged: " << child.stderr_text());
+}
+
 BOOST_AUTO_TEST_CASE(second_signal_exits_at_once) {
   echo_svc_process svc({"--shutdown-timeout", "60s"});
   echo_client stubborn("127.0.0.1", svc.port);

@@ -1,6 +1,9 @@
 #include "echo/service.hpp"
 
+#include <signal.h>
+
 #include <csignal>
+#include <string>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -28,8 +31,28 @@ const char* signal_name(int n) noexcept {
   switch (n) {
     case SIGINT: return "SIGINT";
     case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
     default: return "signal";
   }
+}
+
+// The signal mask survives exec, and some launchers spawn with signals blocked: a process
+// that starts with SIGTERM blocked would sit through every stop request of its orchestrator
+// until it is killed. The signals the service handles are unblocked on the calling thread
+// (the threads the runtime starts later inherit that); which ones were blocked is returned.
+std::string unblock_handled_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (const int n : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, n);
+  sigset_t old;
+  if (::pthread_sigmask(SIG_UNBLOCK, &set, &old) != 0) return {};
+  std::string blocked;
+  for (const int n : {SIGINT, SIGTERM, SIGHUP}) {
+    if (sigismember(&old, n) != 1) continue;
+    if (!blocked.empty()) blocked += ',';
+    blocked += signal_name(n);
+  }
+  return blocked;
 }
 
 }  // namespace
@@ -41,6 +64,9 @@ service::service(const config& cfg)
       signals_(detail::object_executor(runtime_.context(), runtime_.multi_threaded()), SIGINT, SIGTERM),
       reload_signals_(signals_.get_executor(), SIGHUP),
       delay_(signals_.get_executor()) {
+  if (const auto blocked = unblock_handled_signals(); !blocked.empty())
+    log_event(log_level::warn, "signals_unblocked", "started with signals blocked: unblocked them",
+              {{"signals", blocked}});
   if (cfg_.admin) {
     detail::admin_routes::actions act;
     act.metrics = [this] {

@@ -24,6 +24,10 @@ int remaining_ms(std::chrono::steady_clock::time_point deadline) {
   return left.count() < 0 ? 0 : static_cast<int>(left.count());
 }
 
+[[noreturn]] void fail(const char* what, int rc) {
+  throw std::runtime_error(std::string(what) + " failed: " + std::strerror(rc));
+}
+
 // posix_spawn_file_actions_t with its destroy on every path.
 class spawn_actions {
  public:
@@ -42,10 +46,36 @@ class spawn_actions {
   const posix_spawn_file_actions_t* get() const noexcept { return &actions_; }
 
  private:
-  [[noreturn]] static void fail(const char* what, int rc) {
-    throw std::runtime_error(std::string(what) + " failed: " + std::strerror(rc));
-  }
   posix_spawn_file_actions_t actions_;
+};
+
+// posix_spawnattr_t that gives the child default dispositions for every catchable signal
+// and `blocked` as its mask, with its destroy on every path.
+class spawn_attributes {
+ public:
+  explicit spawn_attributes(const std::vector<int>& blocked) {
+    if (const int rc = ::posix_spawnattr_init(&attrs_); rc != 0) fail("posix_spawnattr_init", rc);
+    sigset_t all;
+    sigfillset(&all);
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (const int n : blocked) sigaddset(&mask, n);
+    int rc = ::posix_spawnattr_setsigdefault(&attrs_, &all);
+    if (rc == 0) rc = ::posix_spawnattr_setsigmask(&attrs_, &mask);
+    if (rc == 0) rc = ::posix_spawnattr_setflags(&attrs_, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    if (rc != 0) {
+      ::posix_spawnattr_destroy(&attrs_);
+      fail("posix_spawnattr_set*", rc);
+    }
+  }
+  spawn_attributes(const spawn_attributes&) = delete;
+  spawn_attributes& operator=(const spawn_attributes&) = delete;
+  ~spawn_attributes() { ::posix_spawnattr_destroy(&attrs_); }
+
+  const posix_spawnattr_t* get() const noexcept { return &attrs_; }
+
+ private:
+  posix_spawnattr_t attrs_;
 };
 
 [[noreturn]] void fail_errno(const char* what) {
@@ -56,7 +86,8 @@ class spawn_actions {
 
 std::string echo_svc_path() { return ECHO_SVC_PATH; }
 
-child_process::child_process(std::vector<std::string> argv, const std::vector<std::pair<int, int>>& inherit) {
+child_process::child_process(std::vector<std::string> argv, const std::vector<std::pair<int, int>>& inherit,
+                             const std::vector<int>& blocked) {
   // The file is reached through descriptors only (the child's stderr, and ours to read it
   // back), so its name goes at once: nothing is left in /tmp however the test ends.
   char err_path[] = "/tmp/echo-child-stderr-XXXXXX";
@@ -77,7 +108,9 @@ child_process::child_process(std::vector<std::string> argv, const std::vector<st
     actions.dup2(err_fd_.get(), STDERR_FILENO);
     // dup2 clears close-on-exec on the copy; `ours` must not be a descriptor listed as theirs.
     for (const auto& [ours, theirs] : inherit) actions.dup2(ours, theirs);
-    if (const int rc = ::posix_spawn(&pid_, args[0], actions.get(), nullptr, args.data(), environ); rc != 0)
+    spawn_attributes attrs(blocked);
+    if (const int rc = ::posix_spawn(&pid_, args[0], actions.get(), attrs.get(), args.data(), environ);
+        rc != 0)
       throw std::runtime_error(std::string("posix_spawn failed: ") + std::strerror(rc));
   }
   out_write.reset();  // the child holds the only write end: its exit is our EOF

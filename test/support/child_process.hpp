@@ -17,8 +17,11 @@ namespace echo::test {
 class child_process {
  public:
   /// `inherit`: descriptors the child gets, each pair {ours, theirs} (for example a
-  /// listening socket as descriptor 3, as a service manager passes it).
-  explicit child_process(std::vector<std::string> argv, const std::vector<std::pair<int, int>>& inherit = {});
+  /// listening socket as descriptor 3, as a service manager passes it). The child starts with
+  /// default signal dispositions and `blocked` as its signal mask, whatever this process's
+  /// thread has (a sanitizer's runtime may be blocking signals at that moment).
+  explicit child_process(std::vector<std::string> argv, const std::vector<std::pair<int, int>>& inherit = {},
+                         const std::vector<int>& blocked = {});
   child_process(const child_process&) = delete;
   child_process& operator=(const child_process&) = delete;
   ~child_process();
