@@ -113,6 +113,44 @@ std::string attempt_until(const std::string& wanted, std::uint16_t port,
   return last;
 }
 
+// Streams `total` bytes of a salted pattern through the connected-or-connecting non-blocking
+// `fd` while reading the echo back, full duplex, so the session always has bytes waiting and
+// never pauses between reads; true when every byte came back once and in order. `echoed`
+// counts the bytes checked, for the caller to see progress.
+bool stream_full_duplex(int fd, std::size_t total, unsigned salt, std::atomic<std::size_t>& echoed,
+                        std::chrono::seconds timeout) {
+  const auto byte_at = [salt](std::size_t i) { return static_cast<char>(i * 31 + (i >> 8) + salt); };
+  std::vector<char> out(16 * 1024);
+  std::vector<char> in(64 * 1024);
+  std::size_t sent = 0;
+  std::size_t received = 0;
+  const auto deadline = clock_type::now() + timeout;
+  while (received < total) {
+    if (clock_type::now() >= deadline) return false;
+    pollfd p{fd, static_cast<short>(POLLIN | (sent < total ? POLLOUT : 0)), 0};
+    if (::poll(&p, 1, echo::test::poll_timeout_ms(deadline, 1000)) <= 0) continue;
+    if ((p.revents & (POLLIN | POLLOUT)) == 0) return false;  // POLLERR/POLLHUP alone
+    if (sent < total && (p.revents & POLLOUT) != 0) {
+      const std::size_t n = std::min(out.size(), total - sent);
+      for (std::size_t i = 0; i < n; ++i) out[i] = byte_at(sent + i);
+      const auto w = ::send(fd, out.data(), n, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (w > 0) sent += static_cast<std::size_t>(w);
+      else if (w < 0 && errno != EAGAIN) return false;
+    }
+    if ((p.revents & POLLIN) != 0) {
+      const auto r = ::recv(fd, in.data(), in.size(), MSG_DONTWAIT);
+      if (r == 0 || (r < 0 && errno != EAGAIN)) return false;
+      for (std::size_t i = 0; r > 0 && i < static_cast<std::size_t>(r); ++i)
+        if (in[i] != byte_at(received + i)) return false;
+      if (r > 0) {
+        received += static_cast<std::size_t>(r);
+        echoed += static_cast<std::size_t>(r);
+      }
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 // latency:delay=50ms holds each echo back by the delay: the mean round trip over 100 is
@@ -492,6 +530,38 @@ BOOST_AUTO_TEST_CASE(faults_keep_echoes_exact_on_several_threads) {
   for (auto& t : clients) t.join();
   BOOST_TEST(exact.load() == 8);
   BOOST_TEST(fired(f, "slice") >= 8U);
+}
+
+// A fault set changed while every session echoes through a pipe (the splice path, forced):
+// each live session takes the plan at its next step, and the bytes in its pipe at that
+// moment are echoed before any planned step, so none is lost, doubled or reordered.
+BOOST_AUTO_TEST_CASE(a_fault_set_while_echoes_are_spliced_takes_hold_byte_exact) {
+  auto cfg = with_faults({});
+  cfg.splice = echo::splice_mode::always;
+  server_fixture f(2, cfg);
+  constexpr std::size_t total = 8 << 20;
+  constexpr unsigned clients = 4;
+  std::atomic<std::size_t> echoed{0};
+  std::atomic<unsigned> exact{0};
+  std::vector<std::thread> threads;
+  for (unsigned i = 0; i < clients; ++i) {
+    threads.emplace_back([&, i] {
+      const int fd = echo::test::connect_nonblocking("127.0.0.1", f.port());
+      if (fd < 0) return;
+      if (stream_full_duplex(fd, total, i, echoed, 60s)) ++exact;
+      ::close(fd);
+    });
+  }
+  // A quarter of the bytes back: every session is in mid-stream, most of it spliced.
+  for (const auto until = clock_type::now() + 30s;
+       echoed.load() < clients * total / 4 && clock_type::now() < until;)
+    std::this_thread::sleep_for(1ms);
+  BOOST_TEST(echoed.load() < clients * total / 2);
+  f.server().set_faults({echo::parse_fault_spec("slice:size=1-4096"),
+                         echo::parse_fault_spec("latency:delay=1ms,probability=0.2")});
+  for (auto& t : threads) t.join();
+  BOOST_TEST(exact.load() == clients);
+  BOOST_TEST(fired(f, "slice") >= clients);  // every live session took the plan
 }
 
 // The same seed and connection order give the same decisions over real connections: which
