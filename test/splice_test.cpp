@@ -1,10 +1,14 @@
 #define BOOST_TEST_MODULE splice
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
+#include <filesystem>
 #include <string>
 #include <thread>
 
@@ -148,4 +152,50 @@ BOOST_AUTO_TEST_CASE(peers_that_reset_mid_echo_do_not_end_the_process) {
   BOOST_TEST(sessions_drop_to(f, 0, 10s));
   echo_client c("127.0.0.1", f.port());
   BOOST_TEST((c.echo_pattern(4, large) == stream_error::none));
+}
+
+namespace {
+
+std::size_t open_descriptors() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_pipe_is_one_descriptor_that_takes_bytes_in_and_gives_them_out) {
+  const pipe_pool::scope scope;
+  // Drain this thread's cache so the pipe below is made here.
+  pipe_pool::shed();
+  const std::size_t before = open_descriptors();
+  int p = pipe_pool::try_acquire(1000);
+  BOOST_REQUIRE(p >= 0);
+  BOOST_TEST(open_descriptors() == before + 1);
+  BOOST_TEST((::fcntl(p, F_GETFL) & O_NONBLOCK) != 0);
+
+  // socket -> pipe -> socket through the one descriptor, as a session's echo does.
+  int in[2];
+  int out[2];
+  BOOST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, in) == 0);
+  BOOST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, out) == 0);
+  const std::string message(3000, 'p');
+  BOOST_REQUIRE(::send(in[0], message.data(), message.size(), 0) == static_cast<ssize_t>(message.size()));
+  BOOST_TEST(::splice(in[1], nullptr, p, nullptr, 65536, SPLICE_F_NONBLOCK) ==
+             static_cast<ssize_t>(message.size()));
+  BOOST_TEST(::splice(p, nullptr, out[0], nullptr, message.size(), SPLICE_F_NONBLOCK) ==
+             static_cast<ssize_t>(message.size()));
+  std::string echoed(message.size(), '\0');
+  BOOST_TEST(::recv(out[1], echoed.data(), echoed.size(), MSG_WAITALL) ==
+             static_cast<ssize_t>(echoed.size()));
+  BOOST_TEST(echoed == message);
+  // Empty again, and still its own writer: a non-blocking read waits instead of seeing EOF.
+  char byte = 0;
+  BOOST_TEST(::read(p, &byte, 1) == -1);
+  BOOST_TEST(errno == EAGAIN);
+
+  for (const int fd : {in[0], in[1], out[0], out[1]}) ::close(fd);
+  pipe_pool::discard(p);
+  BOOST_TEST(p == -1);
+  BOOST_TEST(open_descriptors() == before);
 }

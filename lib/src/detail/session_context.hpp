@@ -75,11 +75,12 @@ struct session_context {
   const std::size_t descriptor_room;
 
   /// Splice pipes that may exist now: what the open sessions leave of the descriptor room,
-  /// two descriptors a pipe.
+  /// one descriptor a pipe, less the two more that making one holds for a moment.
   std::size_t pipe_room() const noexcept {
     const auto active = static_cast<std::size_t>(counters.active.load(std::memory_order_relaxed));
-    return active < descriptor_room ? (descriptor_room - active) / 2 : 0;
+    return active + making_pipe < descriptor_room ? descriptor_room - active - making_pipe : 0;
   }
+  static constexpr std::size_t making_pipe = 2;
 };
 
 }  // namespace echo::detail

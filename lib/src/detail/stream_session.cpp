@@ -55,14 +55,14 @@ void stream_session<Protocol, Executor>::stream_read(self_ptr self, bool eager) 
   // another thread: a step plan (faults) or another service must see the bytes, and reads
   // that write nothing back (discard, the linger after our FIN) have nothing to splice to.
   const bool may = !eager && ctx.splice != splice_mode::off && this->may_splice();
-  if (!may) splice_next_ = false;
-  else if (ctx.splice == splice_mode::always) splice_next_ = true;
-  if (splice_next_ && !socket_.non_blocking()) {
+  if (!may) set_splice_next(false);
+  else if (ctx.splice == splice_mode::always) set_splice_next(true);
+  if (splice_next() && !socket_.non_blocking()) {
     // splice(2) blocks on a blocking socket whatever its flags say; the reads and writes of
     // the copying path pass MSG_DONTWAIT instead, so only a session that splices pays this.
     error_code ec;
     socket_.non_blocking(true, ec);
-    if (ec) splice_next_ = false;
+    if (ec) set_splice_next(false);
   }
 #endif
   read_.start(ctx.reads, socket_, ctx.read_size(), std::move(self), eager);
@@ -111,48 +111,65 @@ void stream_session<Protocol, Executor>::stream_release() noexcept {
 #if ECHO_SPLICE_PATH
   // A pipe still held here holds bytes that were never echoed: they must not reach the next
   // session that takes it.
-  pipe_pool::discard(pipe_);
+  drop_pipe();
 #endif
 }
 
 #if ECHO_SPLICE_PATH
 template <class Protocol, class Executor>
 bool stream_session<Protocol, Executor>::take_pipe() noexcept {
-  if (!splice_next_) return false;
-  pipe_ = pipe_pool::try_acquire(this->context().pipe_room());
-  return pipe_.read >= 0;
+  if (!splice_next()) return false;
+  int p = pipe_pool::try_acquire(this->context().pipe_room());
+  if (p > max_pipe_fd) pipe_pool::discard(p);
+  if (p < 0) return false;
+  set_pipe(p);
+  return true;
+}
+
+template <class Protocol, class Executor>
+void stream_session<Protocol, Executor>::give_back_pipe() noexcept {
+  int p = pipe();
+  set_pipe(-1);
+  pipe_pool::release(p, this->context().pipe_room());
+}
+
+template <class Protocol, class Executor>
+void stream_session<Protocol, Executor>::drop_pipe() noexcept {
+  int p = pipe();
+  set_pipe(-1);
+  pipe_pool::discard(p);
 }
 
 template <class Protocol, class Executor>
 receive_result stream_session<Protocol, Executor>::receiver::receive(stream_session& s, int fd,
                                                                      std::byte* buffer,
                                                                      std::uint32_t size) noexcept {
-  if (s.pipe_.read < 0) {
+  const int pipe = s.pipe();
+  if (pipe < 0) {
     const receive_result r = receive_some(fd, buffer, size);
-    s.splice_next_ = r.n >= splice_threshold;
+    s.set_splice_next(r.n >= splice_threshold);
     return r;
   }
   // The pipe is empty, so one splice takes what the socket has up to the pipe's capacity
   // (64 KiB by default): that capacity is what bounds a session on this path.
   receive_result r;
   do {
-    r.n = ::splice(fd, nullptr, s.pipe_.write, nullptr, size, splice_flags);
+    r.n = ::splice(fd, nullptr, pipe, nullptr, size, splice_flags);
   } while (r.n < 0 && errno == EINTR);
   // No TCP_INQ count comes with a splice: `queued` stays unknown, so the reactor tries the
   // next read at once (a FIN that came with these bytes is seen then, not lost).
   if (r.n > 0) {
-    s.splice_next_ = r.n >= splice_floor;
+    s.set_splice_next(r.n >= splice_floor);
     return r;
   }
   if (r.n < 0) r.error = errno;
-  pipe_pool::release(s.pipe_,
-                     s.context().pipe_room());  // nothing went in: still empty, and a wait holds no pipe
+  s.give_back_pipe();  // nothing went in: still empty, and a wait holds no pipe
   return r;
 }
 
 template <class Protocol, class Executor>
 void stream_session<Protocol, Executor>::stream_echo(std::size_t n, self_ptr self) {
-  if (pipe_.read >= 0) {
+  if (stream_piped()) {
     do_splice_out(n, 0, std::move(self));
     return;
   }
@@ -164,8 +181,7 @@ void stream_session<Protocol, Executor>::do_splice_out(std::size_t n, std::size_
   // As stream_write: straight away first, and only what does not fit waits for the socket
   // to become writable. The pipe holds the rest meanwhile, so the write timeout covers it.
   while (done < n) {
-    const ssize_t moved =
-        ::splice(pipe_.read, nullptr, socket_.native_handle(), nullptr, n - done, splice_flags);
+    const ssize_t moved = ::splice(pipe(), nullptr, socket_.native_handle(), nullptr, n - done, splice_flags);
     if (moved > 0) {
       done += static_cast<std::size_t>(moved);
       continue;
@@ -185,7 +201,7 @@ void stream_session<Protocol, Executor>::do_splice_out(std::size_t n, std::size_
     this->on_write(ec, done, std::move(self));
     return;
   }
-  pipe_pool::release(pipe_, this->context().pipe_room());  // empty again: the next session may have it
+  give_back_pipe();  // empty again: the next session may have it
   this->on_write({}, n, std::move(self));
 }
 #endif

@@ -42,7 +42,7 @@ class stream_session final : public echo_session<stream_session<Protocol, Execut
   /// `socket` must come straight from accept() (it is taken to have no duplicate descriptor).
   stream_session(socket_type socket, std::shared_ptr<session_context> context, std::uint64_t id);
 #if ECHO_SPLICE_PATH
-  ~stream_session() override { pipe_pool::discard(pipe_); }
+  ~stream_session() override { drop_pipe(); }
   stream_session(const stream_session&) = delete;
   stream_session& operator=(const stream_session&) = delete;
 #endif
@@ -89,18 +89,43 @@ class stream_session final : public echo_session<stream_session<Protocol, Execut
 #if ECHO_SPLICE_PATH
   void stream_echo(std::size_t n, self_ptr self);
   /// The last read's bytes are in the pipe, not in user space.
-  bool stream_piped() const noexcept { return pipe_.read >= 0; }
+  bool stream_piped() const noexcept { return pipe() >= 0; }
   bool take_pipe() noexcept;
+  void give_back_pipe() noexcept;
+  void drop_pipe() noexcept;
   void do_splice_out(std::size_t n, std::size_t done, self_ptr self);
+
+  // The pipe's descriptor (-1: none) and splice_next share three bytes: the low 23 bits hold
+  // the descriptor plus one, the top bit the flag.
+  std::uint32_t packed() const noexcept {
+    return std::uint32_t{packed_[0]} | std::uint32_t{packed_[1]} << 8 | std::uint32_t{packed_[2]} << 16;
+  }
+  void set_packed(std::uint32_t v) noexcept {
+    packed_[0] = static_cast<std::uint8_t>(v);
+    packed_[1] = static_cast<std::uint8_t>(v >> 8);
+    packed_[2] = static_cast<std::uint8_t>(v >> 16);
+  }
+  static constexpr std::uint32_t splice_bit = 1U << 23;
+  /// Pipe descriptors above this do not fit; a session that would get one copies instead
+  /// (the kernel's default ceiling on descriptors, nr_open, is 1 << 20).
+  static constexpr int max_pipe_fd = static_cast<int>(splice_bit) - 2;
+  int pipe() const noexcept { return static_cast<int>(packed() & (splice_bit - 1)) - 1; }
+  void set_pipe(int p) noexcept { set_packed((packed() & splice_bit) | static_cast<std::uint32_t>(p + 1)); }
+  /// What the next read does: copy, or splice when it may (decided by the last read's size
+  /// on `--splice auto`, set by stream_read before each read).
+  bool splice_next() const noexcept { return (packed() & splice_bit) != 0; }
+  void set_splice_next(bool on) noexcept {
+    set_packed((packed() & (splice_bit - 1)) | (on ? splice_bit : 0));
+  }
 #endif
 
   socket_type socket_;
-  read_op<stream_session, receiver> read_;
+  // With the splice path, packed_ lives in the read op's tail padding (3 bytes), so the path
+  // adds nothing to a session's size: an idle connection costs what it did without it.
+  [[no_unique_address]] read_op<stream_session, receiver> read_;
 #if ECHO_SPLICE_PATH
-  pipe_ends pipe_;  ///< held only while it holds the bytes of the last read
-  /// What the next read does: copy, or splice when it may (decided by the last read's size
-  /// on `--splice auto`, set by stream_read before each read).
-  bool splice_next_ = false;
+  /// The pipe (held only while it holds the bytes of the last read) and splice_next.
+  std::uint8_t packed_[3] = {};
 #endif
 };
 
