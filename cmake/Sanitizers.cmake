@@ -5,7 +5,7 @@
 # which test/'s echo_test() applies): they keep ASan but drop UBSan, whose checks are local to
 # the code they are compiled into, and optimisation, which a test body that mostly waits on
 # sockets does not need. The library, the app and the test support code keep both; a test
-# file then compiles in about a third of the time.
+# file then compiles in well under half the time.
 if(ECHO_SANITIZER STREQUAL "address")
   # -fno-sanitize=vptr: the vptr check reads vtables through a probe that needs a free file
   # descriptor; the EMFILE tests run the server with none left and the check then reports
