@@ -37,9 +37,11 @@ echo::config with_faults(const std::vector<std::string>& specs, bool allow_corru
   return cfg;
 }
 
+char pattern_byte(std::size_t i, unsigned salt) { return static_cast<char>(i * 31 + (i >> 8) + salt); }
+
 std::string pattern(std::size_t n, unsigned salt = 0) {
   std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>(i * 31 + (i >> 8) + salt);
+  for (std::size_t i = 0; i < n; ++i) s[i] = pattern_byte(i, salt);
   return s;
 }
 
@@ -119,7 +121,6 @@ std::string attempt_until(const std::string& wanted, std::uint16_t port,
 // counts the bytes checked, for the caller to see progress.
 bool stream_full_duplex(int fd, std::size_t total, unsigned salt, std::atomic<std::size_t>& echoed,
                         std::chrono::seconds timeout) {
-  const auto byte_at = [salt](std::size_t i) { return static_cast<char>(i * 31 + (i >> 8) + salt); };
   std::vector<char> out(16 * 1024);
   std::vector<char> in(64 * 1024);
   std::size_t sent = 0;
@@ -132,7 +133,7 @@ bool stream_full_duplex(int fd, std::size_t total, unsigned salt, std::atomic<st
     if ((p.revents & (POLLIN | POLLOUT)) == 0) return false;  // POLLERR/POLLHUP alone
     if (sent < total && (p.revents & POLLOUT) != 0) {
       const std::size_t n = std::min(out.size(), total - sent);
-      for (std::size_t i = 0; i < n; ++i) out[i] = byte_at(sent + i);
+      for (std::size_t i = 0; i < n; ++i) out[i] = pattern_byte(sent + i, salt);
       const auto w = ::send(fd, out.data(), n, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (w > 0) sent += static_cast<std::size_t>(w);
       else if (w < 0 && errno != EAGAIN) return false;
@@ -141,7 +142,7 @@ bool stream_full_duplex(int fd, std::size_t total, unsigned salt, std::atomic<st
       const auto r = ::recv(fd, in.data(), in.size(), MSG_DONTWAIT);
       if (r == 0 || (r < 0 && errno != EAGAIN)) return false;
       for (std::size_t i = 0; r > 0 && i < static_cast<std::size_t>(r); ++i)
-        if (in[i] != byte_at(received + i)) return false;
+        if (in[i] != pattern_byte(received + i, salt)) return false;
       if (r > 0) {
         received += static_cast<std::size_t>(r);
         echoed += static_cast<std::size_t>(r);
