@@ -56,9 +56,10 @@ std::uint64_t fault_random::between(std::uint64_t lo, std::uint64_t hi) noexcept
 }
 
 fault_engine::fault_engine(std::uint64_t seed, bool allow_corruption, std::size_t listeners)
-    : seed_(seed), allow_corruption_(allow_corruption), fired_(std::max<std::size_t>(listeners, 1)) {
-  active_.store(std::make_shared<const fault_set>());
-}
+    : seed_(seed),
+      allow_corruption_(allow_corruption),
+      active_(std::make_shared<const fault_set>()),
+      fired_(std::max<std::size_t>(listeners, 1)) {}
 
 void fault_engine::configure(std::vector<listener_identity> listeners, std::vector<fault_spec> configured) {
   {
@@ -98,7 +99,10 @@ void fault_engine::set(std::vector<fault_spec> faults) {
   auto next = resolve(std::move(faults));
   const auto generation = generation_.load(std::memory_order_relaxed) + 1;
   next->generation = generation;
-  active_.store(std::shared_ptr<const fault_set>(next), std::memory_order_release);
+  {
+    std::lock_guard swap(active_mutex_);
+    active_ = next;
+  }
   connection_faults_.store(next->connection_faults, std::memory_order_relaxed);
   generation_.store(generation, std::memory_order_relaxed);
   // Under the lock, so that listeners see changes in the order they were made; on_change

@@ -65,8 +65,8 @@ class fault_random {
   std::uint64_t state_;
 };
 
-/// The server's faults: the configured set, the active one (replaced live, read lock-free
-/// by sessions), the seed, and the fired counters. Thread-safe.
+/// The server's faults: the configured set, the active one (replaced live), the seed, and
+/// the fired counters. Thread-safe.
 class fault_engine {
  public:
   /// `listeners`: how many listeners the server has (sizes the fired counters).
@@ -83,7 +83,13 @@ class fault_engine {
   std::vector<fault_spec> active_specs() const;
   std::vector<fault_spec> configured() const;
 
-  std::shared_ptr<const fault_set> active() const noexcept { return active_.load(std::memory_order_acquire); }
+  /// Taken once per connection while connection faults exist, and by a plan when the
+  /// generation moved: rare enough for a lock, which (unlike libstdc++ 12's lock-bit
+  /// atomic<shared_ptr>) every race detector understands.
+  std::shared_ptr<const fault_set> active() const {
+    std::lock_guard lock(active_mutex_);
+    return active_;
+  }
   /// Changes with every publication; a plan compares it with its set's at each step.
   std::uint64_t generation() const noexcept { return generation_.load(std::memory_order_relaxed); }
   /// Whether any fault acts on connections now: sessions opened while this is false get no
@@ -107,8 +113,9 @@ class fault_engine {
   const bool allow_corruption_;
   std::vector<listener_identity> identities_;
   std::vector<fault_spec> configured_;
-  mutable std::mutex change_;  ///< one change at a time; readers never take it
-  std::atomic<std::shared_ptr<const fault_set>> active_;
+  mutable std::mutex change_;        ///< one change at a time; readers never take it
+  mutable std::mutex active_mutex_;  ///< guards active_ only; never held while calling out
+  std::shared_ptr<const fault_set> active_;
   std::atomic<std::uint64_t> generation_{0};
   std::atomic<bool> connection_faults_{false};
   std::vector<std::array<std::atomic<std::uint64_t>, fault_kind_count>> fired_;
