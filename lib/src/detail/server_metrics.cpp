@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "detail/metrics_text.hpp"
+#include "detail/pipe_pool.hpp"
 #include "detail/proxy_header.hpp"
 #include "detail/session_state.hpp"
 #include "detail/tls_context.hpp"
@@ -91,6 +92,12 @@ void write_server_metrics(metrics_text& out, const server& srv) {
     out.sample({{"listener", l.label}, {"reason", "limit"}}, get(l.counters->rejected));
     out.sample({{"listener", l.label}, {"reason", "descriptors"}}, get(l.counters->shed));
   }
+#if ECHO_SPLICE_PATH
+  // Process-wide, as the pool is: a pipe belongs to a thread, not to a listener.
+  out.family("echo_splice_pipes", type::gauge,
+             "Splice pipes open now, idle in a thread's cache or holding an echo; one file descriptor each.");
+  out.sample(static_cast<std::uint64_t>(pipe_pool::live()));
+#endif
   per_listener("echo_accept_errors_total", type::counter, "Failed accept calls.",
                &listener_stats::accept_errors, listeners);
   per_listener("echo_accept_pauses_total", type::counter,

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "detail/catalogue.hpp"
+#include "detail/pipe_pool.hpp"
 
 namespace echo::detail {
 namespace {
@@ -39,6 +40,16 @@ session_context::session_context(bool thread_safe, const config& cfg)
       faults(seed_of(cfg), cfg.allow_corruption, listener_count(cfg)),
       splice(cfg.splice),
       descriptor_room(descriptor_budget()) {}
+
+#if ECHO_SPLICE_PATH
+bool session_context::session_fits_beside_pipes() const noexcept {
+  if (splice == splice_mode::off) return true;
+  const auto fits = [this] { return registry.size() + 1 + pipe_pool::live() <= descriptor_room; };
+  if (fits()) return true;
+  pipe_pool::shed();
+  return fits();
+}
+#endif
 
 std::size_t session_context::listener_count(const config& cfg) noexcept {
   return cfg.listeners.size() + (cfg.catalogue ? catalogue.size() : 0);

@@ -81,6 +81,14 @@ struct session_context {
     return active + making_pipe < descriptor_room ? descriptor_room - active - making_pipe : 0;
   }
   static constexpr std::size_t making_pipe = 2;
+#if ECHO_SPLICE_PATH
+  /// Whether one more session fits in the descriptor room beside the sessions and the splice
+  /// pipes that exist. Pipes are made only from the room sessions leave (pipe_room), but
+  /// sessions admitted later would otherwise eat into the reserve kept for everything else;
+  /// when they do not fit, idle cached pipes are closed first (pipe_pool::shed). Several
+  /// listener threads may each pass at once: the overshoot is at most one session a thread.
+  bool session_fits_beside_pipes() const noexcept;
+#endif
 };
 
 }  // namespace echo::detail

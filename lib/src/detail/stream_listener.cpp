@@ -476,6 +476,13 @@ void stream_listener<Protocol>::on_accept(const error_code& ec, Socket socket) {
       return;
     }
   }
+#if ECHO_SPLICE_PATH
+  if (!context_->session_fits_beside_pipes()) [[unlikely]] {
+    reject(socket, true);
+    do_accept();
+    return;
+  }
+#endif
   // The cap check and taking the slot are one atomic step: listeners on several threads
   // can never overshoot it.
   switch (context_->registry.reserve()) {
@@ -547,14 +554,21 @@ void stream_listener<Protocol>::admit(std::shared_ptr<Session> session,
 
 template <class Protocol>
 template <class Socket>
-void stream_listener<Protocol>::reject(Socket& socket) {
+void stream_listener<Protocol>::reject(Socket& socket, bool descriptors) {
   // Policy: accept and close at once. The client learns immediately (EOF, or RST if it
   // already sent data) instead of hanging in the backlog; live sessions are untouched.
-  stats::add(context_->counters.rejected);
-  stats::add(counters_->rejected);
+  // Counted as the connections shed when out of descriptors are: that is what this avoids.
+  stats::add(descriptors ? context_->counters.shed : context_->counters.rejected);
+  stats::add(descriptors ? counters_->shed : counters_->rejected);
   static log_limit limit(log_level::warn, "conn_refused");
-  log_event(limit, "connection refused: at max-connections",
-            {{"reason", "limit"}, {"listener", name()}, {"max_connections", context_->registry.capacity()}});
+  if (descriptors)
+    log_event(
+        limit, "connection refused: sessions and splice pipes hold the descriptor room",
+        {{"reason", "descriptors"}, {"listener", name()}, {"descriptor_room", context_->descriptor_room}});
+  else
+    log_event(
+        limit, "connection refused: at max-connections",
+        {{"reason", "limit"}, {"listener", name()}, {"max_connections", context_->registry.capacity()}});
   error_code ignored;
   socket.close(ignored);
 }

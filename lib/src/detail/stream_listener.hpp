@@ -91,7 +91,7 @@ class stream_listener final : public listener {
   template <class Socket>
   void on_accept(const boost::system::error_code& ec, Socket socket);
   template <class Socket>
-  void reject(Socket& socket);
+  void reject(Socket& socket, bool descriptors = false);
   template <class Session>
   void admit(std::shared_ptr<Session> session, std::unique_ptr<session_trace> trace);
   void on_accept_error(const boost::system::error_code& ec);

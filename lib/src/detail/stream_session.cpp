@@ -44,6 +44,16 @@ template <class Protocol, class Executor>
 stream_session<Protocol, Executor>::stream_session(socket_type socket,
                                                    std::shared_ptr<session_context> context, std::uint64_t id)
     : base(std::move(context), id), socket_(std::move(socket)) {
+#if ECHO_SPLICE_PATH
+  // The splice state (packed_) must stay in the read op's tail padding: idle memory per
+  // connection is the same with the path built as without it.
+  struct without_splice_state : base {
+    socket_type socket;
+    [[no_unique_address]] read_op<stream_session, receiver> read;
+  };
+  static_assert(sizeof(stream_session) == sizeof(without_splice_state),
+                "the splice state no longer fits in the read op's tail padding");
+#endif
   read_op<stream_session>::adopt_accepted(socket_);
 }
 
