@@ -124,6 +124,22 @@ bool stall(const std::vector<echo::test::unique_fd>& clients, pid_t pid,
   return false;
 }
 
+// A new client sends one byte: true when it comes back within `wait` (the client then goes
+// into `served` if given), false when the client is turned away (EOF, reset) or not answered.
+bool one_byte_echoed(std::uint16_t port, std::chrono::milliseconds wait,
+                     std::vector<echo_client>* served = nullptr) {
+  echo_client c("127.0.0.1", port);
+  c.send_all("p");
+  std::string got;
+  try {
+    if (!c.try_recv_exact(1, wait, got) || got != "p") return false;
+  } catch (const std::runtime_error&) {
+    return false;
+  }
+  if (served != nullptr) served->push_back(std::move(c));
+  return true;
+}
+
 std::string no_splice_path() {
   return ECHO_SPLICE_PATH ? "" : "built without the splice path (ECHO_SPLICE=OFF)";
 }
@@ -209,16 +225,8 @@ BOOST_AUTO_TEST_CASE(survives_emfile_without_spinning_and_recovers) {
   served.clear();
   const auto freed = std::chrono::steady_clock::now();
   bool ok = false;
-  while (!ok && std::chrono::steady_clock::now() - freed < 1s) {
-    echo_client c("127.0.0.1", svc.port);
-    c.send_all("p");
-    std::string got;
-    try {
-      ok = c.try_recv_exact(1, 1s, got) && got == "p";
-    } catch (const std::runtime_error&) {
-      ok = false;  // turned away while the backoff timer still runs
-    }
-  }
+  // Turned away while the backoff timer still runs: try again.
+  while (!ok && std::chrono::steady_clock::now() - freed < 1s) ok = one_byte_echoed(svc.port, 1s);
   BOOST_TEST(ok);
   BOOST_TEST_MESSAGE("served again after " << std::chrono::duration_cast<std::chrono::milliseconds>(
                                                   std::chrono::steady_clock::now() - freed)
@@ -272,15 +280,7 @@ BOOST_AUTO_TEST_CASE(sessions_and_splice_pipes_share_the_descriptor_room,
   bool refused = false;
   std::size_t most_fds = 0;
   while (!refused && served.size() < 40) {
-    echo_client c("127.0.0.1", svc.port);
-    c.send_all("b");
-    std::string got;
-    try {
-      if (c.try_recv_exact(1, 5s, got) && got == "b") served.push_back(std::move(c));
-      else refused = true;
-    } catch (const std::runtime_error&) {
-      refused = true;
-    }
+    refused = !one_byte_echoed(svc.port, 5s, &served);
     most_fds = std::max(most_fds, open_fds(pid));
   }
   BOOST_TEST_MESSAGE("served beside the stalled sessions: " << served.size() << "; pipes "
@@ -295,16 +295,8 @@ BOOST_AUTO_TEST_CASE(sessions_and_splice_pipes_share_the_descriptor_room,
   // One stalled client leaves: its session and its pipe go, and a new client is served.
   stalled.pop_back();
   bool again = false;
-  while (!again && std::chrono::steady_clock::now() < deadline) {
-    echo_client c("127.0.0.1", svc.port);
-    c.send_all("s");
-    std::string got;
-    try {
-      again = c.try_recv_exact(1, 1s, got) && got == "s";
-    } catch (const std::runtime_error&) {
-      again = false;  // refused: the stalled session has not ended yet
-    }
-  }
+  // Refused while the stalled session has not ended yet: try again.
+  while (!again && std::chrono::steady_clock::now() < deadline) again = one_byte_echoed(svc.port, 1s);
   BOOST_TEST(again);
   stalled.clear();
   served.clear();
