@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string_view>
+#include <type_traits>
 
 #include <fmt/format.h>
 #include <boost/asio/dispatch.hpp>
@@ -468,18 +469,38 @@ void stream_listener<Protocol>::on_accept(const error_code& ec, Socket socket) {
   }
   consecutive_errors_ = 0;
   pause_ = min_pause;
+  take(std::move(socket));
+  // More may be waiting: take them now (the acceptor is non-blocking), up to the batch.
+  for (int i = 1; i < accept_batch && !stopped_ && connect_fault_ == connect_fault::none; ++i) {
+    error_code more_ec;
+    Socket next = [&] {
+      if constexpr (std::is_same_v<typename Socket::executor_type, asio::io_context::executor_type>)
+        return acceptor_.accept(io_.get_executor(), more_ec);
+      else return acceptor_.accept(asio::make_strand(io_), more_ec);
+    }();
+    if (more_ec == asio::error::would_block || more_ec == asio::error::try_again) break;
+    if (more_ec) {
+      on_accept_error(more_ec);  // it accepts again or pauses
+      return;
+    }
+    take(std::move(next));
+  }
+  do_accept();
+}
+
+template <class Protocol>
+template <class Socket>
+void stream_listener<Protocol>::take(Socket socket) {
   if (filler_peer_ && filler_checks_ != 0 && connect_fault_ == connect_fault::none) [[unlikely]] {
     if (is_filler(socket)) {  // no-accept's own connection: not a client
       error_code ignored;
       socket.close(ignored);
-      do_accept();
       return;
     }
   }
 #if ECHO_SPLICE_PATH
   if (!context_->session_fits_beside_pipes()) [[unlikely]] {
     reject(socket, true);
-    do_accept();
     return;
   }
 #endif
@@ -487,12 +508,8 @@ void stream_listener<Protocol>::on_accept(const error_code& ec, Socket socket) {
   // can never overshoot it.
   switch (context_->registry.reserve()) {
     case session_registry::admission::admitted: break;
-    case session_registry::admission::full:
-      reject(socket);
-      do_accept();
-      return;
+    case session_registry::admission::full: reject(socket); return;
     case session_registry::admission::closed:  // shutdown began: the socket just closes
-      do_accept();
       return;
   }
   // fetch_add's own result: two listeners accepting at once never share an id.
@@ -531,13 +548,11 @@ void stream_listener<Protocol>::on_accept(const error_code& ec, Socket socket) {
     if (tls_) {
       using tls_type = tls_session<typename Socket::executor_type>;
       admit(std::make_shared<tls_type>(std::move(socket), tls_, context_, id), std::move(trace));
-      do_accept();
       return;
     }
   }
   using session_type = stream_session<Protocol, typename Socket::executor_type>;
   admit(std::make_shared<session_type>(std::move(socket), context_, id), std::move(trace));
-  do_accept();
 }
 
 template <class Protocol>

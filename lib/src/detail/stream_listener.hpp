@@ -79,6 +79,11 @@ class stream_listener final : public listener {
   enum class connect_fault : std::uint8_t { none, no_accept, refuse };
   void set_connect_fault(connect_fault fault);
 
+  /// Connections taken per accept completion at most (HAProxy's maxaccept, nginx's
+  /// multi_accept): one accept per completion waits behind every other ready handler each
+  /// time, so under load a burst of connects sat in the backlog for a second; more per
+  /// completion would hold the sessions already served back for longer.
+  static constexpr int accept_batch = 16;
   static constexpr std::chrono::milliseconds min_pause{10};
   static constexpr std::chrono::milliseconds max_pause{500};
 
@@ -90,6 +95,8 @@ class stream_listener final : public listener {
   void do_accept();
   template <class Socket>
   void on_accept(const boost::system::error_code& ec, Socket socket);
+  template <class Socket>
+  void take(Socket socket);
   template <class Socket>
   void reject(Socket& socket, bool descriptors = false);
   template <class Session>
