@@ -106,14 +106,12 @@ bool stall(const std::vector<echo::test::unique_fd>& clients, pid_t pid,
            const std::map<std::string, std::string>& before, std::size_t pipes,
            std::chrono::steady_clock::time_point deadline) {
   static const std::string chunk(64 * 1024, 'x');
-  std::vector<bool> blocked(clients.size(), false);
   while (std::chrono::steady_clock::now() < deadline) {
     bool all_blocked = true;
-    for (std::size_t i = 0; i < clients.size(); ++i) {
-      const ssize_t n = ::send(clients[i].get(), chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    for (const auto& c : clients) {
+      const ssize_t n = ::send(c.get(), chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOTCONN) return false;
-      blocked[i] = n < 0 && errno != ENOTCONN;
-      all_blocked = all_blocked && blocked[i];
+      if (n >= 0 || errno == ENOTCONN) all_blocked = false;
     }
     if (all_blocked && full_pipes(pid, before) >= pipes) return true;
     if (all_blocked) {
